@@ -1,0 +1,187 @@
+// CameraPi: takes a still (the Pi's camera, or the simulator's scenes) on a message or on PiFog's
+// `take-picture-low-res` / `take-picture-high-res` commands, and answers as PiFog did on /World/Fog/1/CameraPi/Event.
+import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import { Node } from "node-red-contrib-typescript-node";
+import type { Clock } from "../lib/clock";
+import {
+  cameraTopics,
+  compatPictureEvent,
+  compatTopics,
+  COMPAT_PICTURE_COMMANDS,
+  PayloadError,
+  type CameraPicture,
+  type Command,
+} from "../lib/contract";
+import { CAMERA_PRESETS, type Camera, type CameraPreset, type Picture } from "../lib/drivers/types";
+import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { failMessage } from "../lib/node-red/fail";
+import { clockOf } from "../lib/node-red/settings";
+import { showStatus } from "../lib/node-red/status";
+
+export interface CameraDef extends NodeDef {
+  device: string;
+  preset: string;
+  rotation: string | number;
+  /** Seconds. */
+  timeout: string | number;
+  publish: boolean;
+  compat: boolean;
+}
+
+export interface CameraSettings {
+  /** What a message that names no preset takes. */
+  preset: CameraPreset;
+  rotation: 0 | 180;
+  timeoutMs: number;
+  /** Publish every still on `pifog/<device>/camera/picture`. */
+  publish: boolean;
+  /** Answer PiFog's take-picture commands. */
+  compat: boolean;
+}
+
+export const DEFAULT_TIMEOUT_S = 10;
+
+const blank = (v: unknown) => v === undefined || v === null || String(v).trim() === "";
+const isPreset = (v: unknown): v is CameraPreset => typeof v === "string" && Object.hasOwn(CAMERA_PRESETS, v);
+
+/** Normalises the editor's config once; throws with a message a user can act on. */
+export function normaliseCamera(config: Partial<CameraDef>): CameraSettings {
+  const preset = blank(config.preset) ? "low" : String(config.preset).trim().toLowerCase();
+  if (!isPreset(preset)) throw new Error(`preset "${String(config.preset)}" is not low or high`);
+  const rotation = blank(config.rotation) ? 0 : Number(config.rotation);
+  if (rotation !== 0 && rotation !== 180) throw new Error(`rotation ${String(config.rotation)} is not 0 or 180`);
+  const timeout = blank(config.timeout) ? DEFAULT_TIMEOUT_S : Number(config.timeout);
+  if (!Number.isFinite(timeout) || timeout < 1 || timeout > 120) throw new Error(`timeout ${String(config.timeout)} s is not 1..120`);
+  return { preset, rotation, timeoutMs: Math.round(timeout * 1000), publish: config.publish !== false, compat: config.compat !== false };
+}
+
+/**
+ * The preset a message asks for: `msg.preset`, else `msg.payload` "low"/"high" (any case), else the node's own.
+ * Text that names neither preset is an error, not a silent default.
+ */
+export function presetOf(msg: { preset?: unknown; payload?: unknown }, fallback: CameraPreset): CameraPreset {
+  const named = (where: string, value: unknown): CameraPreset => {
+    const word = typeof value === "string" ? value.trim().toLowerCase() : value;
+    if (!isPreset(word)) throw new PayloadError(`camera input: ${where} must be "low" or "high", not ${String(JSON.stringify(value)).slice(0, 40)}`);
+    return word;
+  };
+  if (msg.preset !== undefined && msg.preset !== null) return named("msg.preset", msg.preset);
+  const p = msg.payload;
+  if (typeof p === "string") return p.trim() === "" ? fallback : named("msg.payload", p);
+  // an inject's timestamp, or nothing: the node's own preset
+  if (p === undefined || p === null || typeof p === "number" || typeof p === "boolean") return fallback;
+  throw new PayloadError(`camera input: msg.payload must be "low" or "high", not ${Buffer.isBuffer(p) ? "a Buffer" : typeof p}`);
+}
+
+function defineCamera(RED: NodeAPI) {
+  return class CameraNode extends Node {
+    private readonly clock: Clock;
+    private camera: Camera | null = null;
+    private closed = false;
+    private taken = 0;
+
+    constructor(config: CameraDef) {
+      super(RED);
+      this.createNode(config);
+      this.clock = clockOf(RED);
+      const device = deviceFor(RED, this, config.device, "camera");
+      if (!device) return;
+      const s = settingsFor(this, () => normaliseCamera(config));
+      if (!s) return;
+      try {
+        this.camera = device.drivers.camera({ rotation: s.rotation, timeoutMs: s.timeoutMs });
+        showStatus(this, "ok", RED._("camera.status.ready"));
+      } catch (err) {
+        showStatus(this, "off", RED._("camera.status.unavailable"));
+        this.warn(RED._("camera.errors.unavailable", { error: (err as Error).message }));
+      }
+
+      const onCommand = (command: Command, source: "native" | "compat") => {
+        if (source !== "compat" || !s.compat || this.closed || !device.compat) return;
+        if (!Object.hasOwn(COMPAT_PICTURE_COMMANDS, command.command)) return;
+        const preset = COMPAT_PICTURE_COMMANDS[command.command]!;
+        const msg = { topic: compatTopics.command(device.compat), payload: command } as NodeMessage;
+        this.take(device, s, preset)
+          .then(({ picture, at }) => {
+            if (this.closed) return;
+            const event = compatPictureEvent(picture.jpeg, command.id, at);
+            this.publish(device, compatTopics.event(device.compat!), JSON.stringify(event));
+            this.send(this.output(device, picture, at, { topic: compatTopics.event(device.compat!), id: command.id ?? null }));
+          })
+          .catch((err: Error) => {
+            if (!this.closed) failMessage(RED, this, err, msg);
+          });
+      };
+      device.link.on("command", onCommand);
+
+      this.on("input", (msg: NodeMessageInFlow, send, done) => {
+        let preset: CameraPreset;
+        try {
+          preset = presetOf(msg as { preset?: unknown; payload?: unknown }, s.preset);
+        } catch (err) {
+          failMessage(RED, this, err as Error, msg, done);
+          return;
+        }
+        this.take(device, s, preset)
+          .then(({ picture, at }) => {
+            send(this.output(device, picture, at, msg));
+            done();
+          })
+          .catch((err: Error) => failMessage(RED, this, err, msg, done));
+      });
+
+      this.on("close", (done: () => void) => {
+        this.closed = true;
+        device.link.off("command", onCommand);
+        const closing = this.camera?.close() ?? Promise.resolve();
+        closing.then(() => done(), () => done());
+      });
+    }
+
+    /** One still, with its native picture published; rejects when there is no camera or it fails. */
+    private async take(device: PifogDevice, s: CameraSettings, preset: CameraPreset): Promise<{ picture: Picture; at: Date }> {
+      if (!this.camera) throw new Error(RED._("camera.errors.no-camera"));
+      showStatus(this, "busy", RED._("camera.status.taking", { preset }));
+      const picture = await this.camera.capture(preset);
+      const at = new Date(this.clock.now());
+      this.taken++;
+      if (!this.closed) {
+        showStatus(this, "ok", RED._("camera.status.taken", { count: this.taken, width: picture.width, height: picture.height, time: at.toISOString().slice(11, 19) }));
+      }
+      if (s.publish) {
+        const native: CameraPicture = {
+          device: device.deviceId,
+          preset,
+          width: picture.width,
+          height: picture.height,
+          timestamp: at.toISOString(),
+          image: picture.jpeg.toString("base64"),
+        };
+        this.publish(device, cameraTopics.picture(device.deviceId), JSON.stringify(native));
+      }
+      return { picture, at };
+    }
+
+    private output(device: PifogDevice, picture: Picture, at: Date, base: object): NodeMessage {
+      return {
+        ...base,
+        payload: picture.jpeg,
+        width: picture.width,
+        height: picture.height,
+        preset: picture.preset,
+        device: device.deviceId,
+        timestamp: at.toISOString(),
+      } as NodeMessage;
+    }
+
+    private publish(device: PifogDevice, topic: string, payload: string): void {
+      device.link.publish(topic, payload, { qos: 0, retain: false }).catch((err: Error) => {
+        if (!this.closed) this.warn(RED._("camera.errors.publish", { topic, error: err.message }));
+      });
+    }
+  };
+}
+
+export default function register(RED: NodeAPI): void {
+  defineCamera(RED).registerType(RED, "camera");
+}

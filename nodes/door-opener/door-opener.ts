@@ -1,0 +1,254 @@
+// ButtonPi: opens the front door with a pulse on a GPIO output (a relay or the strike's driver), as PiFog's
+// ButtonPi did with PiFace output 0: HIGH, hold 5 s, LOW, then `command-executed` on /World/Fog/1/ButtonPi/Event.
+// One pulse at a time (a second attempt meanwhile is refused "busy"), a cooldown after each, a maximum length,
+// and every attempt — opened or refused — audited (who, when, through what) in `<data dir>/door-audit.jsonl`.
+import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import { Node } from "node-red-contrib-typescript-node";
+import type { Clock } from "../lib/clock";
+import {
+  compatCommandExecuted,
+  compatTopics,
+  parseDoorOpenRequest,
+  topics,
+  type Command,
+  type DoorOpenEvent,
+  type DoorOpenResult,
+  type DoorOpenVia,
+  type DoorRefusal,
+} from "../lib/contract";
+import { DoorAudit } from "../lib/door-audit";
+import type { GpioOutput } from "../lib/drivers/types";
+import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { failMessage } from "../lib/node-red/fail";
+import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { showStatus } from "../lib/node-red/status";
+
+export interface DoorOpenerDef extends NodeDef {
+  device: string;
+  pin: string | number;
+  activeLow: boolean;
+  /** Seconds. */
+  pulse: string | number;
+  cooldown: string | number;
+  maxPulse: string | number;
+}
+
+export interface DoorOpenerSettings {
+  pin: number;
+  activeLow: boolean;
+  pulseMs: number;
+  cooldownMs: number;
+  maxPulseMs: number;
+}
+
+/** The command PiFog's ButtonPi took, on its own topic and on the native one. */
+export const OPEN_DOOR = "open-door";
+/** The simulated output's name: its level is published retained on `pifog/<device>/sim/door`. */
+export const DOOR_OUTPUT = "door";
+/** PiFog drove PiFace output 0 (over SPI); on the Pi's own header we take BCM 26, relay channel 1 of the common
+ * 3-channel relay HATs (e.g. Waveshare's RPi Relay Board), free of the DoorPi's pins 17/18/22/27. */
+export const DEFAULT_PIN = 26;
+export const DEFAULT_PULSE_S = 5;
+export const DEFAULT_COOLDOWN_S = 2;
+export const DEFAULT_MAX_PULSE_S = 30;
+
+const blank = (v: unknown) => v === undefined || v === null || String(v).trim() === "";
+
+function seconds(value: unknown, fallback: number, min: number, max: number, what: string): number {
+  const n = blank(value) ? fallback : Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${what} ${String(value)} s is not ${min}..${max}`);
+  return Math.round(n * 1000);
+}
+
+/** Normalises the editor's config once; throws with a message a user can act on. */
+export function normaliseDoorOpener(config: Partial<DoorOpenerDef>): DoorOpenerSettings {
+  const pin = blank(config.pin) ? DEFAULT_PIN : Number(config.pin);
+  if (!Number.isInteger(pin) || pin < 0 || pin > 53) throw new Error(`door GPIO ${String(config.pin)} is not 0..53`);
+  const maxPulseMs = seconds(config.maxPulse, DEFAULT_MAX_PULSE_S, 0.1, 600, "maximum pulse");
+  const pulseMs = seconds(config.pulse, DEFAULT_PULSE_S, 0.1, 600, "pulse");
+  if (pulseMs > maxPulseMs) throw new Error(`pulse ${pulseMs / 1000} s is longer than the maximum ${maxPulseMs / 1000} s`);
+  const cooldownMs = seconds(config.cooldown, DEFAULT_COOLDOWN_S, 0, 3600, "cooldown");
+  return { pin, activeLow: config.activeLow === true, pulseMs, cooldownMs, maxPulseMs };
+}
+
+/** One attempt as it arrived, before the node decides. */
+interface Attempt {
+  id: string | number | null;
+  by: string | null;
+  via: DoorOpenVia;
+  source: "flow" | "native" | "compat";
+  pulseMs: number;
+  requestedAt: number;
+}
+
+function defineDoorOpener(RED: NodeAPI) {
+  return class DoorOpener extends Node {
+    private readonly clock: Clock;
+    private output: GpioOutput | null = null;
+    private audit: DoorAudit | null = null;
+    /** The running pulse: its timer and what to do when it ends. */
+    private pulse: { timer: unknown; end: () => void } | null = null;
+    private cooldownUntil = 0;
+    private closed = false;
+    private opened = 0;
+
+    constructor(config: DoorOpenerDef) {
+      super(RED);
+      this.createNode(config);
+      this.clock = clockOf(RED);
+      const device = deviceFor(RED, this, config.device, "door-opener");
+      if (!device) return;
+      const s = settingsFor(this, () => normaliseDoorOpener(config));
+      if (!s) return;
+      this.audit = new DoorAudit(dataDirOf(RED));
+      try {
+        this.output = device.drivers.gpioOutput({ name: DOOR_OUTPUT, pin: s.pin, activeLow: s.activeLow, initial: 0 });
+        showStatus(this, "ok", RED._("door-opener.status.ready"));
+      } catch (err) {
+        // still listening: every attempt is answered (refused, "unavailable") and audited
+        showStatus(this, "off", RED._("door-opener.status.unavailable"));
+        this.warn(RED._("door-opener.errors.unavailable", { error: (err as Error).message }));
+      }
+
+      const onCommand = (command: Command, source: "native" | "compat") => {
+        if (command.command !== OPEN_DOOR || this.closed) return;
+        try {
+          this.attempt(device, s, {
+            id: command.id ?? null,
+            by: command.by ?? null,
+            via: source,
+            source,
+            pulseMs: s.pulseMs,
+            requestedAt: this.clock.now(),
+          });
+        } catch (err) {
+          const topic = source === "compat" && device.compat ? compatTopics.command(device.compat) : topics.command(device.deviceId);
+          failMessage(RED, this, err as Error, { topic, payload: command } as NodeMessage);
+        }
+      };
+      device.link.on("command", onCommand);
+
+      this.on("input", (msg: NodeMessageInFlow, send, done) => {
+        try {
+          const request = parseDoorOpenRequest(msg.payload);
+          const pulseMs = request.seconds === undefined ? s.pulseMs : Math.min(Math.round(request.seconds * 1000), s.maxPulseMs);
+          this.attempt(
+            device,
+            s,
+            {
+              id: request.id ?? (typeof msg._msgid === "string" ? msg._msgid : null),
+              by: request.by ?? null,
+              via: request.via ?? "flow",
+              source: "flow",
+              pulseMs,
+              requestedAt: this.clock.now(),
+            },
+            (result) => {
+              send({ ...msg, payload: result } as NodeMessage);
+              done();
+            },
+          );
+        } catch (err) {
+          failMessage(RED, this, err as Error, msg, done);
+        }
+      });
+
+      this.on("close", (done: () => void) => {
+        this.closed = true;
+        device.link.off("command", onCommand);
+        const pulse = this.pulse;
+        this.pulse = null;
+        if (pulse) {
+          // never leave the door held open
+          this.clock.clearTimeout(pulse.timer);
+          try {
+            this.output?.write(0);
+          } catch {
+            // the driver is closing anyway
+          }
+        }
+        const closing = this.output?.close() ?? Promise.resolve();
+        closing.then(() => done(), () => done());
+      });
+    }
+
+    /** Decides an attempt: refused at once (busy, cooldown, no GPIO) or a pulse; audited either way. */
+    private attempt(device: PifogDevice, s: DoorOpenerSettings, a: Attempt, reply?: (result: DoorOpenResult) => void): void {
+      const now = this.clock.now();
+      const base: DoorOpenResult = {
+        device: device.deviceId,
+        command: OPEN_DOOR,
+        id: a.id,
+        by: a.by,
+        via: a.via,
+        result: "refused",
+        pulseMs: a.pulseMs,
+        requestedAt: new Date(a.requestedAt).toISOString(),
+      };
+      const refusal: DoorRefusal | null = !this.output ? "unavailable" : this.pulse ? "busy" : now < this.cooldownUntil ? "cooldown" : null;
+      if (refusal) {
+        this.finish(device, a, { ...base, reason: refusal }, reply);
+        return;
+      }
+      const output = this.output!;
+      const opened: DoorOpenResult = { ...base, result: "opened", openedAt: new Date(now).toISOString() };
+      try {
+        // on the disk before the door moves: an opening nobody can account for never happens
+        this.record(opened);
+      } catch (err) {
+        this.warn(RED._("door-opener.errors.audit", { error: (err as Error).message }));
+        this.finish(device, a, { ...base, reason: "audit-failed" }, reply, false);
+        return;
+      }
+      output.write(1);
+      showStatus(this, "busy", RED._("door-opener.status.open", { seconds: a.pulseMs / 1000, by: a.by ?? a.via }));
+      const end = () => {
+        this.pulse = null;
+        output.write(0);
+        const closedAt = this.clock.now();
+        this.cooldownUntil = closedAt + s.cooldownMs;
+        this.opened++;
+        const result: DoorOpenResult = { ...opened, closedAt: new Date(closedAt).toISOString() };
+        if (a.source === "compat" && device.compat) {
+          const executed = compatCommandExecuted(OPEN_DOOR, a.id, new Date(closedAt));
+          this.publish(device, compatTopics.event(device.compat), JSON.stringify(executed));
+        }
+        this.finish(device, a, result, reply, false);
+        showStatus(this, "ok", RED._("door-opener.status.opened", { count: this.opened, time: new Date(closedAt).toISOString().slice(11, 19) }));
+      };
+      this.pulse = { timer: this.clock.setTimeout(end, a.pulseMs), end };
+    }
+
+    /** Audits (unless already), publishes the native event and answers the flow. */
+    private finish(device: PifogDevice, a: Attempt, result: DoorOpenResult, reply?: (r: DoorOpenResult) => void, audit = true): void {
+      if (audit) {
+        try {
+          this.record(result);
+        } catch (err) {
+          this.warn(RED._("door-opener.errors.audit", { error: (err as Error).message }));
+        }
+      }
+      const event: DoorOpenEvent = { "open-door": result };
+      this.publish(device, topics.event(device.deviceId), JSON.stringify(event));
+      if (result.result === "refused" && this.output) {
+        showStatus(this, "warn", RED._("door-opener.status.refused", { reason: result.reason ?? "", by: a.by ?? a.via }));
+      }
+      if (reply) reply(result);
+      else if (!this.closed) this.send({ topic: topics.event(device.deviceId), payload: result } as NodeMessage);
+    }
+
+    private record(result: DoorOpenResult): void {
+      this.audit!.append({ at: new Date(this.clock.now()).toISOString(), node: this.id, ...result });
+    }
+
+    private publish(device: PifogDevice, topic: string, payload: string): void {
+      device.link.publish(topic, payload, { qos: 1, retain: false }).catch((err: Error) => {
+        if (!this.closed) this.warn(RED._("door-opener.errors.publish", { topic, error: err.message }));
+      });
+    }
+  };
+}
+
+export default function register(RED: NodeAPI): void {
+  defineDoorOpener(RED).registerType(RED, "door-opener");
+}

@@ -1,0 +1,96 @@
+// Finds the faces in camera stills (JPEG/PNG Buffers): one message per face with its grayscale crop, box and
+// score on output 1; one "no face" message on output 2 when a frame has none. The time per frame shows in the
+// status. Needs no device: the model runs in this process (face-api on TensorFlow.js WASM, loaded on first use).
+import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import { Node } from "node-red-contrib-typescript-node";
+import { detectFaces, normaliseFaceOptions, type FaceDetectOptions, type FaceDetection } from "../lib/faces/face-detector";
+import type { Box } from "../lib/faces/image";
+import { failMessage } from "../lib/node-red/fail";
+import { settingsFor } from "../lib/node-red/device";
+import { showStatus } from "../lib/node-red/status";
+
+export interface FaceDetectDef extends NodeDef {
+  model: string;
+  minConfidence: string | number;
+  inputSize: string | number;
+  crop: string;
+  jpegQuality: string | number;
+}
+
+/** msg.face on each face message. */
+export interface FaceInfo {
+  box: Box;
+  score: number;
+  /** 0-based, best score first. */
+  index: number;
+  /** Faces found in this frame. */
+  count: number;
+  model: string;
+  format: "png" | "jpeg";
+}
+
+const num = (v: string | number | undefined): number | undefined =>
+  v === undefined || v === null || String(v).trim() === "" ? undefined : Number(v);
+
+export function normaliseFaceDetect(config: FaceDetectDef): FaceDetectOptions {
+  return normaliseFaceOptions({
+    model: (config.model || undefined) as FaceDetectOptions["model"] | undefined,
+    minConfidence: num(config.minConfidence),
+    inputSize: num(config.inputSize),
+    crop: (config.crop || undefined) as FaceDetectOptions["crop"] | undefined,
+    jpegQuality: num(config.jpegQuality),
+  });
+}
+
+/** The messages for a frame: [faces on output 1, "no face" on output 2]. */
+export function faceMessages(msg: NodeMessage, result: FaceDetection, options: FaceDetectOptions): [NodeMessage[] | null, NodeMessage | null] {
+  const carried: Record<string, unknown> = {};
+  const source = msg as NodeMessage & { device?: unknown; timestamp?: unknown };
+  if (source.device !== undefined) carried.device = source.device;
+  if (source.timestamp !== undefined) carried.timestamp = source.timestamp;
+  if (typeof msg.topic === "string") carried.topic = msg.topic;
+  const image = result.image;
+  if (result.faces.length === 0) {
+    return [null, { ...carried, payload: { count: 0, ms: Math.round(result.ms) }, image } as NodeMessage];
+  }
+  const count = result.faces.length;
+  const faces = result.faces.map((f, index) => {
+    const face: FaceInfo = { box: f.box, score: f.score, index, count, model: options.model, format: options.crop };
+    return { ...carried, payload: f.crop, face, image } as NodeMessage;
+  });
+  return [faces, null];
+}
+
+function defineFaceDetect(RED: NodeAPI) {
+  return class FaceDetect extends Node {
+    constructor(config: FaceDetectDef) {
+      super(RED);
+      this.createNode(config);
+      const options = settingsFor(this, () => normaliseFaceDetect(config));
+      if (!options) return;
+      showStatus(this, "off", RED._("face-detect.status.waiting"));
+
+      this.on("input", (msg: NodeMessageInFlow, send, done) => {
+        if (!Buffer.isBuffer(msg.payload)) {
+          failMessage(RED, this, new Error(RED._("face-detect.errors.not-buffer")), msg, done);
+          return;
+        }
+        detectFaces(msg.payload, options).then(
+          (result) => {
+            const [faces, none] = faceMessages(msg, result, options);
+            const ms = Math.round(result.ms);
+            const count = result.faces.length;
+            showStatus(this, count > 0 ? "ok" : "off", RED._("face-detect.status.frame", { count, ms, backend: result.backend }));
+            send([faces, none] as unknown as NodeMessage[]);
+            done();
+          },
+          (err: Error) => failMessage(RED, this, err, msg, done),
+        );
+      });
+    }
+  };
+}
+
+export default function register(RED: NodeAPI): void {
+  defineFaceDetect(RED).registerType(RED, "face-detect");
+}

@@ -1,0 +1,179 @@
+// The logger: keeps every message on its topic filters (topic, raw payload, numeric value, time, QoS, retain)
+// in SQLite or PostgreSQL. A QoS 1 message is acknowledged to its publisher only once it is committed.
+// Serves GET /api/history and /api/history/topics.
+import type { NodeAPI, NodeDef } from "node-red";
+import { Node } from "node-red-contrib-typescript-node";
+import type { Clock } from "../lib/clock";
+import { embeddedBrokerFor } from "../lib/broker/registry";
+import { HistorySink, type SinkOwner } from "../lib/history/history-sink";
+import { historyRoutes, type HistoryProvider } from "../lib/history/http-api";
+import type { PgHistoryStore as PgStore } from "../lib/history/pg-store";
+import { adoptSink, closeSink, keepSink } from "../lib/history/sinks";
+import { SqliteHistoryStore } from "../lib/history/sqlite-store";
+import type { HistoryStore } from "../lib/history/types";
+import { numericValue } from "../lib/telemetry-value";
+import { failMessage } from "../lib/node-red/fail";
+import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { showStatus } from "../lib/node-red/status";
+import { deviceFor, settingsFor } from "../lib/node-red/device";
+
+export interface HistoryDef extends NodeDef {
+  device: string;
+  filters: string;
+  backend: string;
+  pgUrl: string;
+  ingest: string;
+  rawDays: string | number;
+  rollupDays: string | number;
+}
+
+export interface HistoryCredentials {
+  pgPassword?: string;
+}
+
+const DAY_MS = 86_400_000;
+
+export interface HistorySettings {
+  filters: string[];
+  backend: "sqlite" | "postgres";
+  pgUrl: string;
+  ingest: "auto" | "subscribe";
+  rawMs: number;
+  rollupMs: number;
+}
+
+export function normaliseHistory(config: HistoryDef): HistorySettings {
+  const filters = String(config.filters ?? "#")
+    .split(/[\n,]/)
+    .map((f) => f.trim())
+    .filter(Boolean);
+  for (const f of filters) {
+    if (/#./.test(f) || /[^/]\+|\+[^/]/.test(f)) throw new Error(`"${f}" is not an MQTT topic filter`);
+  }
+  const days = (v: string | number | undefined, fallback: number, name: string) => {
+    const n = v === undefined || v === "" ? fallback : Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number of days above 0`);
+    return n * DAY_MS;
+  };
+  const backend = config.backend === "postgres" ? "postgres" : "sqlite";
+  if (backend === "postgres" && !/^postgres(ql)?:\/\//.test(config.pgUrl ?? "")) {
+    throw new Error("PostgreSQL needs a URL like postgres://user@host:5432/database");
+  }
+  return {
+    filters: filters.length > 0 ? filters : ["#"],
+    backend,
+    pgUrl: config.pgUrl ?? "",
+    ingest: config.ingest === "subscribe" ? "subscribe" : "auto",
+    rawMs: days(config.rawDays, 30, "Keep messages"),
+    rollupMs: days(config.rollupDays, 730, "Keep hourly roll-ups"),
+  };
+}
+
+const active = new Map<string, HistoryProvider>();
+
+/** pg is loaded only by a flow that asks for PostgreSQL. */
+function loadPgStore(): typeof PgStore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("../lib/history/pg-store") as typeof import("../lib/history/pg-store")).PgHistoryStore;
+}
+
+function defineHistory(RED: NodeAPI) {
+  return class History extends Node implements HistoryProvider, SinkOwner {
+    private sink: HistorySink | null = null;
+    private statusTimer: unknown = null;
+    private readonly clock: Clock;
+
+    get store(): HistoryStore | null {
+      return this.sink?.store ?? null;
+    }
+
+    constructor(config: HistoryDef) {
+      super(RED);
+      this.createNode(config);
+      this.clock = clockOf(RED);
+      const creds = (this as unknown as { credentials?: HistoryCredentials }).credentials ?? {};
+      const device = deviceFor(RED, this, config.device, "history");
+      if (!device) return;
+      const s = settingsFor(this, () => normaliseHistory(config));
+      if (!s) return;
+      const dataDir = dataDirOf(RED);
+      const key = JSON.stringify({ s, dataDir, url: device.brokerUrl, pg: creds.pgPassword ?? "" });
+      let sink = adoptSink<HistorySink>(this.id, key);
+      if (!sink) {
+        const embedded = s.ingest === "auto" ? embeddedBrokerFor(device.brokerUrl) : null;
+        sink = new HistorySink({
+          key,
+          store:
+            s.backend === "postgres"
+              ? new (loadPgStore())({ connectionString: s.pgUrl, password: creds.pgPassword || undefined })
+              : new SqliteHistoryStore(dataDir),
+          filters: s.filters,
+          clock: this.clock,
+          numeric: (p) => numericValue(p),
+          embedded,
+          external: { url: device.brokerUrl, clientId: `pifog-history-${device.deviceId}-${this.id}`.slice(0, 64), auth: device.brokerAuth },
+          rawMs: s.rawMs,
+          rollupMs: s.rollupMs,
+        });
+        keepSink(this.id, sink).catch((err: Error) => this.warn(err.message));
+      }
+      sink.owner = this;
+      this.sink = sink;
+      active.set(this.id, this);
+      this.statusTimer = this.clock.setInterval(() => this.showProgress(), 2000);
+      this.showProgress();
+
+      this.on("input", (msg, _send, done) => {
+        // a flow can log messages too: msg.topic + msg.payload
+        const payload = Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(typeof msg.payload === "string" ? msg.payload : JSON.stringify(msg.payload ?? null));
+        if (typeof msg.topic !== "string" || msg.topic === "") {
+          failMessage(RED, this, new Error(RED._("history.errors.no-topic")), msg, done);
+          return;
+        }
+        sink.batcher
+          .add({ topic: msg.topic, payload, value: numericValue(payload), at: this.clock.now(), qos: 0, retain: false, clientId: null, messageId: null, dup: false })
+          .then(() => done(), (err: Error) => failMessage(RED, this, err, msg, done));
+      });
+
+      this.on("close", (removed: boolean, done: () => void) => {
+        active.delete(this.id);
+        if (this.statusTimer !== null) this.clock.clearInterval(this.statusTimer);
+        if (sink.owner === this) sink.owner = null;
+        // a redeploy keeps storing in between; a removed node stops
+        (removed ? closeSink(this.id) : Promise.resolve()).then(done, (err: Error) => {
+          this.warn(err.message);
+          done();
+        });
+      });
+    }
+
+    reject(reason: string, topic: string, payload: Buffer): void {
+      failMessage(RED, this, new Error(reason), { topic, payload: payload.subarray(0, 4096) });
+    }
+
+    brokerState(connected: boolean, error?: Error): void {
+      if (error) this.log(RED._("history.log.broker", { error: error.message }));
+      if (!connected) showStatus(this, "warn", RED._("history.status.disconnected"));
+    }
+
+    pruneFailed(error: Error): void {
+      this.warn(RED._("history.errors.prune", { error: error.message }));
+    }
+
+    private showProgress(): void {
+      const b = this.sink?.batcher;
+      if (!b) return;
+      if (b.lastError && b.failures > 0) {
+        showStatus(this, "error", RED._("history.status.failing", { error: b.lastError.message }));
+        b.failures = 0;
+        return;
+      }
+      showStatus(this, "ok", RED._("history.status.stored", { count: b.committed, backlog: b.backlog }));
+    }
+  };
+}
+
+export default function register(RED: NodeAPI): void {
+  defineHistory(RED).registerType(RED, "history", { credentials: { pgPassword: { type: "password" } } });
+  historyRoutes(RED.httpNode, () => [...active.values()]);
+}

@@ -1,0 +1,166 @@
+// The fog's heart: an embedded aedes broker on TCP and on MQTT-over-WebSocket at /mqtt of the HTTP server.
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from "aedes";
+import type { Server as HttpServer, IncomingMessage } from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, createWebSocketStream } from "ws";
+
+export interface EmbeddedBrokerOptions {
+  port: number;
+  host: string;
+}
+
+export class PortInUseError extends Error {
+  constructor(readonly port: number, readonly variable: string) {
+    super(`port ${port} is already in use`);
+  }
+}
+
+export function listen(server: net.Server | HttpServer, port: number, host: string, variable: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off("listening", onListening);
+      reject(err.code === "EADDRINUSE" || err.code === "EACCES" ? new PortInUseError(port, variable) : err);
+    };
+    const onListening = () => {
+      server.off("error", onError);
+      resolve((server.address() as net.AddressInfo).port);
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, host);
+  });
+}
+
+/**
+ * Sees every PUBLISH a client sends (wills included) before the broker acknowledges or routes it.
+ * A returned promise holds the PUBACK until it settles: resolve once the message is safely stored;
+ * reject and the broker refuses the message (the client disconnects and sends it again later).
+ */
+export type LocalHandler = (topic: string, payload: Buffer, meta: { retain: boolean; qos: 0 | 1 | 2 }) => void;
+
+function asBuffer(payload: string | Buffer): Buffer {
+  return typeof payload === "string" ? Buffer.from(payload) : payload;
+}
+
+export type PublishInterceptor = (packet: PublishPacket, clientId: string | null) => Promise<void> | void;
+
+export class EmbeddedBroker {
+  private tcp: net.Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private readonly interceptors = new Set<PublishInterceptor>();
+  private held: Array<() => void> | null = null;
+  port = 0;
+
+  private constructor(readonly aedes: Aedes) {
+    aedes.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+      if (this.held) {
+        this.held.push(() => aedes.authorizePublish(client, packet, callback));
+        return;
+      }
+      if (this.interceptors.size === 0) return callback(null);
+      const pending: Promise<void>[] = [];
+      try {
+        for (const intercept of this.interceptors) {
+          const result = intercept(packet, client?.id ?? null);
+          if (result) pending.push(result);
+        }
+      } catch (err) {
+        return callback(err as Error);
+      }
+      if (pending.length === 0) return callback(null);
+      Promise.all(pending).then(
+        () => callback(null),
+        (err: Error) => callback(err),
+      );
+    };
+  }
+
+  /**
+   * Holds every PUBLISH (no PUBACK, no routing) until release(): while the flows start, so nothing is
+   * acknowledged before the nodes that must store it are listening.
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const resume of held) resume();
+  }
+
+  /**
+   * Delivers the messages on `filter` to a handler in this process, without an MQTT connection: no encoding,
+   * no socket, no PUBACK. Retained messages that match come first, flagged as retained, as MQTT delivers them to
+   * a new subscription. Returns the function that unsubscribes.
+   */
+  localSubscribe(filter: string, handler: LocalHandler): () => void {
+    const wantSys = filter.startsWith("$");
+    const deliver = (packet: AedesPublishPacket, callback: () => void) => {
+      try {
+        if (!packet.topic.startsWith("$") || wantSys) handler(packet.topic, asBuffer(packet.payload), { retain: false, qos: packet.qos });
+      } finally {
+        callback();
+      }
+    };
+    let active = true;
+    this.aedes.subscribe(filter, deliver, () => {
+      const persistence = (this.aedes as unknown as { persistence: { createRetainedStreamCombi(p: string[]): AsyncIterable<AedesPublishPacket> } }).persistence;
+      (async () => {
+        for await (const packet of persistence.createRetainedStreamCombi([filter])) {
+          if (!active) break;
+          if (!packet.topic.startsWith("$") || wantSys) handler(packet.topic, asBuffer(packet.payload), { retain: true, qos: packet.qos });
+        }
+      })().catch(() => undefined);
+    });
+    return () => {
+      active = false;
+      this.aedes.unsubscribe(filter, deliver, () => undefined);
+    };
+  }
+
+  /** Adds an interceptor; returns the function that removes it. */
+  intercept(interceptor: PublishInterceptor): () => void {
+    this.interceptors.add(interceptor);
+    return () => this.interceptors.delete(interceptor);
+  }
+
+  static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    const aedes = await Aedes.createBroker({ id: "pifog" });
+    const broker = new EmbeddedBroker(aedes);
+    // no Nagle: small MQTT packets go out at once instead of waiting on the peer's delayed ACK
+    const tcp = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+    try {
+      broker.port = await listen(tcp, options.port, options.host, "PIFOG_MQTT_PORT");
+    } catch (err) {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw err;
+    }
+    broker.tcp = tcp;
+    return broker;
+  }
+
+  /** MQTT over WebSocket on `path` of an HTTP server, beside the editor's and the dashboard's sockets. */
+  attachWebSocket(server: HttpServer, path = "/mqtt"): void {
+    const wss = new WebSocketServer({ noServer: true });
+    this.wss = wss;
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const pathname = new URL(request.url ?? "/", "http://localhost").pathname;
+      if (pathname !== path) return; // the editor's comms and the dashboard's socket.io take theirs
+      if ("setNoDelay" in socket && typeof socket.setNoDelay === "function") socket.setNoDelay(true);
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        stream.on("error", () => stream.destroy());
+        this.aedes.handle(stream, request);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.wss?.clients ?? []) client.terminate();
+    this.wss?.close();
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+  }
+}

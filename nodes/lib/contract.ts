@@ -1,0 +1,626 @@
+// The wire, in one place: every topic PiFog publishes or subscribes to, and the type of every payload.
+// No other module builds a topic string. The README's "Topic tree" section documents this file.
+
+export const NATIVE_ROOT = "pifog";
+/** The original PiFog scheme, leading slash included. */
+export const COMPAT_ROOT = "/World/Fog/1";
+
+export type PiName = "DoorPi" | "StatusPi" | "CameraPi" | "ButtonPi" | "SensorPi";
+export const PI_NAMES: readonly PiName[] = ["DoorPi", "StatusPi", "CameraPi", "ButtonPi", "SensorPi"];
+
+export type DoorState = "open" | "closed";
+export type Occupancy = "go" | "maybe" | "stop" | "unknown";
+
+/** Native topics: `pifog/<device>/...`. A device id is one topic level: no `/`, `+`, `#`. */
+export const topics = {
+  status: (device: string) => `${NATIVE_ROOT}/${device}/status`,
+  anyStatus: () => `${NATIVE_ROOT}/+/status`,
+  command: (device: string) => `${NATIVE_ROOT}/${device}/command`,
+  event: (device: string) => `${NATIVE_ROOT}/${device}/event`,
+  doors: (device: string) => `${NATIVE_ROOT}/${device}/doors`,
+  door: (device: string, door: string) => `${NATIVE_ROOT}/${device}/door/${door}`,
+  occupancy: (device: string) => `${NATIVE_ROOT}/${device}/occupancy`,
+  /** A stats node's window statistics for one source topic: all of the source topic's levels follow `stats/`. */
+  stats: (device: string, source: string) => `${NATIVE_ROOT}/${device}/stats/${source}`,
+  anyStats: () => `${NATIVE_ROOT}/+/stats/#`,
+  /** Alert events (raised, repeated, acknowledged, cleared) of a device's alert nodes. */
+  alertEvents: (device: string) => `${NATIVE_ROOT}/${device}/alerts/events`,
+  /** The device's active alerts, retained. */
+  alertsActive: (device: string) => `${NATIVE_ROOT}/${device}/alerts/active`,
+  /** Acknowledge an alert: `{"id":"<alert id>"}`. */
+  alertAck: (device: string) => `${NATIVE_ROOT}/${device}/alerts/ack`,
+  anyAlerts: () => `${NATIVE_ROOT}/+/alerts/#`,
+  simSet: (device: string, input: string) => `${NATIVE_ROOT}/${device}/sim/${input}/set`,
+  simState: (device: string, input: string) => `${NATIVE_ROOT}/${device}/sim/${input}`,
+  simMatrix: (device: string) => `${NATIVE_ROOT}/${device}/sim/matrix`,
+  environment: (device: string) => `${NATIVE_ROOT}/${device}/environment`,
+  /** One environment value as a plain number (IoTitan style), e.g. `pifog/statuspi/environment/temperature` ← `21.3`. */
+  environmentValue: (device: string, value: EnvironmentValue) => `${NATIVE_ROOT}/${device}/environment/${value}`,
+} as const;
+
+/** Power (detectordag): a power Pi's mains and battery, and the hub's view of each device's connection. */
+export const powerTopics = {
+  /** Retained QoS 1: the power Pi's latest PowerState. */
+  state: (device: string) => `${NATIVE_ROOT}/${device}/power`,
+  /** QoS 1, not retained: every change, in order, with its original time (delivered late after an outage). */
+  events: (device: string) => `${NATIVE_ROOT}/${device}/power/events`,
+  anyEvents: () => `${NATIVE_ROOT}/+/power/events`,
+  anyState: () => `${NATIVE_ROOT}/+/power`,
+  /** Any message here makes the power Pi publish its state at once (detectordag's status/request). */
+  request: (device: string) => `${NATIVE_ROOT}/${device}/power/request`,
+  /** Retained QoS 1: the hub's debounced connection status of a device (ConnectionState). */
+  connection: (device: string) => `${NATIVE_ROOT}/${device}/connection`,
+  anyConnection: () => `${NATIVE_ROOT}/+/connection`,
+} as const;
+
+/** PiFog-compatible topics: `/World/Fog/1/<Pi>/<Kind>`. */
+export const compatTopics = {
+  event: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Event`,
+  connection: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Connection`,
+  command: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Command`,
+  notify: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Notify`,
+} as const;
+
+const TOPIC_LEVEL = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A device id, door id or input name must be a single, plain topic level. */
+export function isTopicLevel(value: string): boolean {
+  return TOPIC_LEVEL.test(value);
+}
+
+// ---- native payloads ------------------------------------------------------------------------------
+
+export interface NetworkAddress {
+  iface: string;
+  address: string;
+}
+
+/** `pifog/<device>/status`, retained QoS 1; the last will is the `offline` form. */
+export type DeviceStatus =
+  | {
+      state: "online";
+      device: string;
+      role: string;
+      compat?: PiName;
+      addresses: NetworkAddress[];
+      bootTime: string;
+      startedAt: string;
+      version: string;
+      hardware: "pi" | "sim";
+      timestamp: string;
+    }
+  | { state: "offline"; device: string };
+
+export interface DoorReading {
+  label: string;
+  state: DoorState;
+  changedAt: string;
+}
+
+/** `pifog/<device>/doors`, retained QoS 1: every door of a DoorPi at once. */
+export interface DoorsState {
+  device: string;
+  doors: Record<string, DoorReading>;
+  timestamp: string;
+}
+
+/** `pifog/<device>/door/<door>`, retained QoS 1: one door. */
+export interface DoorChange extends DoorReading {
+  device: string;
+  door: string;
+}
+
+/** `pifog/<device>/occupancy`, retained QoS 1: what a StatusPi shows. */
+export interface OccupancyState {
+  device: string;
+  source: string;
+  occupancy: Occupancy;
+  open: number;
+  total: number;
+  timestamp: string;
+}
+
+/** `pifog/<device>/command` and the compat `…/Command`. */
+export interface Command {
+  command: string;
+  id?: string | number;
+  /** Who sent it, when the sender says (e.g. a door opener's `{"command":"open-door","id":…,"by":"ann"}`). */
+  by?: string;
+}
+
+/** `pifog/<device>/event`: answers to commands. */
+export interface PongEvent {
+  pong: { id: string | number | null; timestamp: string };
+}
+
+/** The values a StatusPi's environment reading also publishes one by one, each as a plain number. */
+export type EnvironmentValue =
+  | "temperature"
+  | "temperature-from-humidity"
+  | "temperature-from-pressure"
+  | "humidity"
+  | "pressure"
+  | "cpu-temperature";
+
+/** `pifog/<device>/environment`, retained QoS 1: a StatusPi's Sense HAT readings. */
+export interface EnvironmentState {
+  device: string;
+  /** °C: the temperature from humidity corrected for the CPU's heat, `t − (t_cpu − t) / factor`;
+   * the raw temperature from humidity when the CPU temperature could not be read (`corrected` false). */
+  temperature: number;
+  corrected: boolean;
+  /** °C, raw, from the HTS221 (PiFog's `temperature_from_humidity`). */
+  temperatureFromHumidity: number;
+  /** °C, raw, from the LPS25H (PiFog's `temperature_from_pressure`). */
+  temperatureFromPressure: number;
+  /** %RH. */
+  humidity: number;
+  /** hPa. */
+  pressure: number;
+  /** °C, or null when it could not be read. */
+  cpuTemperature: number | null;
+  factor: number;
+  timestamp: string;
+}
+
+/** Each value of an environment reading under its own topic name; a value that is missing is left out. */
+export function environmentValues(state: EnvironmentState): Array<[EnvironmentValue, number]> {
+  const values: Array<[EnvironmentValue, number | null]> = [
+    ["temperature", state.temperature],
+    ["temperature-from-humidity", state.temperatureFromHumidity],
+    ["temperature-from-pressure", state.temperatureFromPressure],
+    ["humidity", state.humidity],
+    ["pressure", state.pressure],
+    ["cpu-temperature", state.cpuTemperature],
+  ];
+  return values.filter((v): v is [EnvironmentValue, number] => typeof v[1] === "number" && Number.isFinite(v[1]));
+}
+
+// ---- PiFog-compatible payloads ----------------------------------------------------------------------
+
+export interface CompatDoorEvent {
+  state: { door1: DoorState; door2: DoorState; timestamp: string };
+}
+export interface CompatConnected {
+  connected: { boot_time: string; addresses: string; timestamp: string };
+}
+export interface CompatDisconnected {
+  disconnected: { device: string };
+}
+
+/** Python's `str(datetime.now())` in local time, e.g. `2016-03-28 12:34:56.789012`, as PiFog sent it. */
+export function pythonTimestamp(date: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return (
+    `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ` +
+    `${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}.${p(date.getMilliseconds(), 3)}000`
+  );
+}
+
+/** `eth0: 10.0.0.5, wlan0: 10.0.0.6` as PiFog joined them. */
+export function compatAddresses(addresses: NetworkAddress[]): string {
+  return addresses.map((a) => `${a.iface}: ${a.address}`).join(", ");
+}
+
+/** `/World/Fog/1/StatusPi/Event`, retained QoS 1: PiFog's raw Sense HAT readings. */
+export interface CompatEnvironmentEvent {
+  state: {
+    humidity: number;
+    temperature_from_humidity: number;
+    temperature_from_pressure: number;
+    pressure: number;
+    timestamp: string;
+  };
+}
+
+export function compatEnvironmentEvent(
+  reading: { humidity: number; temperatureFromHumidity: number; temperatureFromPressure: number; pressure: number },
+  at: Date,
+): CompatEnvironmentEvent {
+  return {
+    state: {
+      humidity: reading.humidity,
+      temperature_from_humidity: reading.temperatureFromHumidity,
+      temperature_from_pressure: reading.temperatureFromPressure,
+      pressure: reading.pressure,
+      timestamp: pythonTimestamp(at),
+    },
+  };
+}
+
+export function compatDoorEvent(doors: Record<string, DoorReading>, at: Date): CompatDoorEvent {
+  return {
+    state: {
+      door1: doors.door1?.state ?? "closed",
+      door2: doors.door2?.state ?? "closed",
+      timestamp: pythonTimestamp(at),
+    },
+  };
+}
+
+// ---- parsing what arrives -------------------------------------------------------------------------
+
+export class PayloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PayloadError";
+  }
+}
+
+export function parseJson(payload: Buffer | string): unknown {
+  const text = typeof payload === "string" ? payload : payload.toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new PayloadError(`not JSON: ${text.slice(0, 60)}`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function parseDeviceStatus(payload: Buffer | string): DeviceStatus {
+  const v = parseJson(payload);
+  if (!isRecord(v) || (v.state !== "online" && v.state !== "offline") || typeof v.device !== "string") {
+    throw new PayloadError("device status needs state online|offline and device");
+  }
+  return v as DeviceStatus;
+}
+
+/** Door states in order of door id: from a native `doors` payload. */
+export function parseDoorsState(payload: Buffer | string): DoorsState {
+  const v = parseJson(payload);
+  if (!isRecord(v) || !isRecord(v.doors)) throw new PayloadError("doors state needs a doors object");
+  for (const [id, reading] of Object.entries(v.doors)) {
+    if (!isRecord(reading) || (reading.state !== "open" && reading.state !== "closed")) {
+      throw new PayloadError(`door ${id} needs state open|closed`);
+    }
+  }
+  return v as unknown as DoorsState;
+}
+
+/** A compat DoorPi event; as in PiFog, any value other than "open" counts as closed. */
+export function parseCompatDoorEvent(payload: Buffer | string): [DoorState, DoorState] {
+  const v = parseJson(payload);
+  if (!isRecord(v) || !isRecord(v.state) || !("door1" in v.state) || !("door2" in v.state)) {
+    throw new PayloadError("DoorPi event needs state.door1 and state.door2");
+  }
+  const asState = (s: unknown): DoorState => (s === "open" ? "open" : "closed");
+  return [asState(v.state.door1), asState(v.state.door2)];
+}
+
+/** Compat connection: `connected` → true, `disconnected` → false. */
+export function parseCompatConnection(payload: Buffer | string): boolean {
+  const v = parseJson(payload);
+  if (isRecord(v) && "connected" in v) return true;
+  if (isRecord(v) && "disconnected" in v) return false;
+  throw new PayloadError("Connection message needs connected or disconnected");
+}
+
+export function parseCommand(payload: Buffer | string): Command {
+  const v = parseJson(payload);
+  if (!isRecord(v) || typeof v.command !== "string") throw new PayloadError("command needs a command name");
+  const id = v.id;
+  if (id !== undefined && typeof id !== "string" && typeof id !== "number") {
+    throw new PayloadError("command id must be a string or a number");
+  }
+  // `by` is only kept when it is text; it was never part of PiFog's commands
+  return typeof v.by === "string" ? { command: v.command, id, by: v.by.slice(0, 128) } : { command: v.command, id };
+}
+
+// ---- telemetry: statistics and alerts (IoTitan) -------------------------------------------------------
+
+/** IoTitan's outputs, one level below the input topic, as its scripts published them. */
+export const iotitanTopics = {
+  /** The window's mean as a plain number (Python float repr), e.g. `iotitan/home/up_bed1/dht11/temperature/average`. */
+  average: (topic: string) => `${topic}/average`,
+  /** The value that crossed a threshold, as a plain payload. */
+  alert: (topic: string) => `${topic}/alert`,
+} as const;
+
+const levelsOf = (topic: string) => topic.split("/");
+
+/** A topic some alert node published: `…/alert` or `pifog/<device>/alerts/…`. Alert nodes never take these. */
+export function isAlertOutput(topic: string): boolean {
+  const l = levelsOf(topic);
+  return l[l.length - 1] === "alert" || (l.length > 3 && l[0] === NATIVE_ROOT && l[2] === "alerts");
+}
+
+/** A topic some stats or alert node published: `…/average`, `…/alert`, `pifog/<device>/stats/…`,
+ * `pifog/<device>/alerts/…`. Stats nodes never take these, so they never average their own outputs. */
+export function isTelemetryOutput(topic: string): boolean {
+  const l = levelsOf(topic);
+  return isAlertOutput(topic) || l[l.length - 1] === "average" || (l.length > 3 && l[0] === NATIVE_ROOT && l[2] === "stats");
+}
+
+/** A valid MQTT topic filter: non-empty levels of any text, `+` alone in a level, `#` alone and last. */
+export function isTopicFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.length > 65535 || filter.includes("\u0000")) return false;
+  const l = levelsOf(filter);
+  return l.every((level, i) =>
+    level.includes("#") ? level === "#" && i === l.length - 1 : !level.includes("+") || level === "+",
+  );
+}
+
+/** Python's `repr(float)` (what IoTitan's `str(mean)` published): `23.0`, `22.966666666666665`, `1e-05`, `1e+16`. */
+export function pythonFloat(x: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  // toExponential() without digits gives the shortest digits that read back as x, as Python's repr does
+  const [mantissa = "", expText = "0"] = x.toExponential().split("e");
+  const exp = Number(expText);
+  const digits = mantissa.replace("-", "").replace(".", "");
+  let body: string;
+  if (exp < -4 || exp >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    body = `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  } else if (exp < 0) {
+    body = `0.${"0".repeat(-exp - 1)}${digits}`;
+  } else if (digits.length <= exp + 1) {
+    body = `${digits}${"0".repeat(exp + 1 - digits.length)}.0`;
+  } else {
+    body = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  }
+  return x < 0 ? `-${body}` : body;
+}
+
+/** `pifog/<device>/stats/<topic>`, retained QoS 1: one source topic's statistics over one tumbling window. */
+export interface WindowStats {
+  device: string;
+  /** The source topic. */
+  topic: string;
+  windowStart: string;
+  windowEnd: string;
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  /** Sample standard deviation (n − 1, as IoTitan's pandas `describe()`); null for a single reading. */
+  stddev: number | null;
+  first: number;
+  last: number;
+  firstAt: string;
+  lastAt: string;
+}
+
+export type AlertCondition = "above" | "below";
+export type AlertEventKind = "raised" | "repeated" | "acknowledged" | "cleared";
+
+/** One alert that is raised and not yet cleared. */
+export interface ActiveAlert {
+  /** The alert's id, new for every raise: what an acknowledgement names. */
+  id: string;
+  /** The rule's id and its label. */
+  rule: string;
+  label: string;
+  /** The source topic. */
+  topic: string;
+  condition: AlertCondition;
+  threshold: number;
+  /** The value that raised the alert. */
+  value: number;
+  /** The latest value seen on the topic. */
+  lastValue: number;
+  raisedAt: string;
+  lastValueAt: string;
+  acknowledged: boolean;
+  acknowledgedAt?: string;
+  acknowledgedBy?: string;
+}
+
+/** `pifog/<device>/alerts/events`, QoS 1: what happened to an alert. */
+export interface AlertEvent extends ActiveAlert {
+  kind: AlertEventKind;
+  device: string;
+  /** When this event happened. */
+  timestamp: string;
+  /** How many times it has been repeated (`repeated`). */
+  repeats: number;
+  clearedAt?: string;
+  /** Why a `cleared` happened: the value went back (past the hysteresis), or the rule is gone or changed. */
+  reason?: "value" | "rule-removed";
+}
+
+/** `pifog/<device>/alerts/active`, retained QoS 1: every active alert of the device, oldest first. */
+export interface ActiveAlerts {
+  device: string;
+  alerts: ActiveAlert[];
+  timestamp: string;
+}
+
+/** `pifog/<device>/alerts/ack`: `{"id":"…","by":"…"}`; `{"ack":"…"}` and a bare id are taken too. */
+export interface AlertAck {
+  id: string;
+  by?: string;
+}
+
+export function parseAlertAck(payload: Buffer | string): AlertAck {
+  const text = (typeof payload === "string" ? payload : payload.toString("utf8")).trim();
+  if (!text.startsWith("{")) {
+    if (/^[A-Za-z0-9_.:@-]{1,128}$/.test(text)) return { id: text };
+    throw new PayloadError("an acknowledgement needs an alert id");
+  }
+  const v = parseJson(text);
+  const id = isRecord(v) ? (v.id ?? v.ack) : undefined;
+  if (typeof id !== "string" || id.length === 0 || id.length > 128) throw new PayloadError("an acknowledgement needs an alert id");
+  const by = isRecord(v) && typeof v.by === "string" ? v.by.slice(0, 128) : undefined;
+  return by === undefined ? { id } : { id, by };
+}
+
+// ---- power (detectordag) ---------------------------------------------------------------------------
+
+export type MainsState = "on" | "off";
+
+export interface BatteryReading {
+  /** Volts. */
+  voltage: number;
+  /** State of charge, 0..100 %. */
+  percent: number;
+  /** Estimated minutes left on battery while the mains is off; null when charging or unknown. */
+  minutesLeft: number | null;
+}
+
+/** `pifog/<device>/power` (retained) and each `pifog/<device>/power/events` message, QoS 1. */
+export interface PowerState {
+  device: string;
+  mains: MainsState;
+  /** When the mains last changed, as the power Pi saw it (ISO): the event time an e-mail reports. */
+  changedAt: string;
+  battery: BatteryReading | null;
+  /** When this message was made (ISO); for an event delivered late, still its original time. */
+  timestamp: string;
+}
+
+export type ConnectionStatus = "connected" | "disconnected";
+
+/** `pifog/<device>/connection`, retained QoS 1: the hub's debounced view. */
+export interface ConnectionState {
+  device: string;
+  status: ConnectionStatus;
+  /** When it changed (ISO). */
+  updated: string;
+}
+
+/** The four transitions detectordag e-mails about. */
+export type PowerTransition = "On" | "Off" | "Connected" | "Disconnected";
+
+/** What the hub's power tracker sends on to the e-mail node (msg.payload). */
+export interface TransitionEvent {
+  device: string;
+  /** The device's name from the account store (falls back to its id). */
+  name: string;
+  transition: PowerTransition;
+  /** The device's state after the transition, as detectordag's (connection, power) pair. */
+  connection: ConnectionStatus;
+  power: MainsState;
+  /** When it happened (ISO): the event's time, not the time of sending. */
+  at: string;
+}
+
+export function parsePowerState(payload: Buffer | string): PowerState {
+  const v = parseJson(payload);
+  if (!isRecord(v) || (v.mains !== "on" && v.mains !== "off") || typeof v.device !== "string" || typeof v.changedAt !== "string") {
+    throw new PayloadError("power state needs device, mains on|off and changedAt");
+  }
+  return v as unknown as PowerState;
+}
+
+// ---- the front door (ButtonPi) --------------------------------------------------------------------
+
+/** How an open-door attempt reached the door opener: a flow message, the native command topic, PiFog's. */
+export type DoorOpenVia = "flow" | "native" | "compat" | (string & {});
+export type DoorOpenOutcome = "opened" | "refused";
+/** Why an attempt was refused: a pulse is running, the cooldown after one, no GPIO here, the audit could not be written,
+ * the asker is not allowed (e.g. a Slack user not on the slack-app's list). */
+export type DoorRefusal = "busy" | "cooldown" | "unavailable" | "audit-failed" | "not-allowed";
+
+/** One open-door attempt, as the door opener reports and audits it. */
+export interface DoorOpenResult {
+  device: string;
+  command: "open-door";
+  id: string | number | null;
+  /** Who asked (a user, a Slack id…), or null when the sender did not say. */
+  by: string | null;
+  via: DoorOpenVia;
+  result: DoorOpenOutcome;
+  reason?: DoorRefusal;
+  /** How long the output was (or was to be) held HIGH. */
+  pulseMs: number;
+  /** When the attempt arrived (ISO). */
+  requestedAt: string;
+  /** For an opened door: when the output went HIGH and back LOW (ISO). */
+  openedAt?: string;
+  closedAt?: string;
+}
+
+/** `pifog/<device>/event`, QoS 1: every open-door attempt, once the pulse is over (or at once when refused). */
+export interface DoorOpenEvent {
+  "open-door": DoorOpenResult;
+}
+
+/** `/World/Fog/1/ButtonPi/Event`, QoS 1: PiFog's answer after the door was opened. */
+export interface CompatCommandExecuted {
+  "command-executed": { command: string; id: string | number | null; timestamp: string };
+}
+
+export function compatCommandExecuted(command: string, id: string | number | null | undefined, at: Date): CompatCommandExecuted {
+  return { "command-executed": { command, id: id ?? null, timestamp: pythonTimestamp(at) } };
+}
+
+/** What a flow may ask of a door opener in msg.payload (anything else opens it with nothing said). */
+export interface DoorOpenRequest {
+  id?: string | number;
+  by?: string;
+  via?: string;
+  /** A pulse other than the configured one, in seconds; held to the node's maximum. */
+  seconds?: number;
+}
+
+/** A flow's msg.payload for a door opener: an object's fields are checked; any other payload just opens. */
+export function parseDoorOpenRequest(payload: unknown): DoorOpenRequest {
+  if (!isRecord(payload)) return {};
+  const out: DoorOpenRequest = {};
+  const { id, by, via, seconds } = payload;
+  if (id !== undefined && id !== null) {
+    if (typeof id !== "string" && typeof id !== "number") throw new PayloadError("open-door id must be a string or a number");
+    out.id = id;
+  }
+  for (const [key, value] of [["by", by], ["via", via]] as const) {
+    if (value === undefined || value === null) continue;
+    if (typeof value !== "string" || value.length === 0 || value.length > 128) {
+      throw new PayloadError(`open-door ${key} must be text of 1..128 characters`);
+    }
+    out[key] = value;
+  }
+  if (seconds !== undefined && seconds !== null) {
+    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) {
+      throw new PayloadError("open-door seconds must be a positive number");
+    }
+    out.seconds = seconds;
+  }
+  return out;
+}
+
+// ---- the door camera (CameraPi) -------------------------------------------------------------------
+
+export const cameraTopics = {
+  /** QoS 0, not retained: every still a camera node takes (CameraPicture). */
+  picture: (device: string) => `${NATIVE_ROOT}/${device}/camera/picture`,
+  /** QoS 1, not retained: one face crop found in a still, the raw image bytes (PNG by default) as the payload. */
+  faces: (device: string) => `${NATIVE_ROOT}/${device}/faces`,
+  /** Every device's face crops (what flows/facewriter.json stores). */
+  allFaces: `${NATIVE_ROOT}/+/faces`,
+} as const;
+
+/** `pifog/<device>/camera/picture`, QoS 0: one still, the JPEG in base64. */
+export interface CameraPicture {
+  device: string;
+  preset: "low" | "high";
+  width: number;
+  height: number;
+  /** When it was taken (ISO). */
+  timestamp: string;
+  image: string;
+}
+
+/** PiFog's CameraPi commands and the preset each takes. */
+export const COMPAT_PICTURE_COMMANDS: Readonly<Record<string, "low" | "high">> = {
+  "take-picture-low-res": "low",
+  "take-picture-high-res": "high",
+};
+
+/** What PiFog's web page puts before `,` and the base64 image in an `<img src>`. */
+export const COMPAT_PICTURE_ENCODING = "data:image/jpg;base64";
+
+/** `/World/Fog/1/CameraPi/Event`, QoS 0, not retained: PiFog's answer to a take-picture command. */
+export interface CompatPictureEvent {
+  picture: { image: string; encoding: typeof COMPAT_PICTURE_ENCODING; "response-to": string | number | null; timestamp: string };
+}
+
+export function compatPictureEvent(jpeg: Buffer, responseTo: string | number | null | undefined, at: Date): CompatPictureEvent {
+  return {
+    picture: { image: jpeg.toString("base64"), encoding: COMPAT_PICTURE_ENCODING, "response-to": responseTo ?? null, timestamp: pythonTimestamp(at) },
+  };
+}

@@ -1,0 +1,127 @@
+// The two ways the history logger takes messages, both acknowledging a QoS 1 message only after it is committed:
+// - from the embedded broker in this process: before the broker sends PUBACK to the publisher;
+// - from any other broker: a persistent session (clean: false, QoS 1), PUBACK sent after the commit.
+import mqtt, { type MqttClient } from "mqtt";
+import type { IPublishPacket } from "mqtt-packet";
+import type { EmbeddedBroker } from "../broker/embedded-broker";
+import type { Clock } from "../clock";
+import { topicMatches } from "../mqtt/topic-filter";
+import type { CommitBatcher } from "./commit-batcher";
+import type { HistoryRecord } from "./types";
+
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+export interface IngestDeps {
+  filters: string[];
+  batcher: CommitBatcher;
+  clock: Clock;
+  numeric: (payload: Buffer) => number | null;
+  /** What cannot be stored (too large): recorded in the dead-letter file, then acknowledged. */
+  reject: (reason: string, topic: string, payload: Buffer) => void;
+}
+
+export function wanted(filters: string[], topic: string): boolean {
+  // $SYS and other $ topics only when a filter names them (MQTT: # does not match them)
+  return filters.some((f) => topicMatches(f, topic) && (!topic.startsWith("$") || f.startsWith("$")));
+}
+
+function record(deps: IngestDeps, topic: string, payload: Buffer, qos: number, retain: boolean, clientId: string | null, messageId: number | undefined, dup: boolean): HistoryRecord {
+  return {
+    topic,
+    payload,
+    value: deps.numeric(payload),
+    at: deps.clock.now(),
+    qos: (qos === 2 ? 2 : qos === 1 ? 1 : 0),
+    retain,
+    clientId,
+    messageId: messageId ?? null,
+    dup,
+  };
+}
+
+function asBuffer(payload: string | Buffer): Buffer {
+  return typeof payload === "string" ? Buffer.from(payload) : payload;
+}
+
+/** Store-before-PUBACK on the embedded broker; returns the function that stops it. */
+export function ingestFromEmbeddedBroker(broker: EmbeddedBroker, deps: IngestDeps): () => void {
+  return broker.intercept((packet, clientId) => {
+    if (!wanted(deps.filters, packet.topic)) return;
+    const payload = asBuffer(packet.payload);
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      deps.reject(`payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`, packet.topic, payload);
+      return;
+    }
+    // publishers resend unacknowledged QoS 1 messages after a reconnect, not always with DUP set: check them all
+    const committed = deps.batcher.add(record(deps, packet.topic, payload, packet.qos, packet.retain, clientId, packet.messageId, packet.qos > 0));
+    if (packet.qos > 0) return committed;
+    committed.catch(() => undefined); // QoS 0 carries no promise to the publisher
+    return undefined;
+  });
+}
+
+export interface ExternalIngest {
+  client: MqttClient;
+  close(): Promise<void>;
+}
+
+/**
+ * A persistent session on an external broker. mqtt.js sends PUBACK as soon as its message handler returns
+ * and handles one packet at a time; we let it move on at once but hold each PUBACK back until the record is
+ * committed (in order, as MQTT asks), so the broker keeps redelivering anything not yet on disk.
+ */
+export function ingestFromBroker(url: string, clientId: string, auth: { username?: string; password?: string }, deps: IngestDeps, onState: (connected: boolean, error?: Error) => void): ExternalIngest {
+  const client = mqtt.connect(url, {
+    clientId,
+    clean: false,
+    reconnectPeriod: 2000,
+    keepalive: 30,
+    username: auth.username || undefined,
+    password: auth.password || undefined,
+    resubscribe: true,
+  });
+  const held = new Map<number, Promise<void>>();
+  type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+  const internal = client as unknown as { _sendPacket: SendPacket };
+  const send = internal._sendPacket.bind(client);
+  internal._sendPacket = (packet, cb, ...rest) => {
+    const committed = packet.cmd === "puback" && packet.messageId !== undefined ? held.get(packet.messageId) : undefined;
+    if (!committed) return send(packet, cb, ...rest);
+    held.delete(packet.messageId!);
+    cb?.(); // the next packet may be read now; its record joins the same group commit
+    committed.then(
+      () => send(packet, undefined, ...rest),
+      (err: Error) => {
+        // not stored: no PUBACK; drop the connection so the broker sends it again
+        onState(false, err);
+        client.stream?.destroy();
+      },
+    );
+  };
+  client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
+    const payload = asBuffer(packet.payload);
+    if (!wanted(deps.filters, packet.topic)) return callback();
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      deps.reject(`payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`, packet.topic, payload);
+      return callback();
+    }
+    const committed = deps.batcher.add(record(deps, packet.topic, payload, packet.qos, packet.retain, clientId, packet.messageId, packet.dup));
+    if (packet.qos === 1 && packet.messageId !== undefined) held.set(packet.messageId, committed);
+    else committed.catch(() => undefined);
+    callback();
+  };
+  client.on("connect", () => {
+    client.subscribe(deps.filters.map((f) => f), { qos: 1 });
+    onState(true);
+  });
+  client.on("close", () => onState(false));
+  client.on("error", (err) => onState(false, err));
+  return {
+    client,
+    close: async () => {
+      await Promise.allSettled([...held.values()]);
+      await new Promise((r) => setImmediate(r));
+      await client.endAsync();
+    },
+  };
+}

@@ -1,0 +1,272 @@
+// A device's MQTT presence: one connection with the native last will, and (for a PiFog role) a second one
+// whose last will is PiFog's `disconnected`, since MQTT allows one will per connection. It announces the
+// device, answers `ping`, and dispatches subscriptions to the nodes that share it.
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { EventEmitter } from "node:events";
+import type { Clock } from "../clock";
+import {
+  compatAddresses,
+  compatTopics,
+  parseCommand,
+  pythonTimestamp,
+  topics,
+  type Command,
+  type CompatConnected,
+  type CompatDisconnected,
+  type DeviceStatus,
+  type NetworkAddress,
+  type PiName,
+  type PongEvent,
+} from "../contract";
+import { topicMatches } from "./topic-filter";
+
+export interface DeviceLinkOptions {
+  url: string;
+  device: string;
+  role: string;
+  compat?: PiName;
+  username?: string;
+  password?: string;
+  hardware: "pi" | "sim";
+  version: string;
+  addresses: () => NetworkAddress[];
+  bootTime: Date;
+  clock: Clock;
+  /**
+   * The embedded broker, when it runs in this process: subscriptions are then delivered in-process (no
+   * encoding, socket or PUBACK per message). Publishing, the last will and the status stay on the MQTT connection.
+   */
+  local?: LocalBroker | null;
+}
+
+export interface LocalBroker {
+  localSubscribe(filter: string, handler: (topic: string, payload: Buffer, meta: MessageMeta) => void): () => void;
+}
+
+export interface PublishOptions {
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+}
+
+/** How a message arrived: `retain` is set when the broker sent a stored message for a new subscription. */
+export interface MessageMeta {
+  retain: boolean;
+  qos: 0 | 1 | 2;
+}
+
+/** No Nagle on the device's TCP connection: a door change goes out at once. */
+function noDelay(client: MqttClient | null): void {
+  const stream = client?.stream as { setNoDelay?: (on: boolean) => void } | undefined;
+  stream?.setNoDelay?.(true);
+}
+
+type Handler = (topic: string, payload: Buffer, meta: MessageMeta) => void;
+
+export interface DeviceLinkEvents {
+  connection: [connected: boolean];
+  command: [command: Command, source: "native" | "compat"];
+  error: [error: Error, context: { topic?: string; payload?: Buffer }];
+}
+
+export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
+  private client: MqttClient | null = null;
+  private compatClient: MqttClient | null = null;
+  private readonly subscriptions = new Map<string, Set<Handler>>();
+  private readonly localSubscriptions = new Map<string, () => void>();
+  private readonly startedAt: Date;
+  private closing = false;
+  private everConnected = false;
+
+  constructor(readonly options: DeviceLinkOptions) {
+    super();
+    this.startedAt = new Date(options.clock.now());
+  }
+
+  get device(): string {
+    return this.options.device;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  start(): void {
+    const o = this.options;
+    const offline: DeviceStatus = { state: "offline", device: o.device };
+    this.client = mqtt.connect(o.url, {
+      ...this.baseOptions(`pifog-${o.device}`),
+      will: { topic: topics.status(o.device), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
+    });
+    this.client.on("connect", () => {
+      noDelay(this.client);
+      if (!this.everConnected) {
+        // filters added before the first connect; later reconnects are resubscribed by mqtt.js itself
+        this.everConnected = true;
+        if (!this.options.local) for (const filter of this.subscriptions.keys()) this.client?.subscribe(filter, { qos: 1 });
+      }
+      this.publish(topics.status(o.device), this.onlineStatus(), { qos: 1, retain: true });
+      this.emit("connection", true);
+    });
+    this.client.on("close", () => this.emit("connection", false));
+    this.client.on("error", (err) => this.emit("error", err, {}));
+    this.client.on("message", (topic, payload, packet) => this.dispatch(topic, payload, { retain: packet.retain, qos: packet.qos }));
+    this.subscribe(topics.command(o.device), (_t, p) => this.onCommand(p, "native"));
+
+    if (o.compat) this.startCompat(o.compat);
+  }
+
+  private startCompat(pi: PiName): void {
+    const will: CompatDisconnected = { disconnected: { device: this.options.device } };
+    const client = mqtt.connect(this.options.url, {
+      ...this.baseOptions(`pifog-${this.options.device}-compat`),
+      will: { topic: compatTopics.connection(pi), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+    });
+    this.compatClient = client;
+    client.on("connect", () => {
+      noDelay(client);
+      const now = new Date(this.options.clock.now());
+      const connected: CompatConnected = {
+        connected: {
+          boot_time: pythonTimestamp(this.options.bootTime),
+          addresses: compatAddresses(this.options.addresses()),
+          timestamp: pythonTimestamp(now),
+        },
+      };
+      client.publish(compatTopics.connection(pi), JSON.stringify(connected), { qos: 1, retain: true });
+    });
+    client.on("error", (err) => this.emit("error", err, {}));
+    this.subscribe(compatTopics.command(pi), (_t, p) => this.onCommand(p, "compat"));
+  }
+
+  private baseOptions(clientId: string): IClientOptions {
+    return {
+      clientId,
+      clean: true,
+      keepalive: 30,
+      reconnectPeriod: 2000,
+      connectTimeout: 10_000,
+      username: this.options.username || undefined,
+      password: this.options.password || undefined,
+    };
+  }
+
+  private onlineStatus(): string {
+    const o = this.options;
+    const status: DeviceStatus = {
+      state: "online",
+      device: o.device,
+      role: o.role,
+      ...(o.compat ? { compat: o.compat } : {}),
+      addresses: o.addresses(),
+      bootTime: o.bootTime.toISOString(),
+      startedAt: this.startedAt.toISOString(),
+      version: o.version,
+      hardware: o.hardware,
+      timestamp: new Date(o.clock.now()).toISOString(),
+    };
+    return JSON.stringify(status);
+  }
+
+  private onCommand(payload: Buffer, source: "native" | "compat"): void {
+    let command: Command;
+    try {
+      command = parseCommand(payload);
+    } catch (err) {
+      this.emit("error", err as Error, { topic: source === "native" ? topics.command(this.device) : undefined, payload });
+      return;
+    }
+    if (command.command === "ping") {
+      const now = new Date(this.options.clock.now());
+      if (source === "compat" && this.options.compat) {
+        const pong: PongEvent = { pong: { id: command.id ?? null, timestamp: pythonTimestamp(now) } };
+        this.publish(compatTopics.event(this.options.compat), JSON.stringify(pong), { qos: 1 });
+      } else {
+        const pong: PongEvent = { pong: { id: command.id ?? null, timestamp: now.toISOString() } };
+        this.publish(topics.event(this.device), JSON.stringify(pong), { qos: 1 });
+      }
+      return;
+    }
+    this.emit("command", command, source);
+  }
+
+  /** Subscribe a handler to a filter; returns the unsubscribe function. Survives reconnects. */
+  subscribe(filter: string, handler: Handler, qos: 0 | 1 = 1): () => void {
+    let handlers = this.subscriptions.get(filter);
+    if (!handlers) {
+      handlers = new Set();
+      this.subscriptions.set(filter, handlers);
+      const local = this.options.local;
+      if (local) this.localSubscriptions.set(filter, local.localSubscribe(filter, (t, p, m) => this.dispatchTo(filter, t, p, m)));
+      else if (this.everConnected) this.client?.subscribe(filter, { qos });
+    }
+    handlers.add(handler);
+    return () => {
+      const set = this.subscriptions.get(filter);
+      if (!set) return;
+      set.delete(handler);
+      if (set.size === 0) {
+        this.subscriptions.delete(filter);
+        const local = this.localSubscriptions.get(filter);
+        this.localSubscriptions.delete(filter);
+        if (local) local();
+        else if (!this.closing) this.client?.unsubscribe(filter);
+      }
+    };
+  }
+
+  private dispatch(topic: string, payload: Buffer, meta: MessageMeta): void {
+    for (const filter of this.subscriptions.keys()) {
+      if (topicMatches(filter, topic)) this.dispatchTo(filter, topic, payload, meta);
+    }
+  }
+
+  private dispatchTo(filter: string, topic: string, payload: Buffer, meta: MessageMeta): void {
+    for (const handler of this.subscriptions.get(filter) ?? []) {
+      try {
+        handler(topic, payload, meta);
+      } catch (err) {
+        // one failing user never takes the link (or the runtime) down
+        this.emit("error", err as Error, { topic, payload });
+      }
+    }
+  }
+
+  /** Publish; resolves once the broker has it (QoS ≥ 1) or it has been written (QoS 0). */
+  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error("device link not started"));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false }, (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
+  }
+
+  /** A clean stop: say offline (the will is for unclean ones), then disconnect. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const unsubscribe of this.localSubscriptions.values()) unsubscribe();
+    this.localSubscriptions.clear();
+    const o = this.options;
+    const endClient = async (client: MqttClient | null, goodbye?: { topic: string; payload: string }) => {
+      if (!client) return;
+      if (goodbye && client.connected) {
+        await new Promise<void>((resolve) =>
+          client.publish(goodbye.topic, goodbye.payload, { qos: 1, retain: true }, () => resolve()),
+        );
+      }
+      await client.endAsync(!client.connected);
+    };
+    const offline: DeviceStatus = { state: "offline", device: o.device };
+    const compatGoodbye = o.compat
+      ? { topic: compatTopics.connection(o.compat), payload: JSON.stringify({ disconnected: { device: o.device } }) }
+      : undefined;
+    await Promise.all([
+      endClient(this.client, { topic: topics.status(o.device), payload: JSON.stringify(offline) }).catch(() => {}),
+      endClient(this.compatClient, compatGoodbye),
+    ]);
+    this.client = null;
+    this.compatClient = null;
+    this.removeAllListeners();
+  }
+}

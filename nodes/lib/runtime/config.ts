@@ -1,0 +1,61 @@
+// The runtime's configuration, from the environment (the README's "Configuration" table).
+import path from "node:path";
+import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
+
+export const ROLES = ["all", "hub", "sensorhub", "doorpi", "statuspi", "sensors", "powerpi", "powerhub", "buttonpi", "camerapi", "facewriter"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface PifogConfig {
+  httpPort: number;
+  mqttPort: number;
+  /** An external broker instead of the embedded one. */
+  mqttUrl?: string;
+  host: string;
+  dataDir: string;
+  role: Role;
+  deviceId: string;
+  hardware: HardwareSetting;
+  adminPassword?: string;
+}
+
+export class ConfigError extends Error {}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number 0..65535, not "${raw}"`);
+  return n;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): PifogConfig {
+  const role = (env.PIFOG_ROLE ?? "all").trim() || "all";
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new ConfigError(`PIFOG_ROLE must be one of ${ROLES.join(", ")}, not "${role}"`);
+  }
+  const deviceId = (env.PIFOG_DEVICE_ID ?? "").trim() || role;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(deviceId)) {
+    throw new ConfigError(`PIFOG_DEVICE_ID must be one topic level (letters, digits, _ . -), not "${deviceId}"`);
+  }
+  const mqttUrl = (env.PIFOG_MQTT_URL ?? "").trim() || undefined;
+  if (mqttUrl && !/^(mqtts?|wss?):\/\//.test(mqttUrl)) {
+    throw new ConfigError(`PIFOG_MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://, not "${mqttUrl}"`);
+  }
+  let hardware: HardwareSetting;
+  try {
+    hardware = parseHardwareSetting(env.PIFOG_HARDWARE);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return {
+    httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
+    mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
+    mqttUrl,
+    host: (env.PIFOG_HOST ?? "").trim() || "0.0.0.0",
+    dataDir: path.resolve(cwd, (env.PIFOG_DATA_DIR ?? "").trim() || "data"),
+    role: role as Role,
+    deviceId,
+    hardware,
+    adminPassword: env.PIFOG_ADMIN_PASSWORD || undefined,
+  };
+}

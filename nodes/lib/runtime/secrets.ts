@@ -1,0 +1,61 @@
+// The editor's admin password and Node-RED's credential secret, both kept in the data dir.
+// The secret is made once (mode 0600) and never changed behind the user's back: changing it would make
+// every stored credential unreadable.
+import bcrypt from "bcryptjs";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+export function credentialSecret(dataDir: string): string {
+  const file = path.join(dataDir, "credential-secret");
+  fs.mkdirSync(dataDir, { recursive: true });
+  try {
+    const secret = fs.readFileSync(file, "utf8").trim();
+    if (secret) {
+      if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+      return secret;
+    }
+    fs.rmSync(file); // empty (e.g. cut short by a power loss): there is no secret to keep, so make one
+  } catch {
+    // not made yet
+  }
+  const secret = crypto.randomBytes(32).toString("hex");
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+  return secret;
+}
+
+export interface AdminAccount {
+  username: string;
+  hash: string;
+  /** Set only when the password was generated now: to be printed once. */
+  generatedPassword?: string;
+}
+
+/** PIFOG_ADMIN_PASSWORD sets the password; otherwise the stored hash, or a new password made once. */
+export function adminAccount(dataDir: string, password?: string): AdminAccount {
+  const file = path.join(dataDir, "admin.json");
+  fs.mkdirSync(dataDir, { recursive: true });
+  const store = (account: AdminAccount) =>
+    fs.writeFileSync(file, JSON.stringify({ username: account.username, hash: account.hash }, null, 2), { mode: 0o600 });
+  if (password) {
+    try {
+      const stored = JSON.parse(fs.readFileSync(file, "utf8")) as AdminAccount;
+      if (bcrypt.compareSync(password, stored.hash)) return { username: stored.username, hash: stored.hash };
+    } catch {
+      // none stored yet
+    }
+    const account = { username: "admin", hash: bcrypt.hashSync(password, 10) };
+    store(account);
+    return account;
+  }
+  try {
+    const stored = JSON.parse(fs.readFileSync(file, "utf8")) as AdminAccount;
+    if (stored.username && stored.hash) return { username: stored.username, hash: stored.hash };
+  } catch {
+    // none stored yet
+  }
+  const generatedPassword = crypto.randomBytes(12).toString("base64url");
+  const account = { username: "admin", hash: bcrypt.hashSync(generatedPassword, 10) };
+  store(account);
+  return { ...account, generatedPassword };
+}

@@ -1,0 +1,118 @@
+// Config node: one PiFog device. Owns the device's MQTT link (announcement, last will, ping) and its
+// hardware drivers (Pi or simulated); the door, matrix and sensor nodes of a flow share it.
+import os from "node:os";
+import type { NodeAPI, NodeDef } from "node-red";
+import { Node } from "node-red-contrib-typescript-node";
+import { PI_NAMES, isTopicLevel, type PiName } from "../lib/contract";
+import { bootTime, ipv4Addresses, pifogVersion } from "../lib/device-info";
+import { parseHardwareSetting, piDrivers, resolveHardware, simDrivers } from "../lib/drivers/factory";
+import type { Drivers } from "../lib/drivers/types";
+import { embeddedBrokerFor } from "../lib/broker/registry";
+import { DeviceLink } from "../lib/mqtt/device-link";
+import { DeadLetterFile, payloadText } from "../lib/dead-letter";
+import type { PifogDevice } from "../lib/node-red/device";
+import { clockOf, dataDirOf, given, pifogSettings } from "../lib/node-red/settings";
+
+export interface PifogDeviceDef extends NodeDef {
+  deviceId: string;
+  role: string;
+  compat: string;
+  broker: string;
+  hardware: string;
+}
+
+export interface PifogDeviceCredentials {
+  username?: string;
+  password?: string;
+}
+
+export const DEFAULT_BROKER = "mqtt://127.0.0.1:1883";
+
+
+function definePifogDevice(RED: NodeAPI) {
+  return class PifogDeviceConfig extends Node implements PifogDevice {
+    readonly deviceId: string;
+    readonly role: string;
+    readonly compat: PiName | undefined;
+    readonly link: DeviceLink;
+    readonly drivers: Drivers;
+    readonly brokerUrl: string;
+    readonly brokerAuth: { username?: string; password?: string };
+
+    constructor(config: PifogDeviceDef) {
+      super(RED);
+      this.createNode(config);
+      const creds = (this as unknown as { credentials?: PifogDeviceCredentials }).credentials ?? {};
+      const clock = clockOf(RED);
+
+      const deviceId = given(config.deviceId) ?? given(process.env.PIFOG_DEVICE_ID) ?? os.hostname();
+      if (!isTopicLevel(deviceId)) {
+        this.error(RED._("pifog-device.errors.bad-id", { id: deviceId }));
+      }
+      this.deviceId = isTopicLevel(deviceId) ? deviceId : deviceId.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 64);
+      this.role = given(config.role) ?? given(process.env.PIFOG_ROLE) ?? "device";
+      this.compat = PI_NAMES.find((p) => p === config.compat);
+
+      let hardware: "pi" | "sim" = "sim";
+      try {
+        hardware = resolveHardware(parseHardwareSetting(given(config.hardware) ?? process.env.PIFOG_HARDWARE));
+      } catch (err) {
+        this.error((err as Error).message);
+      }
+
+      const url = given(config.broker) ?? pifogSettings(RED).pifogMqttUrl ?? given(process.env.PIFOG_MQTT_URL) ?? DEFAULT_BROKER;
+      this.brokerUrl = url;
+      this.brokerAuth = { username: creds.username, password: creds.password };
+      this.link = new DeviceLink({
+        url,
+        device: this.deviceId,
+        role: this.role,
+        compat: this.compat,
+        username: creds.username,
+        password: creds.password,
+        hardware,
+        version: pifogVersion(),
+        addresses: ipv4Addresses,
+        bootTime: bootTime(clock.now()),
+        clock,
+        local: embeddedBrokerFor(url),
+      });
+      const deadLetters = new DeadLetterFile(dataDirOf(RED));
+      this.link.on("error", (err, context) => {
+        if (context.payload !== undefined) {
+          deadLetters.append({ node: this.id, type: this.type, error: err.message, topic: context.topic, payload: payloadText(context.payload) });
+          this.error(err, { topic: context.topic, payload: context.payload.toString("utf8") });
+        } else {
+          this.log(RED._("pifog-device.log.broker", { url, error: err.message }));
+        }
+      });
+
+      const link = this.link;
+      this.drivers =
+        hardware === "pi"
+          ? piDrivers(clock, (m) => this.warn(m))
+          : simDrivers(
+              {
+                device: this.deviceId,
+                subscribe: (topic, handler) => link.subscribe(topic, (_t, payload) => handler(payload)),
+                publish: (topic, payload, retain) => {
+                  link.publish(topic, payload, { qos: 1, retain }).catch(() => undefined);
+                },
+                warn: (m) => this.warn(m),
+              },
+              clock,
+            );
+      this.link.start();
+
+      this.on("close", (done: () => void) => {
+        this.link.close().then(done, done);
+      });
+    }
+  };
+}
+
+export default function register(RED: NodeAPI): void {
+  definePifogDevice(RED).registerType(RED, "pifog-device", {
+    credentials: { username: { type: "text" }, password: { type: "password" } },
+  });
+}

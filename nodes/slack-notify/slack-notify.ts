@@ -1,0 +1,167 @@
+// The `slack-notify` node: posts msg.payload (or msg.text) to a Slack channel, with an image (msg.image, or a
+// Buffer msg.payload) uploaded the files.uploadV2 way, through the durable outbox (queue `slack-notify/<node id>`,
+// the image as base64 inside the queued JSON): a Slack outage or a restart only delays a notification.
+//
+// Failures: network errors and 5xx are retried with exponential backoff (1 s doubling to 1 min); a 429 or
+// `ratelimited` waits its Retry-After; a permanent error (invalid_auth, channel_not_found…) turns the status red,
+// logs once, and retries slowly (every minute) without dropping anything.
+import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { Node } from "node-red-contrib-typescript-node";
+import { failMessage } from "../lib/node-red/fail";
+import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
+import { showStatus } from "../lib/node-red/status";
+import { DeliveryError, Outbox, OutboxBusyError, type OutboxItem } from "../lib/outbox/outbox";
+import { isPermanentSlackError, postToSlack, SlackApiError, type SlackAppNode } from "../lib/slack/api";
+
+export interface SlackNotifyDef extends NodeDef {
+  app: string;
+  channel?: string;
+}
+
+export interface SlackNotifyRuntimeSettings {
+  /** Wait before retrying after a permanent error (invalid_auth…), ms (60 000). */
+  pifogSlackPermanentRetryMs?: number;
+  /** Longest backoff after transient errors, ms (60 000). */
+  pifogSlackBackoffMaxMs?: number;
+}
+
+/** One queued notification. */
+export interface QueuedSlackPost {
+  /** Channel. */
+  c: string;
+  /** Text. */
+  t: string;
+  /** Image bytes, base64. */
+  i?: string;
+  /** Image file name. */
+  f?: string;
+}
+
+export function slackNotifyQueue(nodeId: string): string {
+  return `slack-notify/${nodeId}`;
+}
+
+function defineSlackNotify(RED: NodeAPI) {
+  return class SlackNotify extends Node {
+    private outbox: Outbox<QueuedSlackPost> | null = null;
+    private lastResult: { kind: "ok" | "warn" | "error"; text: string } | null = null;
+    private reported = new Set<string>();
+
+    constructor(config: SlackNotifyDef) {
+      super(RED);
+      this.createNode(config);
+      const app = RED.nodes.getNode(config.app) as unknown as SlackAppNode | null;
+      if (!app || !app.slack) {
+        showStatus(this, "error", RED._("slack-notify.errors.no-app"));
+        this.error(RED._("slack-notify.errors.no-app"));
+        return;
+      }
+      if (app.problem) {
+        showStatus(this, "error", app.problem);
+        return;
+      }
+      const defaultChannel = given(config.channel) ?? app.slack.channel;
+      const runtime = RED.settings as unknown as SlackNotifyRuntimeSettings;
+      const permanentRetryMs = runtime.pifogSlackPermanentRetryMs ?? 60_000;
+      try {
+        this.outbox = new Outbox<QueuedSlackPost>({
+          dataDir: dataDirOf(RED),
+          queue: slackNotifyQueue(this.id),
+          clock: clockOf(RED),
+          batchSize: 1,
+          backoff: { initialMs: 1000, factor: 2, maxMs: runtime.pifogSlackBackoffMaxMs ?? 60_000 },
+          deliver: (items, signal) => this.deliver(app, items, signal, permanentRetryMs),
+        });
+      } catch (err) {
+        const message = err instanceof OutboxBusyError ? RED._("slack-notify.errors.busy") : (err as Error).message;
+        showStatus(this, "error", message);
+        this.error(message);
+        return;
+      }
+      const outbox = this.outbox;
+      outbox.on("change", () => this.refreshStatus());
+
+      this.on("input", (msg: NodeMessageInFlow, _send, done) => {
+        const m = msg as NodeMessageInFlow & Record<string, unknown>;
+        const image = toImage(m.image) ?? toImage(m.payload);
+        const text = typeof m.text === "string" ? m.text : typeof m.payload === "string" ? m.payload : "";
+        const channel = typeof m.channel === "string" && m.channel.trim() !== "" ? m.channel.trim() : defaultChannel;
+        try {
+          if (!channel) throw new Error(RED._("slack-notify.errors.no-channel"));
+          if (!image && text.trim() === "") throw new Error(RED._("slack-notify.errors.empty"));
+          if (!this.outbox) throw new Error(RED._("slack-notify.errors.stopped"));
+          const filename = typeof m.filename === "string" && m.filename.trim() !== "" ? m.filename.trim() : undefined;
+          this.outbox.put({ c: channel, t: text, ...(image ? { i: image.toString("base64"), f: filename ?? guessName(image) } : {}) });
+        } catch (err) {
+          failMessage(RED, this, err as Error, msg, done);
+          return;
+        }
+        done();
+      });
+
+      this.on("close", (done: () => void) => {
+        const closing = this.outbox;
+        this.outbox = null;
+        (closing ? closing.close() : Promise.resolve()).then(() => done(), () => done());
+      });
+
+      outbox.start();
+      this.refreshStatus();
+    }
+
+    private async deliver(app: SlackAppNode, items: OutboxItem<QueuedSlackPost>[], signal: AbortSignal, permanentRetryMs: number) {
+      for (const item of items) {
+        const p = item.payload;
+        try {
+          await postToSlack(
+            app.slack,
+            { channel: p.c, text: p.t, ...(p.i !== undefined ? { image: Buffer.from(p.i, "base64"), filename: p.f } : {}) },
+            signal,
+          );
+        } catch (err) {
+          if (signal.aborted) throw new DeliveryError("closed", { cause: err });
+          const e = err as Error;
+          const permanent = isPermanentSlackError(err);
+          const code = err instanceof SlackApiError ? err.code : "error";
+          // the status shows Slack's code (short); the log has the method too
+          this.lastResult = { kind: permanent ? "error" : "warn", text: code === "error" ? e.message : code };
+          if (permanent && !this.reported.has(code)) {
+            this.reported.add(code);
+            this.error(RED._("slack-notify.errors.permanent", { error: e.message }));
+          }
+          const retryAfterMs = permanent ? permanentRetryMs : err instanceof SlackApiError ? err.retryAfterMs : undefined;
+          throw new DeliveryError(e.message, { cause: err, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+        }
+        this.reported.clear();
+        this.lastResult = { kind: "ok", text: RED._("slack-notify.status.posted") };
+      }
+    }
+
+    private refreshStatus(): void {
+      const outbox = this.outbox;
+      if (!outbox) return;
+      const queued = RED._("slack-notify.status.queued", { count: outbox.size });
+      const last = this.lastResult;
+      if (!last) {
+        showStatus(this, outbox.size > 0 ? "busy" : "ok", queued);
+        return;
+      }
+      showStatus(this, last.kind === "ok" && outbox.size > 0 ? "busy" : last.kind, `${queued} · ${last.text}`);
+    }
+  };
+}
+
+function toImage(value: unknown): Buffer | null {
+  if (Buffer.isBuffer(value)) return value.length > 0 ? value : null;
+  if (value instanceof Uint8Array) return value.length > 0 ? Buffer.from(value) : null;
+  return null;
+}
+
+function guessName(image: Buffer): string {
+  if (image[0] === 0x89 && image[1] === 0x50) return "snapshot.png";
+  return "snapshot.jpg";
+}
+
+export default function register(RED: NodeAPI): void {
+  defineSlackNotify(RED).registerType(RED, "slack-notify");
+}

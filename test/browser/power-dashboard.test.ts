@@ -1,0 +1,250 @@
+// The Power tab as its users see it: the real runtime (role all: the simulated power Pi and the power hub) and a
+// real Chromium (Debian's /usr/bin/chromium, driven by playwright-core; never downloaded). The owner unlocks
+// "Owner setup" with the editor's password, makes an account and attaches the power Pi; the account's user logs
+// in and changes where the e-mails go; the mains go off and the card says so.
+// Set PIFOG_SCREENSHOTS=<dir> to keep screenshots; a failing test always leaves one in the tmp dir.
+import assert from "node:assert/strict";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { jwtSecret, signToken } from "../../nodes/lib/accounts/jwt";
+import { AccountStore } from "../../nodes/lib/accounts/store";
+import { powerTopics, topics, type PowerState } from "../../nodes/lib/contract";
+import { keepScreenshot, launchChromium, openPage, openTab, reportFailure, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
+import { TestClient } from "../support/mqtt";
+import { startRuntime, type TestRuntime } from "../support/runtime";
+
+const POWERPI = "powerpi";
+const ADMIN_PASSWORD = "test-admin-password";
+const USER = "sam@example.com";
+const USER_PASSWORD = "correct horse";
+
+async function waitForGone(page: Page, selector: string): Promise<void> {
+  await page.waitForSelector(selector, { state: "detached", timeout: UI_TIMEOUT });
+}
+
+/** Waits until the group holding `selector` shows all of it: the dashboard sizes a template once, so a group
+ * whose content grows must be laid out again, or its bottom is cut off behind a scroll bar. */
+async function waitUntilWhole(page: Page, selector: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (sel) => {
+        const el = document.querySelector<HTMLElement>(sel);
+        const card = el?.closest<HTMLElement>("md-card");
+        const group = el?.closest<HTMLElement>("ui-card-panel");
+        if (!el || !card || !group) return false;
+        const inner = el.getBoundingClientRect(), box = group.getBoundingClientRect();
+        return card.scrollHeight <= card.clientHeight + 1 && inner.bottom <= box.bottom + 1;
+      },
+      selector,
+      { timeout: UI_TIMEOUT },
+    );
+  } catch {
+    const sizes = await page.evaluate((sel) => {
+      const el = document.querySelector<HTMLElement>(sel);
+      const card = el?.closest<HTMLElement>("md-card");
+      return { content: el?.getBoundingClientRect().height, card: card?.clientHeight, scroll: card?.scrollHeight };
+    }, selector);
+    assert.fail(`${selector} should be shown whole in its group: ${JSON.stringify(sizes)}`);
+  }
+}
+
+/** Chooses the option whose text starts with `prefix` (Angular's option values are its own). */
+async function choose(page: Page, selector: string, prefix: string): Promise<void> {
+  await page.waitForFunction(
+    ([sel, p]) => Array.from(document.querySelectorAll<HTMLOptionElement>(`${sel} option`)).some((o) => o.text.trim().startsWith(p)),
+    [selector, prefix] as const,
+    { timeout: UI_TIMEOUT },
+  );
+  const value = await page.evaluate(
+    ([sel, p]) => Array.from(document.querySelectorAll<HTMLOptionElement>(`${sel} option`)).find((o) => o.text.trim().startsWith(p))!.value,
+    [selector, prefix] as const,
+  );
+  await page.selectOption(selector, value);
+}
+
+describe("Power tab in Chromium (role all, simulated power Pi)", function () {
+  this.timeout(60_000);
+  let runtime: TestRuntime | undefined;
+  let mqtt: TestClient | undefined;
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  let page: Page;
+  let pageErrors: string[] = [];
+
+  function inStore<T>(fn: (store: AccountStore) => T): T {
+    const store = new AccountStore(runtime!.dataDir);
+    try {
+      return fn(store);
+    } finally {
+      store.close();
+    }
+  }
+
+  async function screenshot(name: string): Promise<void> {
+    await keepScreenshot(page, `power-${name}`);
+  }
+
+  before(async function () {
+    this.timeout(45_000);
+    runtime = await startRuntime({ role: "all" });
+    mqtt = await TestClient.connect(runtime.info.mqtt);
+    await mqtt.subscribe(powerTopics.state(POWERPI));
+    const first = mqtt.json<PowerState>(await mqtt.waitFor(powerTopics.state(POWERPI)));
+    assert.equal(first.mains, "on", "the simulated mains start on");
+    browser = await launchChromium();
+    // one page for the whole story: the logins live in its memory
+    ({ context, page, pageErrors } = await openPage(browser, { width: 1000, height: 900 }));
+  });
+
+  afterEach(async function () {
+    if (context) await reportFailure(this.currentTest, page, "power", runtime);
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await context?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await mqtt?.end().catch(() => undefined);
+    await runtime?.stop();
+  });
+
+  it("shows the simulated power Pi's card, and logins instead of anyone's e-mails", async () => {
+    await page.goto(runtime!.info.dashboard);
+    await waitForText(page, TITLE, "Doors");
+    await openTab(page, "Power");
+    await waitForText(page, `#pf-power-state-${POWERPI}`, "On");
+    await waitForText(page, `#pf-power-${POWERPI} h4`, POWERPI);
+    // nothing about any account is shown before a login
+    assert.ok(await page.isVisible("#pf-login-username"));
+    assert.ok(await page.isVisible("#pf-owner-password"));
+    assert.equal(await page.isVisible("#pf-emails"), false);
+    await screenshot("locked");
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("owner setup: a wrong editor password is refused; the right one makes an account and attaches the power Pi", async () => {
+    await page.fill("#pf-owner-password", "not the password");
+    await page.click("#pf-owner-unlock");
+    await waitForText(page, "#pf-owner-error", /^Wrong password/);
+    assert.equal(await page.isVisible("#pf-owner-panel"), false);
+
+    await page.fill("#pf-owner-password", ADMIN_PASSWORD);
+    await page.click("#pf-owner-unlock");
+    await waitForText(page, "#pf-owner-accounts", /No account yet/);
+
+    await page.fill("#pf-new-username", USER);
+    await page.fill("#pf-new-password", USER_PASSWORD);
+    await page.fill("#pf-new-emails", "sam@example.com");
+    await page.click("#pf-new-submit");
+    await waitForText(page, "#pf-new-done", `Made account ${USER}.`);
+    await waitForText(page, "#pf-owner-account-0", `${USER} sam@example.com none`);
+
+    // the same username again: refused, and said so
+    await page.fill("#pf-new-username", USER);
+    await page.fill("#pf-new-password", "another password");
+    await page.click("#pf-new-submit");
+    await waitForText(page, "#pf-new-error", /^Not made: username sam@example\.com is taken/);
+    await page.fill("#pf-new-username", "");
+    await page.fill("#pf-new-password", "");
+
+    await choose(page, "#pf-attach-device", POWERPI);
+    await choose(page, "#pf-attach-account", USER);
+    await page.fill("#pf-attach-name", "Cellar freezer");
+    await page.click("#pf-attach-submit");
+    await waitForText(page, "#pf-attach-done", `Attached ${POWERPI} to ${USER}.`);
+    await waitForText(page, "#pf-owner-account-0", `${USER} sam@example.com Cellar freezer (${POWERPI})`);
+    // the store has it, and the card takes the device's new name at once (no 5-minute wait)
+    assert.deepEqual(inStore((s) => s.devicesOf(s.accountByUsername(USER)!.id).map((d) => [d.id, d.name])), [[POWERPI, "Cellar freezer"]]);
+    assert.deepEqual(inStore((s) => s.recipients(POWERPI)), ["sam@example.com"]);
+    await waitForText(page, `#pf-power-${POWERPI} h4`, `Cellar freezer ${POWERPI}`);
+    await waitUntilWhole(page, "#pf-owner");
+    await screenshot("owner");
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("an account made elsewhere (the CLI) shows when the Power tab is opened again, still unlocked", async () => {
+    inStore((s) => s.createAccount("kim@example.com", "kims password", ["kim@example.com"]));
+    await openTab(page, "Doors");
+    await openTab(page, "Power");
+    await waitForText(page, "#pf-owner-account-0", /^kim@example\.com kim@example\.com none$/);
+    await waitForText(page, "#pf-owner-account-1", /^sam@example\.com /);
+  });
+
+  it("the account's user: a wrong password is refused; logged in, changes the e-mails and the store has them", async () => {
+    await page.fill("#pf-login-username", USER);
+    await page.fill("#pf-login-password", "wrong horse");
+    await page.click("#pf-login-submit");
+    await waitForText(page, "#pf-login-error", "Wrong username or password.");
+    assert.equal(await page.isVisible("#pf-emails"), false);
+
+    await page.fill("#pf-login-password", USER_PASSWORD);
+    await page.click("#pf-login-submit");
+    await waitForText(page, "#pf-account-name", USER);
+    await waitForText(page, `#pf-account-device-${POWERPI}`, `Cellar freezer · ${POWERPI} On`);
+    assert.equal(await page.inputValue("#pf-emails"), "sam@example.com");
+
+    await page.fill("#pf-emails", "sam@example.com\nalex@example.org");
+    await page.click("#pf-emails-save");
+    await waitForText(page, "#pf-emails-saved", "Saved");
+    assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "alex@example.org"]);
+    assert.deepEqual(inStore((s) => s.recipients(POWERPI)), ["sam@example.com", "alex@example.org"]);
+
+    // not an address: said so, nothing sent
+    await page.fill("#pf-emails", "sam@example.com\nnot-an-address");
+    await page.click("#pf-emails-save");
+    await waitForText(page, "#pf-emails-error", "Not an e-mail address: not-an-address");
+    assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "alex@example.org"]);
+    await page.fill("#pf-emails", "sam@example.com\nalex@example.org");
+    await waitUntilWhole(page, "#pf-mail");
+    await screenshot("emails");
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("an expired login asks to log in again, and the edit is saved after it", async () => {
+    // the hub's own secret, a token that ran out an hour ago: as if the page had been left open
+    const accountId = inStore((s) => s.accountByUsername(USER)!.id);
+    const expired = signToken(accountId, jwtSecret(runtime!.dataDir), Date.now() - 3 * 3_600_000);
+    await page.evaluate((token) => {
+      (window as unknown as { pifogPowerLogins: { account: { token: string } } }).pifogPowerLogins.account.token = token;
+    }, expired);
+    await page.fill("#pf-emails", "sam@example.com\nsam@example.net");
+    await page.click("#pf-emails-save");
+    await waitForText(page, "#pf-login-error", "Your login has expired: please log in again.");
+    assert.equal(await page.inputValue("#pf-login-username"), USER);
+    assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "alex@example.org"]);
+    await screenshot("expired");
+
+    await page.fill("#pf-login-password", USER_PASSWORD);
+    await page.click("#pf-login-submit");
+    await waitForText(page, "#pf-account-name", USER);
+    assert.equal(await page.inputValue("#pf-emails"), "sam@example.com\nsam@example.net", "the edit was kept");
+    await page.click("#pf-emails-save");
+    await waitForText(page, "#pf-emails-saved", "Saved");
+    assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "sam@example.net"]);
+  });
+
+  it("the mains go off (simulated, over MQTT): the card turns to Off", async () => {
+    const off = mqtt!.waitFor(powerTopics.state(POWERPI), (m) => mqtt!.json<PowerState>(m).mains === "off", 10_000, false);
+    await mqtt!.publish(topics.simSet(POWERPI, "mains"), "off");
+    await off;
+    await waitForText(page, `#pf-power-state-${POWERPI}`, "Off");
+    await waitForText(page, `#pf-power-lost-${POWERPI}`, /^Lost power /);
+    // the class changes on the next animation frame, after the text
+    await page.waitForFunction((sel) => getComputedStyle(document.querySelector(sel)!).backgroundColor === "rgb(198, 40, 40)", `#pf-power-${POWERPI}`, { timeout: UI_TIMEOUT });
+    // and the logged-in user's device list says so too
+    await waitForText(page, `#pf-account-device-${POWERPI}`, `Cellar freezer · ${POWERPI} Off`);
+    await screenshot("off");
+
+    // locking ends the editor token on the hub as well
+    const token = await page.evaluate(() => (window as unknown as { pifogPowerLogins: { owner: { token: string } } }).pifogPowerLogins.owner.token);
+    await page.click("#pf-owner-lock");
+    await waitForText(page, "#pf-owner-login", /Unlock with the Node-RED editor's admin password/);
+    await page.waitForFunction(
+      async ([url, t]) => (await fetch(url, { headers: { authorization: `Bearer ${t}` } })).status === 401,
+      [`/admin/pifog/accounts`, token] as const,
+      { timeout: UI_TIMEOUT },
+    );
+    await page.click("#pf-logout");
+    await waitForGone(page, "#pf-emails");
+    assert.deepEqual(pageErrors, [], "no script errors on the page");
+  });
+});

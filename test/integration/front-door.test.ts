@@ -1,0 +1,102 @@
+// The front door end to end on the real all-in-one runtime: a simulated visitor at the door → the camera's
+// still → face detect → the crop on pifog/camerapi/faces over the broker → stored by flows/facewriter.json
+// in the data dir's local folder store. An empty doorstep → no face.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { cameraTopics, compatTopics, topics } from "../../nodes/lib/contract";
+import { TestClient, type Received } from "../support/mqtt";
+import { startRuntime, type TestRuntime } from "../support/runtime";
+
+const DEVICE = "camerapi";
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+describe("front door (all-in-one): visitor → faces → broker → local folder store", function () {
+  this.timeout(60_000);
+  let fog: TestRuntime;
+  let client: TestClient;
+  const facesTopic = cameraTopics.faces(DEVICE);
+  const sceneTopic = topics.simState(DEVICE, "scene");
+  const facesDir = () => path.join(fog.dataDir, "faces", DEVICE);
+
+  before(async () => {
+    fog = await startRuntime({ role: "all" });
+    client = await TestClient.connect(fog.info.mqtt);
+    await client.subscribe(facesTopic, sceneTopic, compatTopics.event("CameraPi"));
+  });
+
+  after(async () => {
+    await client?.end();
+    await fog?.stop();
+  });
+
+  /** Sets the simulated scene and waits for the camera to confirm it (retrying while the runtime's device link
+   * may still be subscribing just after start). */
+  async function showScene(kind: "visitor" | "empty"): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const confirmed = client.waitFor(sceneTopic, (m) => m.payload.toString().startsWith(`${kind}-`), 1500, false);
+      await client.publish(topics.simSet(DEVICE, "scene"), kind);
+      try {
+        await confirmed;
+        return;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+      }
+    }
+  }
+
+  async function takePicture(id: string): Promise<void> {
+    const answered = client.waitFor(compatTopics.event("CameraPi"), (m) => m.payload.toString().includes(`"response-to": "${id}"`) || m.payload.toString().includes(`"response-to":"${id}"`), 20_000, false);
+    await client.publish(compatTopics.command("CameraPi"), JSON.stringify({ command: "take-picture-low-res", id }));
+    await answered;
+  }
+
+  it("a visitor's face arrives as a PNG crop on pifog/camerapi/faces and is stored under <dataDir>/faces/camerapi/", async () => {
+    await showScene("visitor");
+    const face = client.waitFor(facesTopic, () => true, 30_000, false);
+    await takePicture("t1");
+    const m: Received = await face;
+    assert.ok(m.payload.length > PNG_SIGNATURE.length, "a crop, not an empty payload");
+    assert.deepEqual(m.payload.subarray(0, 8), PNG_SIGNATURE, "the crop is a PNG");
+    assert.equal(m.retain, false);
+
+    let stored: string[] = [];
+    for (let i = 0; i < 100 && stored.length === 0; i++) {
+      stored = filesUnder(facesDir()).filter((f) => fs.readFileSync(f).equals(m.payload));
+      if (stored.length === 0) await sleep(100);
+    }
+    assert.equal(stored.length, 1, `the crop stored once under ${facesDir()}: ${filesUnder(facesDir()).join(", ")}`);
+    assert.match(path.relative(facesDir(), stored[0]!), /^\d{4}[/\\]\d\d[/\\]\d\d[/\\]\d{6}-\d{3}-\d+\.png$/);
+  });
+
+  it("an empty doorstep: the picture is taken and answered, but no face is published", async () => {
+    await showScene("empty");
+    const before = client.received.filter((m) => m.topic === facesTopic).length;
+    await takePicture("e1");
+    await sleep(5000);
+    const after = client.received.filter((m) => m.topic === facesTopic).length;
+    assert.equal(after, before, "no face message for an empty scene");
+  });
+
+  it("the CameraPi tab's \"visitor rings\" button sets the scene to a visitor and a face follows", async () => {
+    const res = await fetch(`${fog.info.http}/admin/auth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password: "test-admin-password" }),
+    });
+    const { access_token } = (await res.json()) as { access_token: string };
+    const face = client.waitFor(facesTopic, () => true, 30_000, false);
+    const scene = client.waitFor(sceneTopic, (m) => m.payload.toString().startsWith("visitor-"), 10_000, false);
+    const pressed = await fetch(`${fog.info.http}/admin/inject/camerapi-visitor`, { method: "POST", headers: { authorization: `Bearer ${access_token}` } });
+    assert.equal(pressed.status, 200, await pressed.text());
+    await scene;
+    const m = await face;
+    assert.deepEqual(m.payload.subarray(0, 8), PNG_SIGNATURE);
+  });
+});

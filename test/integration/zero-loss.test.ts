@@ -1,0 +1,134 @@
+// Nothing acknowledged is lost: a separate publisher sends 20,000 QoS 1 messages while the hub is killed with
+// SIGKILL and started again; every message the publisher had acknowledged is stored exactly once. Once on the
+// embedded broker (stored before PUBACK), once on Mosquitto with the broker config PiFog ships.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { startMosquitto, type Mosquitto } from "../support/mosquitto";
+import { freePort } from "../support/ports";
+import { ROOT, startRuntime, type TestRuntime } from "../support/runtime";
+
+const COUNT = 20_000;
+const PUBLISHER = path.join(ROOT, "dist", "test", "support", "publisher.js");
+
+interface Publisher {
+  child: ChildProcess;
+  progress(): number;
+  done: Promise<number[]>;
+}
+
+function startPublisher(url: string, prefix: string): Publisher {
+  const child = spawn(process.execPath, [PUBLISHER, url, String(COUNT), prefix, "200"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let progress = 0;
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    const m = /progress (\d+)\n(?![\s\S]*progress)/.exec(out);
+    if (m) progress = Number(m[1]);
+  });
+  child.stderr!.on("data", () => undefined);
+  const done = new Promise<number[]>((resolve, reject) => {
+    child.on("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("acked "));
+      if (!line) return reject(new Error(`publisher exited ${code} without a report:\n${out.slice(-500)}`));
+      resolve(JSON.parse(line.slice(6)) as number[]);
+    });
+  });
+  return { child, progress: () => progress, done };
+}
+
+async function until(what: string, test: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function storedCounts(dataDir: string, prefix: string): Map<number, number> {
+  const db = new Database(path.join(dataDir, "history.db"), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare("SELECT CAST(payload AS TEXT) AS p, count(*) AS n FROM history_messages WHERE topic LIKE ? GROUP BY p").all(`${prefix}/%`) as Array<{ p: string; n: number }>;
+    return new Map(rows.map((r) => [Number(r.p), r.n]));
+  } finally {
+    db.close();
+  }
+}
+
+function assertExactlyOnce(acked: number[], counts: Map<number, number>): void {
+  assert.equal(new Set(acked).size, acked.length, "the publisher acknowledged each message once");
+  const missing = acked.filter((seq) => !counts.has(seq));
+  const twice = [...counts].filter(([, n]) => n > 1).map(([seq]) => seq);
+  assert.deepEqual(missing.slice(0, 20), [], `${missing.length} acknowledged messages are missing`);
+  assert.deepEqual(twice.slice(0, 20), [], `${twice.length} messages are stored more than once`);
+}
+
+describe("zero loss across a hub killed with SIGKILL", function () {
+  this.timeout(240_000);
+  const runtimes: TestRuntime[] = [];
+  let mosquitto: Mosquitto | null = null;
+  let dataDir = "";
+
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-zeroloss-"));
+  });
+  afterEach(async () => {
+    for (const r of runtimes.splice(0)) await r.stop();
+    await mosquitto?.stop();
+    mosquitto = null;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("on the embedded broker: every acknowledged message is stored exactly once", async () => {
+    const port = await freePort();
+    const env = { PIFOG_MQTT_PORT: String(port) };
+    let hub = await startRuntime({ role: "sensorhub", dataDir, env });
+    runtimes.push(hub);
+    const prefix = "reliability/embedded";
+    const publisher = startPublisher(`mqtt://127.0.0.1:${port}`, prefix);
+    await until("5,000 acknowledgements", () => publisher.progress() >= 5000, 60_000);
+    await hub.kill();
+    runtimes.pop();
+    hub = await startRuntime({ role: "sensorhub", dataDir, env });
+    runtimes.push(hub);
+    const acked = await publisher.done;
+    assert.equal(acked.length, COUNT, "the publisher got every message acknowledged in the end");
+    await hub.stop();
+    runtimes.pop();
+    assertExactlyOnce(acked, storedCounts(dataDir, prefix));
+  });
+
+  it("on Mosquitto with PiFog's broker config: every acknowledged message is stored exactly once", async () => {
+    const shipped = fs
+      .readFileSync(path.join(ROOT, "docker", "mosquitto", "pifog.conf"), "utf8")
+      .split("\n")
+      .filter((l) => !/^\s*(listener|persistence_location)\b/.test(l));
+    const persistence = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-mosq-data-"));
+    mosquitto = await startMosquitto([...shipped, `persistence_location ${persistence}/`], { replaceDefaults: true });
+    const env = { PIFOG_MQTT_URL: mosquitto.url };
+    let hub = await startRuntime({ role: "sensorhub", dataDir, env });
+    runtimes.push(hub);
+    const prefix = "reliability/mosquitto";
+    // the history's persistent session exists before the publisher starts
+    await until("the history's session", () => fs.existsSync(path.join(dataDir, "history.db")), 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const publisher = startPublisher(mosquitto.url, prefix);
+    await until("5,000 acknowledgements", () => publisher.progress() >= 5000, 60_000);
+    await hub.kill();
+    runtimes.pop();
+    // while the hub is down Mosquitto queues for its session: more than its default limit of 1000
+    await until("12,000 acknowledgements", () => publisher.progress() >= 12_000, 60_000);
+    hub = await startRuntime({ role: "sensorhub", dataDir, env });
+    runtimes.push(hub);
+    const acked = await publisher.done;
+    assert.equal(acked.length, COUNT);
+    await until("the hub to store the queue", () => storedCounts(dataDir, prefix).size >= COUNT, 120_000).catch(() => undefined);
+    await hub.stop();
+    runtimes.pop();
+    assertExactlyOnce(acked, storedCounts(dataDir, prefix));
+    fs.rmSync(persistence, { recursive: true, force: true });
+  });
+});

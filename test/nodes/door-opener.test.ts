@@ -1,0 +1,201 @@
+// The door opener (ButtonPi) against a real broker: the pulse on the simulated output, one pulse at a time,
+// the cooldown, PiFog's command-executed, the audit file, bad input, and no GPIO. Time is a FakeClock.
+import assert from "node:assert/strict";
+import { compatCommandExecuted, pythonTimestamp, type DoorOpenEvent, type DoorOpenResult } from "../../nodes/lib/contract";
+import { DeadLetterFile } from "../../nodes/lib/dead-letter";
+import { DoorAudit } from "../../nodes/lib/door-audit";
+import doorOpener, { normaliseDoorOpener } from "../../nodes/door-opener/door-opener";
+import pifogDevice from "../../nodes/pifog-device/pifog-device";
+import { FakeClock } from "../support/fake-clock";
+import type { Received } from "../support/mqtt";
+import { deviceNode, helper, loadUntilOnline, pingBarrier, startHarness, type Harness } from "../support/node-harness";
+
+const nodes = [pifogDevice, doorOpener];
+const SIM = "pifog/bp1/sim/door";
+const EVENT = "pifog/bp1/event";
+const COMPAT_COMMAND = "/World/Fog/1/ButtonPi/Command";
+const COMPAT_EVENT = "/World/Fog/1/ButtonPi/Event";
+
+function doorFlow(url: string, opener: Record<string, unknown> = {}, device: Record<string, unknown> = {}) {
+  return [
+    deviceNode("bp1", url, { role: "buttonpi", compat: "ButtonPi", ...device }),
+    { id: "door", type: "door-opener", z: "tab", device: "cfg-bp1", wires: [["out"]], ...opener },
+    { id: "out", type: "helper", z: "tab" },
+    { id: "catcher", type: "catch", z: "tab", scope: null, uncaught: false, wires: [["caught"]] },
+    { id: "caught", type: "helper", z: "tab" },
+    { id: "tab", type: "tab" },
+  ];
+}
+
+const text = (m: Received) => m.payload.toString("utf8");
+const doorResult = (m: Received): DoorOpenResult | undefined => (JSON.parse(text(m)) as Partial<DoorOpenEvent>)["open-door"];
+const levels = (h: Harness) => h.client.received.filter((m) => m.topic === SIM).map(text);
+const results = (h: Harness) => h.client.received.filter((m) => m.topic === EVENT).map(doorResult).filter((r): r is DoorOpenResult => !!r);
+
+async function until(test: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function outputs(id = "out"): Array<{ payload: DoorOpenResult; error?: { message: string } }> {
+  const seen: Array<{ payload: DoorOpenResult; error?: { message: string } }> = [];
+  helper.getNode(id)!.on("input", (msg: unknown) => seen.push(msg as (typeof seen)[number]));
+  return seen;
+}
+
+function openDoor(h: Harness, id: string, by?: string): Promise<unknown> {
+  return h.client.publish("pifog/bp1/command", JSON.stringify({ command: "open-door", id, ...(by ? { by } : {}) }));
+}
+
+describe("door-opener node", () => {
+  let h: Harness;
+  let clock: FakeClock;
+  beforeEach(async () => {
+    h = await startHarness();
+    clock = new FakeClock(Date.UTC(2026, 2, 28, 12, 34, 56, 789));
+    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it("normalises its settings: PiFog's 5 s on GPIO 26 by default, and no pulse longer than the maximum", () => {
+    assert.deepEqual(normaliseDoorOpener({}), { pin: 26, activeLow: false, pulseMs: 5000, cooldownMs: 2000, maxPulseMs: 30_000 });
+    assert.throws(() => normaliseDoorOpener({ pulse: 40, maxPulse: 30 }), /longer than the maximum/);
+    assert.throws(() => normaliseDoorOpener({ pin: 60 }), /GPIO 60 is not 0\.\.53/);
+  });
+
+  it("opens on a native command: HIGH, held 5 s, LOW, then the result event, the output and the audit", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    const out = outputs();
+    await h.client.waitFor(SIM, (m) => text(m) === "0");
+    const openedAt = clock.now();
+    await openDoor(h, "n1", "ann");
+    await h.client.waitFor(SIM, (m) => text(m) === "1");
+    clock.tick(4999);
+    await pingBarrier(h.client, "bp1");
+    assert.deepEqual(levels(h), ["0", "1"], "still open after 4.999 s");
+    assert.deepEqual(results(h), [], "no result while the door is open");
+
+    clock.tick(1);
+    const result = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m) !== undefined))!;
+    assert.deepEqual(levels(h), ["0", "1", "0"]);
+    const low = h.client.received.findLastIndex((m) => m.topic === SIM);
+    const event = h.client.received.findIndex((m) => m.topic === EVENT && doorResult(m) !== undefined);
+    assert.ok(low < event, "LOW first, then the event, as PiFog");
+    assert.equal(result.result, "opened");
+    assert.equal(result.id, "n1");
+    assert.equal(result.by, "ann");
+    assert.equal(result.via, "native");
+    assert.equal(result.pulseMs, 5000);
+    assert.equal(Date.parse(result.closedAt!) - Date.parse(result.openedAt!), 5000);
+    assert.equal(h.client.received.filter((m) => m.topic === COMPAT_EVENT && text(m).includes("command-executed")).length, 0, "a native command gets a native answer");
+
+    await until(() => out.length === 1, "the output message");
+    assert.equal(out[0]!.payload.result, "opened");
+    const audit = new DoorAudit(h.dataDir).read();
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0]!.by, "ann");
+    assert.equal(audit[0]!.via, "native");
+    assert.equal(audit[0]!.result, "opened");
+    assert.equal(audit[0]!.at, new Date(openedAt).toISOString(), "written when the door opened");
+  });
+
+  it("gives overlapping open-door commands exactly one pulse, refusing the second as busy and auditing both", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    await h.client.waitFor(SIM, (m) => text(m) === "0");
+    await Promise.all([openDoor(h, "a", "ann"), openDoor(h, "b", "bob")]);
+    const refused = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "b"))!;
+    assert.equal(refused.result, "refused");
+    assert.equal(refused.reason, "busy");
+    assert.equal(refused.by, "bob");
+
+    clock.tick(5000);
+    await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "a");
+    await pingBarrier(h.client, "bp1");
+    assert.deepEqual(levels(h), ["0", "1", "0"], "one pulse");
+    assert.deepEqual(results(h).map((r) => [r.id, r.result]), [["b", "refused"], ["a", "opened"]]);
+    const audit = new DoorAudit(h.dataDir).read();
+    assert.deepEqual(audit.map((r) => [r.id, r.by, r.result, r.reason ?? null]), [["a", "ann", "opened", null], ["b", "bob", "refused", "busy"]]);
+  });
+
+  it("refuses during the cooldown after a pulse and opens again once it is over", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url, { cooldown: 2 }), "bp1");
+    await openDoor(h, "first");
+    await h.client.waitFor(SIM, (m) => text(m) === "1");
+    clock.tick(5000);
+    await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "first");
+    clock.tick(1000);
+    await openDoor(h, "soon");
+    const soon = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "soon"))!;
+    assert.equal(soon.result, "refused");
+    assert.equal(soon.reason, "cooldown");
+    clock.tick(1000);
+    await openDoor(h, "later");
+    await pingBarrier(h.client, "bp1");
+    clock.tick(5000);
+    const later = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "later"))!;
+    assert.equal(later.result, "opened");
+    assert.deepEqual(levels(h), ["0", "1", "0", "1", "0"]);
+    assert.deepEqual(new DoorAudit(h.dataDir).read().map((r) => r.reason ?? r.result), ["opened", "cooldown", "opened"]);
+  });
+
+  it("answers PiFog's open-door with command-executed, the same id and a Python timestamp, after the pulse", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    await h.client.waitFor("/World/Fog/1/ButtonPi/Connection", (m) => text(m).includes("connected"));
+    await h.client.publish(COMPAT_COMMAND, JSON.stringify({ command: "open-door", id: "123" }));
+    await h.client.waitFor(SIM, (m) => text(m) === "1");
+    clock.tick(5000);
+    const executed = await h.client.waitFor(COMPAT_EVENT, (m) => text(m).includes("command-executed"));
+    const at = new Date(clock.now());
+    assert.deepEqual(JSON.parse(text(executed)), compatCommandExecuted("open-door", "123", at));
+    const stamp = (JSON.parse(text(executed)) as { "command-executed": { timestamp: string } })["command-executed"].timestamp;
+    assert.match(stamp, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+    assert.equal(stamp, pythonTimestamp(at));
+    assert.equal(executed.retain, false);
+    assert.deepEqual(levels(h), ["0", "1", "0"]);
+    const low = h.client.received.findLastIndex((m) => m.topic === SIM);
+    assert.ok(low < h.client.received.indexOf(executed), "LOW before command-executed");
+    const audit = new DoorAudit(h.dataDir).read();
+    assert.deepEqual(audit.map((r) => [r.id, r.via, r.by, r.result]), [["123", "compat", null, "opened"]]);
+  });
+
+  it("opens from a flow message with who and through what, and fails a malformed one to Catch and the dead letters", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    const out = outputs();
+    const caught = outputs("caught");
+    const door = helper.getNode("door")!;
+    door.receive({ payload: { by: 42 } } as never);
+    await until(() => caught.length === 1, "the bad message caught");
+    assert.match(caught[0]!.error!.message, /by must be text/);
+    const letters = new DeadLetterFile(h.dataDir).read();
+    assert.equal(letters.length, 1);
+    assert.equal(letters[0]!.type, "door-opener");
+    assert.match(letters[0]!.payload ?? "", /"by":42/);
+
+    door.receive({ payload: { by: "operator", via: "dashboard", seconds: 2 } } as never);
+    await h.client.waitFor(SIM, (m) => text(m) === "1");
+    clock.tick(2000);
+    await until(() => out.length === 1, "the answer");
+    assert.equal(out[0]!.payload.result, "opened");
+    assert.equal(out[0]!.payload.pulseMs, 2000);
+    assert.deepEqual(levels(h), ["0", "1", "0"], "the bad message opened nothing");
+    const audit = new DoorAudit(h.dataDir).read();
+    assert.deepEqual(audit.map((r) => [r.by, r.via, r.result]), [["operator", "dashboard", "opened"]]);
+  });
+
+  it("off a Pi with hardware set to pi: 'not available', attempts refused and audited, no crash", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url, {}, { hardware: "pi" }), "bp1");
+    const logged = helper.log().args.map((a) => JSON.stringify(a)).join("\n");
+    assert.match(logged, /door-opener\.errors\.unavailable|door GPIO not available/);
+    await openDoor(h, "x", "ann");
+    const r = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "x"))!;
+    assert.equal(r.result, "refused");
+    assert.equal(r.reason, "unavailable");
+    assert.deepEqual(new DoorAudit(h.dataDir).read().map((a) => a.reason), ["unavailable"]);
+    assert.deepEqual(levels(h), [], "no simulated output either");
+  });
+});

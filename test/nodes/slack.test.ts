@@ -1,0 +1,256 @@
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { NodeAPI } from "node-red";
+import slackApp from "../../nodes/slack-app/slack-app";
+import slackCommand from "../../nodes/slack-command/slack-command";
+import slackNotify from "../../nodes/slack-notify/slack-notify";
+import { DeadLetterFile } from "../../nodes/lib/dead-letter";
+import { DoorAudit } from "../../nodes/lib/door-audit";
+import { slackSignature } from "../../nodes/lib/slack/request";
+import { FakeSlack } from "../support/fake-slack";
+import { helper } from "../support/node-harness";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const TOKEN = "xoxb-test-token";
+const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+type Emitter = NodeJS.EventEmitter & { receive(msg: unknown): void };
+
+async function until(test: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+describe("slack nodes (against a fake Slack)", function () {
+  let slack: FakeSlack;
+  let dataDir: string;
+  let httpNode: http.RequestListener | null = null;
+  let server: http.Server | null = null;
+  let base = "";
+
+  // the helper's httpNode is an express app it does not serve: serve it here
+  const command = (RED: NodeAPI) => {
+    httpNode = RED.httpNode as unknown as http.RequestListener;
+    slackCommand(RED);
+  };
+  const nodes = [slackApp, slackNotify, command];
+
+  function flow(extra: Record<string, unknown> = {}) {
+    return [
+      { id: "app", type: "slack-app", slackApiUrl: slack.apiUrl, channel: "C0DOOR", allowedUsers: "U0ANN, U0BOB" },
+      { id: "notify", type: "slack-notify", z: "tab", app: "app" },
+      { id: "cmd", type: "slack-command", z: "tab", app: "app", path: "/slack/command", device: "frontdoor", wires: [["door"], ["camera"]], ...extra },
+      { id: "door", type: "helper", z: "tab" },
+      { id: "camera", type: "helper", z: "tab" },
+      { id: "tab", type: "tab" },
+    ];
+  }
+  const credentials = (token = TOKEN) => ({ app: { botToken: token, signingSecret: SECRET } });
+
+  async function load(token = TOKEN) {
+    await helper.load(nodes as never, flow() as never, credentials(token));
+    assert.ok(httpNode, "slack-command registered on httpNode");
+    server = http.createServer(httpNode);
+    await new Promise<void>((resolve) => (server as http.Server).listen(0, "127.0.0.1", () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  beforeEach(async function () {
+    slack = await FakeSlack.start(TOKEN);
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-slack-"));
+    helper.settings({ pifogDataDir: dataDir, pifogSlackBackoffMaxMs: 300, pifogSlackPermanentRetryMs: 300 });
+  });
+
+  afterEach(async function () {
+    await helper.unload();
+    if (server) await new Promise<void>((resolve) => (server as http.Server).close(() => resolve()));
+    server = null;
+    await slack.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Posts a slash command as Slack does, signed (unless told otherwise). */
+  async function slash(
+    fields: Record<string, string>,
+    options: { secret?: string; timestamp?: number } = {},
+  ): Promise<{ status: number; body: string }> {
+    const body = new URLSearchParams({
+      token: "legacy",
+      team_id: "T1",
+      channel_id: "C0DOOR",
+      user_name: "someone",
+      command: "/door",
+      response_url: "https://hooks.slack.com/commands/T1/1/x",
+      ...fields,
+    }).toString();
+    const ts = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+    const signature = slackSignature(options.secret ?? SECRET, ts, Buffer.from(body));
+    const res = await fetch(`${base}/slack/command`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": ts, "x-slack-signature": signature },
+      body,
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  function outputs() {
+    const door: unknown[] = [];
+    const camera: unknown[] = [];
+    (helper.getNode("door") as unknown as Emitter).on("input", (m: unknown) => door.push(m));
+    (helper.getNode("camera") as unknown as Emitter).on("input", (m: unknown) => camera.push(m));
+    return { door, camera };
+  }
+
+  describe("slack-notify", function () {
+    it("posts the text with the image: the bytes reach Slack exactly, by files.uploadV2", async function () {
+      await load();
+      const image = crypto.randomBytes(30_000);
+      image[0] = 0xff;
+      image[1] = 0xd8; // a JPEG's start
+      (helper.getNode("notify") as unknown as Emitter).receive({ payload: "Someone is at the door", image });
+      await until(() => slack.messages.length === 1, "the message");
+      const [message] = slack.messages;
+      assert.equal(message?.channel, "C0DOOR");
+      assert.equal(message?.text, "Someone is at the door");
+      assert.ok(message?.file, "a file was shared");
+      assert.ok(message.file.bytes.equals(image), "the uploaded bytes are the image");
+      assert.deepEqual(
+        slack.calls.map((c) => c.method),
+        ["files.getUploadURLExternal", "files.completeUploadExternal"],
+      );
+      assert.ok(slack.calls.every((c) => c.authorized));
+    });
+
+    it("posts plain text by chat.postMessage", async function () {
+      await load();
+      (helper.getNode("notify") as unknown as Emitter).receive({ payload: "hello" });
+      await until(() => slack.messages.length === 1, "the message");
+      assert.deepEqual(slack.messages, [{ channel: "C0DOOR", text: "hello" }]);
+    });
+
+    it("keeps notifications while Slack is down and delivers them, in order, when it is back", async function () {
+      await load();
+      await slack.down();
+      const notify = helper.getNode("notify") as unknown as Emitter;
+      const image = crypto.randomBytes(5000);
+      notify.receive({ payload: "first" });
+      notify.receive({ payload: image, text: "second" });
+      notify.receive({ payload: "third" });
+      await sleep(600); // a few failed attempts
+      assert.equal(slack.messages.length, 0);
+      await slack.up();
+      await until(() => slack.messages.length === 3, "the backlog");
+      assert.deepEqual(slack.messages.map((m) => m.text), ["first", "second", "third"]);
+      assert.ok(slack.messages[1]?.file?.bytes.equals(image));
+    });
+
+    it("a bad token turns the status red and keeps the message; a fixed token delivers it", async function () {
+      await load("xoxb-wrong");
+      const notify = helper.getNode("notify") as unknown as Emitter & { on(e: "call:status", f: (c: unknown) => void): void };
+      const statuses: { fill?: string; text?: string }[] = [];
+      notify.on("call:status", (call: unknown) => statuses.push((call as { args: [{ fill?: string; text?: string }] }).args[0]));
+      notify.receive({ payload: "hello" });
+      await until(() => statuses.some((s) => s.fill === "red" && /invalid_auth/.test(s.text ?? "")), "a red invalid_auth status");
+      assert.equal(slack.messages.length, 0);
+      await helper.unload();
+      if (server) await new Promise<void>((resolve) => (server as http.Server).close(() => resolve()));
+      server = null;
+      await load(TOKEN); // the same node id: the same queue on disk
+      await until(() => slack.messages.length === 1, "the kept message");
+      assert.equal(slack.messages[0]?.text, "hello");
+    });
+
+    it("waits out a rate limit and then posts", async function () {
+      await load();
+      slack.rateLimitOnce = 0;
+      (helper.getNode("notify") as unknown as Emitter).receive({ payload: "after the limit" });
+      await until(() => slack.messages.length === 1, "the message");
+      assert.equal(slack.calls.filter((c) => c.method === "chat.postMessage").length, 2);
+    });
+  });
+
+  describe("slack-command", function () {
+    it("opens the door for an allow-listed user: output 1 with who asked", async function () {
+      await load();
+      const { door, camera } = outputs();
+      const res = await slash({ user_id: "U0ANN", user_name: "ann", text: "open the door" });
+      assert.equal(res.status, 200);
+      const answer = JSON.parse(res.body) as { response_type: string; text: string };
+      assert.equal(answer.response_type, "ephemeral");
+      assert.match(answer.text, /opening/i); // the helper's RED._ gives the i18n key
+      await until(() => door.length === 1, "the door message");
+      assert.deepEqual((door[0] as { payload: unknown }).payload, { by: "U0ANN", via: "slack" });
+      assert.equal(camera.length, 0);
+      const short = await slash({ user_id: "U0BOB", text: "open" });
+      assert.equal(short.status, 200);
+      await until(() => door.length === 2, "the second door message");
+    });
+
+    it("refuses a user who is not allow-listed, says so in Slack, audits it, and sends nothing", async function () {
+      await load();
+      const { door, camera } = outputs();
+      const res = await slash({ user_id: "U0EVE", user_name: "eve", text: "open the door" });
+      assert.equal(res.status, 200);
+      const answer = JSON.parse(res.body) as { response_type: string; text: string };
+      assert.equal(answer.response_type, "ephemeral");
+      assert.match(answer.text, /reply\.refused/);
+      const audit = new DoorAudit(dataDir).read();
+      assert.equal(audit.length, 1);
+      assert.equal(audit[0]?.by, "U0EVE");
+      assert.equal(audit[0]?.via, "slack");
+      assert.equal(audit[0]?.result, "refused");
+      assert.equal(audit[0]?.reason, "not-allowed");
+      await sleep(100);
+      assert.equal(door.length + camera.length, 0);
+    });
+
+    it("takes a picture: output 2", async function () {
+      await load();
+      const { door, camera } = outputs();
+      const res = await slash({ user_id: "U0EVE", text: "take a picture" });
+      assert.equal(res.status, 200);
+      assert.match((JSON.parse(res.body) as { text: string }).text, /picture/i);
+      await until(() => camera.length === 1, "the camera message");
+      const msg = camera[0] as { payload: unknown; by: string; via: string };
+      assert.equal(typeof msg.payload, "number");
+      assert.equal(msg.by, "U0EVE");
+      assert.equal(door.length, 0);
+    });
+
+    it("refuses a forged signature with 401 and sends nothing", async function () {
+      await load();
+      const { door, camera } = outputs();
+      const res = await slash({ user_id: "U0ANN", text: "open the door" }, { secret: "not-the-secret" });
+      assert.equal(res.status, 401);
+      const letters = new DeadLetterFile(dataDir).read();
+      assert.equal(letters.length, 1);
+      assert.match(letters[0]?.error ?? "", /signature: mismatch/);
+      await sleep(100);
+      assert.equal(door.length + camera.length, 0);
+    });
+
+    it("refuses a correctly signed request older than 5 minutes with 401 and sends nothing", async function () {
+      await load();
+      const { door, camera } = outputs();
+      const res = await slash({ user_id: "U0ANN", text: "open the door" }, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+      assert.equal(res.status, 401);
+      assert.match(new DeadLetterFile(dataDir).read()[0]?.error ?? "", /signature: stale/);
+      await sleep(100);
+      assert.equal(door.length + camera.length, 0);
+    });
+
+    it("answers anything else with help", async function () {
+      await load();
+      const res = await slash({ user_id: "U0ANN", text: "dance" });
+      assert.equal(res.status, 200);
+      assert.match((JSON.parse(res.body) as { text: string }).text, /reply\.help/);
+    });
+  });
+});

@@ -1,0 +1,140 @@
+// What the browser tests share: Debian's Chromium (driven by playwright-core; never downloaded), the page helpers
+// that wait for what a user would see, and a fresh page per test that leaves a screenshot when the test fails.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { TestRuntime } from "./runtime";
+
+export const CHROMIUM = "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** How long the page may take to show something: the dashboard loads, connects (socket.io polling first), renders. */
+export const UI_TIMEOUT = 15_000;
+/** The title of the dashboard tab on show. */
+export const TITLE = "#nr-dashboard-toolbar h1[node-id]:not(.ng-hide)";
+
+/** Starts Debian's Chromium, or fails saying what is missing. */
+export async function launchChromium(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM}. The dashboard tests need Debian's chromium package ` +
+        `(apt-get install chromium); playwright-core is only the driver and no browser is downloaded.`,
+    );
+  }
+  try {
+    return await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  } catch (err) {
+    throw new Error(`could not start ${CHROMIUM}: ${(err as Error).message}`);
+  }
+}
+
+/** The text of the first element matching `selector`, whitespace collapsed, or null if there is none. */
+export function textOf(page: Page, selector: string): Promise<string | null> {
+  return page.evaluate((sel) => {
+    const el = document.querySelector<HTMLElement>(sel);
+    return el ? el.innerText.replace(/\s+/g, " ").trim() : null;
+  }, selector);
+}
+
+/** Waits until the element is shown and its visible text (whitespace collapsed) is `expected`, or matches it if it
+ * is a RegExp; fails saying what it was. */
+export async function waitForText(page: Page, selector: string, expected: string | RegExp, timeout = UI_TIMEOUT): Promise<void> {
+  const [source, flags] = typeof expected === "string" ? [null, ""] : [expected.source, expected.flags];
+  try {
+    await page.waitForFunction(
+      ([sel, want, src, fl]) => {
+        const el = document.querySelector<HTMLElement>(sel);
+        if (!el || el.offsetParent === null) return false;
+        const text = el.innerText.replace(/\s+/g, " ").trim();
+        return src === null ? text === want : new RegExp(src, fl).test(text);
+      },
+      [selector, typeof expected === "string" ? expected : "", source, flags] as const,
+      { timeout },
+    );
+  } catch {
+    const wanted = typeof expected === "string" ? `show "${expected}"` : `match ${expected}`;
+    assert.fail(`${selector} should ${wanted} within ${timeout} ms, but shows ${JSON.stringify(await textOf(page, selector))}`);
+  }
+}
+
+/** To a tab through the menu, as a user goes, and waits for the menu to slide away. */
+export async function openTab(page: Page, name: string): Promise<void> {
+  await page.click("#nr-dashboard-toolbar button[aria-label='menu button']");
+  await page.click(`md-sidenav button[aria-label='${name}']`);
+  await waitForText(page, TITLE, name);
+  await page.waitForFunction(
+    () => Array.from(document.querySelectorAll("md-sidenav")).every((nav) => nav.getBoundingClientRect().right <= 0 || getComputedStyle(nav).visibility === "hidden"),
+    undefined,
+    { timeout: UI_TIMEOUT },
+  );
+}
+
+/** Keeps a screenshot as <PIFOG_SCREENSHOTS>/pifog-<name>.png when that variable is set; else does nothing. */
+export async function keepScreenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.PIFOG_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: path.join(dir, `pifog-${name}.png`), fullPage: true });
+}
+
+/** A browser context with one page, and the script errors that page has thrown so far. */
+export interface BrowserPage {
+  context: BrowserContext;
+  page: Page;
+  pageErrors: string[];
+}
+
+export async function openPage(browser: Browser, viewport: { width: number; height: number }): Promise<BrowserPage> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  return { context, page, pageErrors };
+}
+
+/** If `test` failed, leaves a screenshot of `page` in the tmp dir and prints the runtime's latest output. */
+export async function reportFailure(test: Mocha.Test | undefined, page: Page | undefined, name: string, runtime: TestRuntime | undefined): Promise<void> {
+  if (test?.state !== "failed" || !page) return;
+  const file = path.join(os.tmpdir(), `pifog-${name}-failed-${test.title.replace(/\W+/g, "-").slice(0, 60)}.png`);
+  await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+  console.log(`    screenshot: ${file}\n    runtime output (last 2000 characters):\n${runtime?.output().slice(-2000)}`);
+}
+
+/**
+ * A fresh context and page for each test of the calling describe block (hooks registered here), closed after it,
+ * with a screenshot and the runtime's output when the test failed. Read `page` and `pageErrors` inside tests only.
+ */
+export function pagePerTest(
+  name: string,
+  viewport: { width: number; height: number },
+  browser: () => Browser | undefined,
+  runtime: () => TestRuntime | undefined,
+): { readonly page: Page; readonly pageErrors: string[] } {
+  let current: BrowserPage | undefined;
+  beforeEach(async () => {
+    current = await openPage(browser()!, viewport);
+  });
+  afterEach(async function () {
+    await reportFailure(this.currentTest, current?.page, name, runtime());
+    await current?.context.close().catch(() => undefined);
+    current = undefined;
+  });
+  return {
+    get page() {
+      if (!current) throw new Error("no page outside a test");
+      return current.page;
+    },
+    get pageErrors() {
+      if (!current) throw new Error("no page outside a test");
+      return current.pageErrors;
+    },
+  };
+}

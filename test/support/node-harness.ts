@@ -1,0 +1,87 @@
+// node-red-node-test-helper around a real in-process broker: every node test talks to real MQTT.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import helper from "node-red-node-test-helper";
+import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
+import { closeDurableSinks } from "../../nodes/lib/history/sinks";
+import { TestClient } from "./mqtt";
+
+helper.init(require.resolve("node-red"));
+
+export { helper };
+
+export interface Harness {
+  broker: EmbeddedBroker;
+  url: string;
+  dataDir: string;
+  client: TestClient;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1" });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-node-"));
+  helper.settings({ pifogDataDir: dataDir });
+  const client = await TestClient.connect(url);
+  await client.subscribe("#");
+  return {
+    broker,
+    url,
+    dataDir,
+    client,
+    close: async () => {
+      await helper.unload();
+      await closeDurableSinks(); // as the runtime does on shutdown
+      await client.end();
+      await broker.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A pifog-device config node `cfg-<deviceId>` for a test flow (its id must differ from the device id:
+ * Node-RED takes a property equal to a config node's id as a reference to it). */
+export function deviceNode(deviceId: string, url: string, extra: Record<string, unknown> = {}) {
+  return { id: `cfg-${deviceId}`, type: "pifog-device", deviceId, role: "test", compat: "", broker: url, hardware: "sim", ...extra };
+}
+
+export function waitForEvent<T>(emitter: NodeJS.EventEmitter, event: string, timeoutMs = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+    emitter.once(event, (value: T) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
+/** A test flow on tab `tab`: the hub's device node, `node` (wire it to the helper `out`), the helper `out`, and a
+ * Catch node passing what it catches to the helper `caught`. */
+export function hubFlow(url: string, node: Record<string, unknown>) {
+  return [
+    deviceNode("hub", url),
+    node,
+    { id: "out", type: "helper", z: "tab" },
+    { id: "catcher", type: "catch", z: "tab", scope: null, uncaught: false, wires: [["caught"]] },
+    { id: "caught", type: "helper", z: "tab" },
+    { id: "tab", type: "tab" },
+  ];
+}
+
+let pings = 0;
+
+/** Every message `client` published before this has reached the device's nodes: the device answers a ping after them. */
+export async function pingBarrier(client: TestClient, device = "hub"): Promise<void> {
+  const id = `barrier-${++pings}`;
+  await client.publish(`pifog/${device}/command`, JSON.stringify({ command: "ping", id }));
+  await client.waitFor(`pifog/${device}/event`, (m) => m.payload.includes(id));
+}
+
+/** Loads the flow and waits until the device is online (its subscriptions are in place by then). */
+export async function loadUntilOnline(h: Harness, nodes: unknown[], flow: unknown[], device = "hub"): Promise<void> {
+  const since = h.client.received.length;
+  await helper.load(nodes as Parameters<typeof helper.load>[0], flow as Parameters<typeof helper.load>[1]);
+  await h.client.waitFor(`pifog/${device}/status`, (m) => m.payload.includes('"online"') && h.client.received.indexOf(m) >= since);
+}

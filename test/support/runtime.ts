@@ -1,0 +1,95 @@
+// Starts the real PiFog runtime (`dist/nodes/lib/runtime/cli.js`) as a child process on free ports,
+// with its own data dir, and stops it. Node-RED is one runtime per process, so every test runtime is a process.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..", "..");
+export const CLI = path.join(ROOT, "dist", "nodes", "lib", "runtime", "cli.js");
+
+export interface RuntimeInfo {
+  role: string;
+  http: string;
+  dashboard: string;
+  editor: string;
+  mqtt: string;
+  mqttWebSocket: string | null;
+  pid: number;
+}
+
+export interface TestRuntime {
+  info: RuntimeInfo;
+  dataDir: string;
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM, wait for exit, and remove the data dir if startRuntime made it. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit (the data dir stays, to start again on it). */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  role?: string;
+  env?: Record<string, string>;
+  dataDir?: string;
+  timeoutMs?: number;
+}
+
+export async function startRuntime(options: StartOptions = {}): Promise<TestRuntime> {
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "pifog-test-"));
+  const runtimeFile = path.join(dataDir, "runtime.json");
+  fs.rmSync(runtimeFile, { force: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PIFOG_ROLE: options.role ?? "all",
+    PIFOG_DATA_DIR: dataDir,
+    PIFOG_HTTP_PORT: "0",
+    PIFOG_MQTT_PORT: "0",
+    PIFOG_HOST: "127.0.0.1",
+    PIFOG_HARDWARE: "sim",
+    PIFOG_ADMIN_PASSWORD: "test-admin-password",
+    PIFOG_LOG_LEVEL: "warn",
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [CLI], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let info: RuntimeInfo | null = null;
+  while (!info) {
+    if (child.exitCode !== null) throw new Error(`PiFog exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`PiFog did not start in time:\n${output}`);
+    }
+    try {
+      const candidate = JSON.parse(fs.readFileSync(runtimeFile, "utf8")) as RuntimeInfo;
+      if (candidate.pid === child.pid) info = candidate;
+    } catch {
+      // not written yet
+    }
+    if (!info) await new Promise((r) => setTimeout(r, 50));
+  }
+  const ready = info;
+  return {
+    info: ready,
+    dataDir,
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+      // a data dir this helper made is removed; one the test passed in is the test's to keep or remove
+      if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+    kill: async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { ConfigError, readConfig } from "../../nodes/lib/runtime/config";
+
+const CWD = path.resolve("/srv/pifog");
+
+function configError(env: NodeJS.ProcessEnv, variable: string, value?: string): void {
+  assert.throws(
+    () => readConfig(env, CWD),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+      assert.ok(err.message.includes(variable), `"${err.message}" names ${variable}`);
+      if (value !== undefined) assert.ok(err.message.includes(value), `"${err.message}" quotes ${value}`);
+      return true;
+    },
+    JSON.stringify(env),
+  );
+}
+
+describe("runtime config", () => {
+  it("has the documented defaults with nothing set", () => {
+    const c = readConfig({}, CWD);
+    assert.deepEqual(c, {
+      httpPort: 1880,
+      mqttPort: 1883,
+      mqttUrl: undefined,
+      host: "0.0.0.0",
+      dataDir: path.join(CWD, "data"),
+      role: "all",
+      deviceId: "all",
+      hardware: "auto",
+      adminPassword: undefined,
+    });
+  });
+
+  it("treats blank values as unset", () => {
+    const c = readConfig(
+      { PIFOG_HTTP_PORT: " ", PIFOG_MQTT_PORT: "", PIFOG_ROLE: " ", PIFOG_DEVICE_ID: "  ", PIFOG_DATA_DIR: " ", PIFOG_MQTT_URL: " ", PIFOG_HOST: "", PIFOG_ADMIN_PASSWORD: "" },
+      CWD,
+    );
+    assert.equal(c.httpPort, 1880);
+    assert.equal(c.mqttPort, 1883);
+    assert.equal(c.role, "all");
+    assert.equal(c.deviceId, "all");
+    assert.equal(c.dataDir, path.join(CWD, "data"));
+    assert.equal(c.mqttUrl, undefined);
+    assert.equal(c.host, "0.0.0.0");
+    assert.equal(c.adminPassword, undefined);
+  });
+
+  it("resolves the data dir against the working directory, and keeps an absolute one", () => {
+    assert.equal(readConfig({ PIFOG_DATA_DIR: "./state" }, CWD).dataDir, path.join(CWD, "state"));
+    assert.equal(readConfig({ PIFOG_DATA_DIR: "../shared/data" }, CWD).dataDir, path.resolve(CWD, "../shared/data"));
+    assert.equal(readConfig({ PIFOG_DATA_DIR: "/var/lib/pifog" }, CWD).dataDir, "/var/lib/pifog");
+    assert.ok(path.isAbsolute(readConfig({}).dataDir), "default cwd too");
+  });
+
+  it("uses the role as the device id unless one is given", () => {
+    for (const role of ["hub", "doorpi", "statuspi", "all"] as const) {
+      const c = readConfig({ PIFOG_ROLE: role }, CWD);
+      assert.equal(c.role, role);
+      assert.equal(c.deviceId, role);
+    }
+    assert.equal(readConfig({ PIFOG_ROLE: "doorpi", PIFOG_DEVICE_ID: "front-door.1" }, CWD).deviceId, "front-door.1");
+  });
+
+  it("reads every variable", () => {
+    const c = readConfig(
+      {
+        PIFOG_HTTP_PORT: "8080",
+        PIFOG_MQTT_PORT: "0",
+        PIFOG_MQTT_URL: " mqtts://broker.local:8883 ",
+        PIFOG_HOST: "127.0.0.1",
+        PIFOG_DATA_DIR: "/tmp/pifog",
+        PIFOG_ROLE: "statuspi",
+        PIFOG_DEVICE_ID: "sp1",
+        PIFOG_HARDWARE: "sim",
+        PIFOG_ADMIN_PASSWORD: "s3cret pass",
+      },
+      CWD,
+    );
+    assert.deepEqual(c, {
+      httpPort: 8080,
+      mqttPort: 0,
+      mqttUrl: "mqtts://broker.local:8883",
+      host: "127.0.0.1",
+      dataDir: "/tmp/pifog",
+      role: "statuspi",
+      deviceId: "sp1",
+      hardware: "sim",
+      adminPassword: "s3cret pass",
+    });
+  });
+
+  it("accepts every broker URL scheme the mqtt client speaks", () => {
+    for (const url of ["mqtt://hub:1883", "mqtts://hub", "ws://hub:1880/mqtt", "wss://hub/mqtt"]) {
+      assert.equal(readConfig({ PIFOG_MQTT_URL: url }, CWD).mqttUrl, url);
+    }
+  });
+
+  it("a bad port is a ConfigError naming the variable", () => {
+    for (const bad of ["http", "-1", "65536", "1880.5", "80 80", "NaN", "Infinity"]) {
+      configError({ PIFOG_HTTP_PORT: bad }, "PIFOG_HTTP_PORT", bad);
+      configError({ PIFOG_MQTT_PORT: bad }, "PIFOG_MQTT_PORT", bad);
+    }
+    assert.equal(readConfig({ PIFOG_HTTP_PORT: "65535" }, CWD).httpPort, 65535);
+  });
+
+  it("a bad role is a ConfigError naming the variable and the roles", () => {
+    for (const bad of ["kitchen", "DoorPi", "HUB", "door pi"]) {
+      configError({ PIFOG_ROLE: bad }, "PIFOG_ROLE", bad);
+    }
+    configError({ PIFOG_ROLE: "kitchen" }, "all, hub, sensorhub, doorpi, statuspi, sensors, powerpi, powerhub, buttonpi, camerapi, facewriter");
+  });
+
+  it("a device id that is not one topic level is a ConfigError naming the variable", () => {
+    for (const bad of ["a/b", "+", "#", "door pi", "dp#1", "x".repeat(65), "tür"]) {
+      configError({ PIFOG_DEVICE_ID: bad }, "PIFOG_DEVICE_ID", bad);
+    }
+  });
+
+  it("a broker URL with another scheme is a ConfigError naming the variable", () => {
+    for (const bad of ["http://hub:1883", "hub:1883", "tcp://hub", "localhost"]) {
+      configError({ PIFOG_MQTT_URL: bad }, "PIFOG_MQTT_URL", bad);
+    }
+  });
+
+  it("a bad hardware setting is a ConfigError naming the variable", () => {
+    configError({ PIFOG_HARDWARE: "gpio" }, "PIFOG_HARDWARE", "gpio");
+  });
+});
