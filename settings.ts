@@ -32,6 +32,8 @@ const settings = {
   },
   nodesDir: [path.join(__dirname, "nodes")],
   pifogDataDir: config.dataDir,
+  // the dashboard's operators (nodes/operator-gate): the editor's users
+  pifogOperators: [{ username: admin.username, hash: admin.hash }],
   pifogRole: config.role,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,

@@ -9,6 +9,7 @@ import {
   compatTopics,
   COMPAT_PICTURE_COMMANDS,
   PayloadError,
+  topics,
   type CameraPicture,
   type Command,
 } from "../lib/contract";
@@ -96,14 +97,21 @@ function defineCamera(RED: NodeAPI) {
         this.warn(RED._("camera.errors.unavailable", { error: (err as Error).message }));
       }
 
+      // PiFog's take-picture commands: on its /Command (answered on its /Event, when compat is on) and on
+      // pifog/<device>/command (the dashboard's and Slack's "take a picture": the still goes on to output 1).
       const onCommand = (command: Command, source: "native" | "compat") => {
-        if (source !== "compat" || !s.compat || this.closed || !device.compat) return;
-        if (!Object.hasOwn(COMPAT_PICTURE_COMMANDS, command.command)) return;
+        if (this.closed || !Object.hasOwn(COMPAT_PICTURE_COMMANDS, command.command)) return;
+        if (source === "compat" && (!s.compat || !device.compat)) return;
         const preset = COMPAT_PICTURE_COMMANDS[command.command]!;
-        const msg = { topic: compatTopics.command(device.compat), payload: command } as NodeMessage;
+        const commandTopic = source === "compat" ? compatTopics.command(device.compat!) : topics.command(device.deviceId);
+        const msg = { topic: commandTopic, payload: command } as NodeMessage;
         this.take(device, s, preset)
           .then(({ picture, at }) => {
             if (this.closed) return;
+            if (source === "native") {
+              this.send(this.output(device, picture, at, { topic: commandTopic, id: command.id ?? null, by: command.by ?? null }));
+              return;
+            }
             const event = compatPictureEvent(picture.jpeg, command.id, at);
             this.publish(device, compatTopics.event(device.compat!), JSON.stringify(event));
             this.send(this.output(device, picture, at, { topic: compatTopics.event(device.compat!), id: command.id ?? null }));

@@ -1,10 +1,13 @@
 // Finds the faces in camera stills (JPEG/PNG Buffers): one message per face with its grayscale crop, box and
-// score on output 1; one "no face" message on output 2 when a frame has none. The time per frame shows in the
-// status. Needs no device: the model runs in this process (face-api on TensorFlow.js WASM, loaded on first use).
+// score on output 1 (the crop also carries them inside its bytes: nodes/lib/face-record.ts); one "no face" message
+// on output 2 when a frame has none; on output 3 every frame: the still and where its faces are (for a dashboard).
+// The time per frame shows in the status. Needs no device: the model runs in this process (face-api on
+// TensorFlow.js WASM, loaded on first use).
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import { detectFaces, normaliseFaceOptions, type FaceDetectOptions, type FaceDetection } from "../lib/faces/face-detector";
 import type { Box } from "../lib/faces/image";
+import { withFaceRecord } from "../lib/face-record";
 import { failMessage } from "../lib/node-red/fail";
 import { settingsFor } from "../lib/node-red/device";
 import { showStatus } from "../lib/node-red/status";
@@ -42,23 +45,62 @@ export function normaliseFaceDetect(config: FaceDetectDef): FaceDetectOptions {
   });
 }
 
-/** The messages for a frame: [faces on output 1, "no face" on output 2]. */
-export function faceMessages(msg: NodeMessage, result: FaceDetection, options: FaceDetectOptions): [NodeMessage[] | null, NodeMessage | null] {
+/** Output 3's msg.payload: one frame and where its faces are. */
+export interface FrameFaces {
+  device: string;
+  takenAt: string;
+  /** The still as it came in, base64 (its type in `encoding`). */
+  image: string;
+  encoding: "image/jpeg" | "image/png";
+  width: number;
+  height: number;
+  faces: Array<{ box: Box; score: number }>;
+  ms: number;
+}
+
+/** The camera's device id and the still's time, as the camera node sets them on its messages. */
+function originOf(msg: NodeMessage, now: Date): { device: string; takenAt: string } {
+  const source = msg as NodeMessage & { device?: unknown; timestamp?: unknown };
+  const device = typeof source.device === "string" && source.device !== "" ? source.device : "camera";
+  const t = typeof source.timestamp === "string" || typeof source.timestamp === "number" ? new Date(source.timestamp) : now;
+  return { device, takenAt: (Number.isNaN(t.getTime()) ? now : t).toISOString() };
+}
+
+/** The messages for a frame: [faces on output 1, "no face" on output 2, the frame on output 3]. */
+export function faceMessages(
+  msg: NodeMessage,
+  result: FaceDetection,
+  options: FaceDetectOptions,
+  now = new Date(),
+): [NodeMessage[] | null, NodeMessage | null, NodeMessage] {
   const carried: Record<string, unknown> = {};
   const source = msg as NodeMessage & { device?: unknown; timestamp?: unknown };
   if (source.device !== undefined) carried.device = source.device;
   if (source.timestamp !== undefined) carried.timestamp = source.timestamp;
   if (typeof msg.topic === "string") carried.topic = msg.topic;
   const image = result.image;
+  const origin = originOf(msg, now);
+  const still = msg.payload as Buffer;
+  const frame: FrameFaces = {
+    ...origin,
+    image: still.toString("base64"),
+    encoding: still[0] === 0x89 ? "image/png" : "image/jpeg",
+    width: image?.width ?? 0,
+    height: image?.height ?? 0,
+    faces: result.faces.map((f) => ({ box: f.box, score: f.score })),
+    ms: Math.round(result.ms),
+  };
+  const frameMsg = { ...carried, payload: frame } as NodeMessage;
   if (result.faces.length === 0) {
-    return [null, { ...carried, payload: { count: 0, ms: Math.round(result.ms) }, image } as NodeMessage];
+    return [null, { ...carried, payload: { count: 0, ms: Math.round(result.ms) }, image } as NodeMessage, frameMsg];
   }
   const count = result.faces.length;
   const faces = result.faces.map((f, index) => {
     const face: FaceInfo = { box: f.box, score: f.score, index, count, model: options.model, format: options.crop };
-    return { ...carried, payload: f.crop, face, image } as NodeMessage;
+    const crop = withFaceRecord(f.crop, { ...origin, box: f.box, score: f.score, index, count });
+    return { ...carried, payload: crop, face, image } as NodeMessage;
   });
-  return [faces, null];
+  return [faces, null, frameMsg];
 }
 
 function defineFaceDetect(RED: NodeAPI) {
@@ -77,11 +119,11 @@ function defineFaceDetect(RED: NodeAPI) {
         }
         detectFaces(msg.payload, options).then(
           (result) => {
-            const [faces, none] = faceMessages(msg, result, options);
+            const [faces, none, frame] = faceMessages(msg, result, options);
             const ms = Math.round(result.ms);
             const count = result.faces.length;
             showStatus(this, count > 0 ? "ok" : "off", RED._("face-detect.status.frame", { count, ms, backend: result.backend }));
-            send([faces, none] as unknown as NodeMessage[]);
+            send([faces, none, frame] as unknown as NodeMessage[]);
             done();
           },
           (err: Error) => failMessage(RED, this, err, msg, done),

@@ -590,8 +590,15 @@ export const cameraTopics = {
   picture: (device: string) => `${NATIVE_ROOT}/${device}/camera/picture`,
   /** QoS 1, not retained: one face crop found in a still, the raw image bytes (PNG by default) as the payload. */
   faces: (device: string) => `${NATIVE_ROOT}/${device}/faces`,
-  /** Every device's face crops (what flows/facewriter.json stores). */
+  /** Every device's face crops (what the CameraPi's forwarder carries to the remote broker). */
   allFaces: `${NATIVE_ROOT}/+/faces`,
+  /** The crops as the forwarder puts them on the remote broker (prefix `pifog/` → `pifog/forwarded/`). */
+  forwardedFaces: (device: string) => `${NATIVE_ROOT}/forwarded/${device}/faces`,
+  /** What flows/facewriter.json stores. */
+  allForwardedFaces: `${NATIVE_ROOT}/forwarded/+/faces`,
+  /** Retained, QoS 0: the latest still and where its faces are (face-detect's FrameFaces), for the dashboard. */
+  frame: (device: string) => `${NATIVE_ROOT}/${device}/camera/frame`,
+  allFrames: `${NATIVE_ROOT}/+/camera/frame`,
 } as const;
 
 /** `pifog/<device>/camera/picture`, QoS 0: one still, the JPEG in base64. */

@@ -124,6 +124,23 @@ describe("camera node", () => {
     assert.deepEqual([decoded.width, decoded.height], [1900, 1200]);
   });
 
+  it("takes a picture on pifog/<device>/command (the dashboard's and Slack's) and sends it on, with no PiFog event", async () => {
+    await loadUntilOnline(h, nodes, cameraFlow(h.url), "cp1");
+    const out = next("out");
+    const events: string[] = [];
+    await h.client.subscribe(COMPAT_EVENT);
+    h.client.client.on("message", (topic) => {
+      if (topic === COMPAT_EVENT) events.push(topic);
+    });
+    await h.client.publish("pifog/cp1/command", JSON.stringify({ command: "take-picture-low-res", id: "d-1", by: "dashboard:admin" }));
+    const msg = await out;
+    assert.deepEqual([msg.id, msg.preset, msg.topic], ["d-1", "low", "pifog/cp1/command"]);
+    assert.equal((msg as Out & { by?: unknown }).by, "dashboard:admin");
+    assert.deepEqual([jpeg.decode(msg.payload).width, jpeg.decode(msg.payload).height], [500, 281]);
+    await h.client.waitFor(PICTURE);
+    assert.deepEqual(events, [], "the PiFog event answers PiFog's own command topic only");
+  });
+
   it("with PiFog compat and publishing off: no picture event and no native picture", async () => {
     await loadUntilOnline(h, nodes, cameraFlow(h.url, { compat: false, publish: false }), "cp1");
     await h.client.publish(COMPAT_COMMAND, JSON.stringify({ command: "take-picture-low-res", id: "n" }));

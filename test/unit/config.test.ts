@@ -24,6 +24,7 @@ describe("runtime config", () => {
       httpPort: 1880,
       mqttPort: 1883,
       mqttUrl: undefined,
+      facesRemoteUrl: undefined,
       host: "0.0.0.0",
       dataDir: path.join(CWD, "data"),
       role: "all",
@@ -70,6 +71,7 @@ describe("runtime config", () => {
         PIFOG_HTTP_PORT: "8080",
         PIFOG_MQTT_PORT: "0",
         PIFOG_MQTT_URL: " mqtts://broker.local:8883 ",
+        PIFOG_FACES_REMOTE_URL: "mqtt://cloud.example:1883",
         PIFOG_HOST: "127.0.0.1",
         PIFOG_DATA_DIR: "/tmp/pifog",
         PIFOG_ROLE: "statuspi",
@@ -83,6 +85,7 @@ describe("runtime config", () => {
       httpPort: 8080,
       mqttPort: 0,
       mqttUrl: "mqtts://broker.local:8883",
+      facesRemoteUrl: "mqtt://cloud.example:1883",
       host: "127.0.0.1",
       dataDir: "/tmp/pifog",
       role: "statuspi",
@@ -90,6 +93,10 @@ describe("runtime config", () => {
       hardware: "sim",
       adminPassword: "s3cret pass",
     });
+  });
+
+  it("refuses a faces remote broker that is not an MQTT URL", () => {
+    assert.throws(() => readConfig({ PIFOG_FACES_REMOTE_URL: "http://cloud" }, CWD), /PIFOG_FACES_REMOTE_URL must start with mqtt/);
   });
 
   it("accepts every broker URL scheme the mqtt client speaks", () => {

@@ -10,6 +10,8 @@ export interface PifogConfig {
   mqttPort: number;
   /** An external broker instead of the embedded one. */
   mqttUrl?: string;
+  /** Where the CameraPi's forwarder carries faces (PIFOG_FACES_REMOTE_URL); unset: this runtime's own broker. */
+  facesRemoteUrl?: string;
   host: string;
   dataDir: string;
   role: Role;
@@ -41,6 +43,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (mqttUrl && !/^(mqtts?|wss?):\/\//.test(mqttUrl)) {
     throw new ConfigError(`PIFOG_MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://, not "${mqttUrl}"`);
   }
+  const facesRemoteUrl = (env.PIFOG_FACES_REMOTE_URL ?? "").trim() || undefined;
+  if (facesRemoteUrl && !/^(mqtts?|wss?):\/\//.test(facesRemoteUrl)) {
+    throw new ConfigError(`PIFOG_FACES_REMOTE_URL must start with mqtt://, mqtts://, ws:// or wss://, not "${facesRemoteUrl}"`);
+  }
   let hardware: HardwareSetting;
   try {
     hardware = parseHardwareSetting(env.PIFOG_HARDWARE);
@@ -51,6 +57,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
     mqttUrl,
+    facesRemoteUrl,
     host: (env.PIFOG_HOST ?? "").trim() || "0.0.0.0",
     dataDir: path.resolve(cwd, (env.PIFOG_DATA_DIR ?? "").trim() || "data"),
     role: role as Role,

@@ -28,6 +28,7 @@ export async function launch(env: NodeJS.ProcessEnv = process.env): Promise<Runn
   }
   // the flows' `${PIFOG_MQTT_URL}` and `${PIFOG_DEVICE_ID}` resolve from here
   process.env.PIFOG_MQTT_URL = mqttUrl;
+  process.env.PIFOG_FACES_REMOTE_URL = config.facesRemoteUrl ?? mqttUrl;
   if (config.role !== "all") process.env.PIFOG_DEVICE_ID = config.deviceId;
   process.env.PIFOG_ROLE = config.role;
   process.env.PIFOG_HARDWARE = config.hardware;
