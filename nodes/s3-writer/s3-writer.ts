@@ -15,6 +15,7 @@
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
+import { readFaceRecord } from "../lib/face-record";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
@@ -142,7 +143,9 @@ function defineS3Writer(RED: NodeAPI) {
         const key = renderKey(template, { device, timestamp, contentType });
         try {
           if (!this.outbox) throw new Error(RED._("s3-writer.errors.stopped"));
-          this.outbox.put({ k: key, c: contentType, m: metadataOf(m.metadata, m.face), b: body.toString("base64") });
+          // a face crop carries its box and score inside (nodes/lib/face-record.ts): kept as object metadata
+          const face = m.face ?? readFaceRecord(body) ?? undefined;
+          this.outbox.put({ k: key, c: contentType, m: metadataOf(m.metadata, face), b: body.toString("base64") });
         } catch (err) {
           failMessage(RED, this, err as Error, msg, done);
           return;

@@ -1,10 +1,13 @@
 // The front door end to end on the real all-in-one runtime: a simulated visitor at the door → the camera's
-// still → face detect → the crop on pifog/camerapi/faces over the broker → stored by flows/facewriter.json
-// in the data dir's local folder store. An empty doorstep → no face.
+// still → face detect → the crop (its box and score inside) on pifog/camerapi/faces → the forwarder →
+// pifog/forwarded/camerapi/faces → stored by flows/facewriter.json in the data dir's local folder store; the
+// still with its boxes on pifog/camerapi/camera/frame for the dashboard. An empty doorstep → no face.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { cameraTopics, compatTopics, topics } from "../../nodes/lib/contract";
+import { readFaceRecord } from "../../nodes/lib/face-record";
+import type { FrameFaces } from "../../nodes/face-detect/face-detect";
 import { TestClient, type Received } from "../support/mqtt";
 import { startRuntime, type TestRuntime } from "../support/runtime";
 
@@ -17,18 +20,20 @@ function filesUnder(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
-describe("front door (all-in-one): visitor → faces → broker → local folder store", function () {
+describe("front door (all-in-one): visitor → faces → forwarder → local folder store", function () {
   this.timeout(60_000);
   let fog: TestRuntime;
   let client: TestClient;
   const facesTopic = cameraTopics.faces(DEVICE);
+  const forwardedTopic = cameraTopics.forwardedFaces(DEVICE);
+  const frameTopic = cameraTopics.frame(DEVICE);
   const sceneTopic = topics.simState(DEVICE, "scene");
   const facesDir = () => path.join(fog.dataDir, "faces", DEVICE);
 
   before(async () => {
     fog = await startRuntime({ role: "all" });
     client = await TestClient.connect(fog.info.mqtt);
-    await client.subscribe(facesTopic, sceneTopic, compatTopics.event("CameraPi"));
+    await client.subscribe(facesTopic, forwardedTopic, frameTopic, sceneTopic, compatTopics.event("CameraPi"));
   });
 
   after(async () => {
@@ -57,14 +62,27 @@ describe("front door (all-in-one): visitor → faces → broker → local folder
     await answered;
   }
 
-  it("a visitor's face arrives as a PNG crop on pifog/camerapi/faces and is stored under <dataDir>/faces/camerapi/", async () => {
+  it("a visitor's face arrives as a PNG crop with its box and score, is forwarded, and is stored under <dataDir>/faces/camerapi/", async () => {
     await showScene("visitor");
     const face = client.waitFor(facesTopic, () => true, 30_000, false);
+    const forwarded = client.waitFor(forwardedTopic, () => true, 30_000, false);
+    const frame = client.waitFor(frameTopic, (f) => (JSON.parse(f.payload.toString()) as FrameFaces).faces.length > 0, 30_000, false);
     await takePicture("t1");
     const m: Received = await face;
     assert.ok(m.payload.length > PNG_SIGNATURE.length, "a crop, not an empty payload");
     assert.deepEqual(m.payload.subarray(0, 8), PNG_SIGNATURE, "the crop is a PNG");
     assert.equal(m.retain, false);
+    const record = readFaceRecord(m.payload);
+    assert.ok(record, "the crop carries its record");
+    assert.equal(record.device, DEVICE);
+    assert.ok(record.score >= 0.5 && record.score <= 1, `score ${record.score}`);
+    assert.ok(record.box.width > 20 && record.box.height > 20, `box ${JSON.stringify(record.box)}`);
+    assert.ok((await forwarded).payload.equals(m.payload), "the forwarder carries the same bytes to pifog/forwarded/camerapi/faces");
+
+    const still = JSON.parse((await frame).payload.toString()) as FrameFaces;
+    assert.equal(still.encoding, "image/jpeg");
+    assert.deepEqual([still.width, still.height], [500, 281]);
+    assert.deepEqual(still.faces[0]!.box, record.box, "the frame for the dashboard has the same box");
 
     let stored: string[] = [];
     for (let i = 0; i < 100 && stored.length === 0; i++) {
