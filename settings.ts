@@ -30,7 +30,8 @@ const settings = {
     type: "credentials",
     users: [{ username: admin.username, password: admin.hash, permissions: "*" }],
   },
-  nodesDir: [path.join(__dirname, "nodes")],
+  // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
+  nodesDir: [path.resolve(__dirname, "..")],
   pifogDataDir: config.dataDir,
   // the dashboard's operators (nodes/operator-gate): the editor's users
   pifogOperators: [{ username: admin.username, hash: admin.hash }],

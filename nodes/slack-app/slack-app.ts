@@ -1,37 +1,71 @@
-// The `slack-app` config node: one Slack app (bot token and signing secret as Node-RED credentials, never in
-// the flow file), the Web API base URL (a test's fake or https://slack.com/api/), the Slack user ids allowed to
-// open the door, and the default channel. HTTP only for now (no Socket Mode).
+// The `slack-app` config node: one Slack app (bot token, signing secret and app-level token as Node-RED
+// credentials, never in the flow file), the Web API base URL (a test's fake or https://slack.com/api/), the Slack
+// user ids allowed to open the door, the default channel, and how slash commands arrive: `http` (a slack-command
+// node's URL, signed requests) or `socket` (Socket Mode: this node owns the one WebSocket to Slack, connected
+// while the node runs, and hands each slash command to the slack-command node registered with it, whose answer
+// goes back in the envelope's ack; the connection's state shows on that node).
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
-import { given } from "../lib/node-red/settings";
-import { DEFAULT_SLACK_API_URL, normaliseApiUrl, type SlackAppNode, type SlackAppSettings } from "../lib/slack/api";
+import { clockOf, given } from "../lib/node-red/settings";
+import {
+  DEFAULT_SLACK_API_URL,
+  normaliseApiUrl,
+  type SlackAppMode,
+  type SlackAppNode,
+  type SlackAppSettings,
+  type SlackCommandReply,
+  type SlackCommandUser,
+  type SlackSocketState,
+} from "../lib/slack/api";
 import { parseUserIds } from "../lib/slack/request";
+import { SlackSocket } from "../lib/slack/socket";
 
 export interface SlackAppDef extends NodeDef {
   slackApiUrl?: string;
   allowedUsers?: string;
   channel?: string;
+  /** "http" (default) or "socket". */
+  mode?: string;
 }
 
 export interface SlackAppCredentials {
   botToken?: string;
   signingSecret?: string;
+  appToken?: string;
+}
+
+export interface SlackAppRuntimeSettings {
+  /** Longest wait between Socket Mode reconnection attempts, ms (60 000); shared with slack-notify's backoff. */
+  pifogSlackBackoffMaxMs?: number;
+}
+
+function modeOf(value: string | undefined): SlackAppMode {
+  const mode = (given(value) ?? "http").toLowerCase();
+  if (mode !== "http" && mode !== "socket") throw new Error(`Slack mode "${mode}" is not http or socket`);
+  return mode;
 }
 
 export function normaliseSlackApp(config: SlackAppDef, credentials: SlackAppCredentials): SlackAppSettings {
-  return {
+  const settings: SlackAppSettings = {
+    mode: modeOf(config.mode),
     apiUrl: normaliseApiUrl(given(config.slackApiUrl)),
     token: given(credentials.botToken) ?? "",
     signingSecret: given(credentials.signingSecret) ?? "",
+    appToken: given(credentials.appToken) ?? "",
     allowedUsers: parseUserIds(given(config.allowedUsers)),
     channel: given(config.channel) ?? "",
   };
+  if (settings.mode === "socket" && !settings.appToken) throw new Error("Socket Mode needs the app-level token (xapp-…)");
+  return settings;
 }
 
 function defineSlackApp(RED: NodeAPI) {
   return class SlackApp extends Node implements SlackAppNode {
     readonly slack: SlackAppSettings;
     readonly problem: string | null = null;
+    private user: SlackCommandUser | null = null;
+    private socket: SlackSocket | null = null;
+    private socketState: SlackSocketState = { state: "connecting" };
 
     constructor(config: SlackAppDef) {
       super(RED);
@@ -43,15 +77,63 @@ function defineSlackApp(RED: NodeAPI) {
       } catch (err) {
         this.problem = (err as Error).message;
         this.error(this.problem);
-        s = normaliseSlackApp({ ...config, slackApiUrl: DEFAULT_SLACK_API_URL }, credentials);
+        s = normaliseSlackApp({ ...config, slackApiUrl: DEFAULT_SLACK_API_URL, mode: "http" }, credentials);
       }
       this.slack = s;
+      if (s.mode === "socket" && !this.problem) this.startSocket(s);
+      this.on("close", (done: () => void) => {
+        const socket = this.socket;
+        this.socket = null;
+        (socket ? socket.close() : Promise.resolve()).then(() => done(), () => done());
+      });
+    }
+
+    private startSocket(s: SlackAppSettings): void {
+      const runtime = RED.settings as unknown as SlackAppRuntimeSettings;
+      this.socket = new SlackSocket({
+        appToken: s.appToken,
+        apiUrl: s.apiUrl,
+        clock: clockOf(RED),
+        backoffMaxMs: runtime.pifogSlackBackoffMaxMs ?? 60_000,
+        log: (text) => this.debug(text),
+        onSlashCommand: (fields) => this.answer(fields),
+        onState: (state) => {
+          if (state.state === "disconnected" && this.socketState.state === "connected") {
+            this.log(RED._("slack-app.log.disconnected", { reason: state.reason }));
+          }
+          if (state.state === "connected") this.log(RED._("slack-app.log.connected"));
+          this.socketState = state;
+          this.user?.socketState(state);
+        },
+      });
+      this.socket.start();
+    }
+
+    private answer(fields: Record<string, unknown>): SlackCommandReply {
+      if (!this.user) return { response_type: "ephemeral", text: RED._("slack-app.reply.no-command") };
+      try {
+        return this.user.answer(fields);
+      } catch (err) {
+        this.error(RED._("slack-app.errors.command", { error: (err as Error).message }));
+        return { response_type: "ephemeral", text: RED._("slack-app.reply.failed") };
+      }
+    }
+
+    register(user: SlackCommandUser): boolean {
+      if (this.user && this.user !== user) return false;
+      this.user = user;
+      user.socketState(this.socketState);
+      return true;
+    }
+
+    deregister(user: SlackCommandUser): void {
+      if (this.user === user) this.user = null;
     }
   };
 }
 
 export default function register(RED: NodeAPI): void {
   defineSlackApp(RED).registerType(RED, "slack-app", {
-    credentials: { botToken: { type: "password" }, signingSecret: { type: "password" } },
+    credentials: { botToken: { type: "password" }, signingSecret: { type: "password" }, appToken: { type: "password" } },
   });
 }

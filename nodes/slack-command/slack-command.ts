@@ -1,9 +1,13 @@
-// The `slack-command` node: Slack slash commands over HTTP (Socket Mode is not supported yet). It mounts a POST
-// endpoint on Node-RED's httpNode (default /slack/command), checks Slack's signature over the raw body (5-minute
-// window), and understands "open the door" / "open" (output 1, for a door-opener; only Slack users on the
-// slack-app's list) and "take a picture" / "picture" (output 2, for a camera). Every answer is an ephemeral
-// reply in Slack (the HTTP response). Refused requests are logged and recorded: a bad signature in the
-// dead-letter record, a user not allowed to open the door in the door audit (`door-audit.jsonl`).
+// The `slack-command` node: Slack slash commands, by Socket Mode or by HTTP, as its slack-app says. It
+// understands "open the door" / "open" (output 1, for a door-opener; only Slack users on the slack-app's list) and
+// "take a picture" / "picture" (output 2, for a camera); anything else gets a short help. Every answer is an
+// ephemeral reply in Slack: the HTTP response, or the Socket Mode envelope's ack; the outcome (the door's result,
+// the picture) comes back later through a slack-notify (msg.slack.response_url travels with the message).
+//
+// HTTP: a POST endpoint on Node-RED's httpNode (default /slack/command) checks Slack's signature over the raw body
+// (5-minute window). Socket Mode: the slack-app owns the WebSocket and hands this node the commands; this node
+// shows whether it is connected. Refused requests are logged and recorded: a bad signature in the dead-letter
+// record, a user not allowed to open the door in the door audit (`door-audit.jsonl`).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
@@ -12,8 +16,8 @@ import { DeadLetterFile } from "../lib/dead-letter";
 import { DoorAudit } from "../lib/door-audit";
 import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
-import type { SlackAppNode } from "../lib/slack/api";
-import { checkSlackSignature, intentOf, parseSlashCommand, type SlashCommand } from "../lib/slack/request";
+import type { SlackAppNode, SlackCommandReply, SlackCommandUser, SlackSocketState } from "../lib/slack/api";
+import { checkSlackSignature, intentOf, parseSlashCommand, slashCommandOf, type SlashCommand } from "../lib/slack/request";
 
 export interface SlackCommandDef extends NodeDef {
   app: string;
@@ -83,6 +87,15 @@ function defineSlackCommand(RED: NodeAPI) {
         this.error(RED._("slack-command.errors.no-app"));
         return;
       }
+      if (app.problem) {
+        showStatus(this, "error", app.problem);
+        return;
+      }
+      const device = given(config.device) ?? "door";
+      if (app.slack.mode === "socket") {
+        this.useSocket(app, device);
+        return;
+      }
       let path: string;
       try {
         path = normaliseCommandPath(config.path);
@@ -95,7 +108,6 @@ function defineSlackCommand(RED: NodeAPI) {
         showStatus(this, "error", RED._("slack-command.errors.no-secret"));
         this.error(RED._("slack-command.errors.no-secret"));
       }
-      const device = given(config.device) ?? "door";
       const handler = (req: Req, res: Res) => {
         this.handle(app, device, req, res).catch((err: Error) => {
           this.error(RED._("slack-command.errors.failed", { error: err.message }));
@@ -137,7 +149,34 @@ function defineSlackCommand(RED: NodeAPI) {
         reply(res, 401, "invalid request signature");
         return;
       }
-      const command = parseSlashCommand(raw);
+      reply(res, 200, this.answer(app, device, parseSlashCommand(raw)));
+    }
+
+    /** Socket Mode: the slack-app hands over the commands (one slack-command per app). */
+    private useSocket(app: SlackAppNode, device: string): void {
+      const user: SlackCommandUser = {
+        answer: (fields) => this.answer(app, device, slashCommandOf(fields)),
+        socketState: (state) => this.showSocket(state),
+      };
+      if (!app.register(user)) {
+        showStatus(this, "warn", RED._("slack-command.status.taken"));
+        this.warn(RED._("slack-command.errors.taken"));
+        return;
+      }
+      this.on("close", (done: () => void) => {
+        app.deregister(user);
+        done();
+      });
+    }
+
+    private showSocket(state: SlackSocketState): void {
+      if (state.state === "connected") showStatus(this, "ok", RED._("slack-command.status.connected"));
+      else if (state.state === "connecting") showStatus(this, "busy", RED._("slack-command.status.connecting"));
+      else showStatus(this, "warn", RED._("slack-command.status.disconnected", { reason: state.reason }));
+    }
+
+    /** One command, however it came: the intent, the allow list, the audit, the outputs, and the reply. */
+    private answer(app: SlackAppNode, device: string, command: SlashCommand): SlackCommandReply {
       const who = command.userName ? `${command.userName} (${command.userId})` : command.userId;
       const intent = intentOf(command.text);
       if (intent === "open-door") {
@@ -145,21 +184,18 @@ function defineSlackCommand(RED: NodeAPI) {
           this.auditRefusal(device, command);
           this.warn(RED._("slack-command.log.refused", { user: who }));
           showStatus(this, "warn", RED._("slack-command.status.refused", { user: who }));
-          reply(res, 200, { response_type: "ephemeral", text: RED._("slack-command.reply.refused") });
-          return;
+          return { response_type: "ephemeral", text: RED._("slack-command.reply.refused") };
         }
         this.send([{ payload: { by: command.userId, via: "slack" }, slack: slackOf(command) }, null]);
         showStatus(this, "ok", RED._("slack-command.status.opened", { user: who }));
-        reply(res, 200, { response_type: "ephemeral", text: RED._("slack-command.reply.opening") });
-        return;
+        return { response_type: "ephemeral", text: RED._("slack-command.reply.opening") };
       }
       if (intent === "take-picture") {
         this.send([null, { payload: this.clock.now(), by: command.userId, via: "slack", slack: slackOf(command) }]);
         showStatus(this, "ok", RED._("slack-command.status.picture", { user: who }));
-        reply(res, 200, { response_type: "ephemeral", text: RED._("slack-command.reply.picture") });
-        return;
+        return { response_type: "ephemeral", text: RED._("slack-command.reply.picture") };
       }
-      reply(res, 200, { response_type: "ephemeral", text: RED._("slack-command.reply.help") });
+      return { response_type: "ephemeral", text: RED._("slack-command.reply.help") };
     }
 
     /** A request that is not Slack's: logged and kept in the dead-letter record, nothing sent on. */

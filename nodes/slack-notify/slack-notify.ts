@@ -5,17 +5,31 @@
 // Failures: network errors and 5xx are retried with exponential backoff (1 s doubling to 1 min); a 429 or
 // `ratelimited` waits its Retry-After; a permanent error (invalid_auth, channel_not_found…) turns the status red,
 // logs once, and retries slowly (every minute) without dropping anything.
+//
+// Replies: a message that came from a slack-command carries msg.slack.response_url. Without an image, its text is
+// a reply to that command (POST {response_type, text} to the response_url) instead of a channel post, sent at once
+// and not queued (the person is waiting, and the URL expires after 30 minutes); a failure ends in done(err).
+// A door-opener's result as msg.payload becomes readable text: "Door opened (5 s)", "Door not opened: busy".
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
 import { DeliveryError, Outbox, OutboxBusyError, type OutboxItem } from "../lib/outbox/outbox";
-import { isPermanentSlackError, postToSlack, SlackApiError, type SlackAppNode } from "../lib/slack/api";
+import { isPermanentSlackError, postToSlack, SlackApiError, type SlackAppNode, type SlackCommandReply } from "../lib/slack/api";
+import { doorReplyText, isDoorOpenResult, postToResponseUrl, responseUrlAllowed, type Translate } from "../lib/slack/reply";
 
 export interface SlackNotifyDef extends NodeDef {
   app: string;
   channel?: string;
+  /** How a reply to a slash command shows: "ephemeral" (only to who asked, default) or "in_channel". */
+  responseType?: string;
+}
+
+type ResponseType = SlackCommandReply["response_type"];
+
+function responseTypeOf(value: unknown): ResponseType | undefined {
+  return value === "ephemeral" || value === "in_channel" ? value : undefined;
 }
 
 export interface SlackNotifyRuntimeSettings {
@@ -61,6 +75,8 @@ function defineSlackNotify(RED: NodeAPI) {
         return;
       }
       const defaultChannel = given(config.channel) ?? app.slack.channel;
+      const defaultResponseType = responseTypeOf(given(config.responseType)) ?? "ephemeral";
+      const t: Translate = (key, vars) => RED._(`slack-notify.${key}`, vars);
       const runtime = RED.settings as unknown as SlackNotifyRuntimeSettings;
       const permanentRetryMs = runtime.pifogSlackPermanentRetryMs ?? 60_000;
       try {
@@ -84,7 +100,13 @@ function defineSlackNotify(RED: NodeAPI) {
       this.on("input", (msg: NodeMessageInFlow, _send, done) => {
         const m = msg as NodeMessageInFlow & Record<string, unknown>;
         const image = toImage(m.image) ?? toImage(m.payload);
-        const text = typeof m.text === "string" ? m.text : typeof m.payload === "string" ? m.payload : "";
+        const text =
+          typeof m.text === "string" ? m.text : typeof m.payload === "string" ? m.payload : isDoorOpenResult(m.payload) ? doorReplyText(m.payload, t) : "";
+        const responseUrl = responseUrlOf(m.slack);
+        if (responseUrl && !image) {
+          this.reply(app, responseUrl, { response_type: responseTypeOf(m.response_type) ?? defaultResponseType, text }, msg, done);
+          return;
+        }
         const channel = typeof m.channel === "string" && m.channel.trim() !== "" ? m.channel.trim() : defaultChannel;
         try {
           if (!channel) throw new Error(RED._("slack-notify.errors.no-channel"));
@@ -107,6 +129,22 @@ function defineSlackNotify(RED: NodeAPI) {
 
       outbox.start();
       this.refreshStatus();
+    }
+
+    /** A reply to the slash command the message came from: at once, not queued. */
+    private reply(app: SlackAppNode, url: string, reply: SlackCommandReply, msg: NodeMessageInFlow, done: (err?: Error) => void): void {
+      if (reply.text.trim() === "") return failMessage(RED, this, new Error(RED._("slack-notify.errors.empty")), msg, done);
+      if (!responseUrlAllowed(url, app.slack.apiUrl)) {
+        return failMessage(RED, this, new Error(RED._("slack-notify.errors.response-url")), msg, done);
+      }
+      postToResponseUrl(url, reply).then(
+        () => {
+          this.lastResult = { kind: "ok", text: RED._("slack-notify.status.replied") };
+          this.refreshStatus();
+          done();
+        },
+        (err: Error) => failMessage(RED, this, err, msg, done),
+      );
     }
 
     private async deliver(app: SlackAppNode, items: OutboxItem<QueuedSlackPost>[], signal: AbortSignal, permanentRetryMs: number) {
@@ -149,6 +187,12 @@ function defineSlackNotify(RED: NodeAPI) {
       showStatus(this, last.kind === "ok" && outbox.size > 0 ? "busy" : last.kind, `${queued} · ${last.text}`);
     }
   };
+}
+
+function responseUrlOf(slack: unknown): string | null {
+  if (typeof slack !== "object" || slack === null) return null;
+  const url = (slack as { response_url?: unknown }).response_url;
+  return typeof url === "string" && url.trim() !== "" ? url.trim() : null;
 }
 
 function toImage(value: unknown): Buffer | null {

@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { jwtSecret, signToken } from "../../nodes/lib/accounts/jwt";
 import { AccountStore } from "../../nodes/lib/accounts/store";
 import { powerTopics, topics, type PowerState } from "../../nodes/lib/contract";
-import { keepScreenshot, launchChromium, openPage, openTab, reportFailure, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
+import { keepScreenshot, launchChromium, openPage, openTab, reportFailure, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
 import { TestClient } from "../support/mqtt";
 import { startRuntime, type TestRuntime } from "../support/runtime";
 
@@ -19,32 +19,6 @@ const USER_PASSWORD = "correct horse";
 
 async function waitForGone(page: Page, selector: string): Promise<void> {
   await page.waitForSelector(selector, { state: "detached", timeout: UI_TIMEOUT });
-}
-
-/** Waits until the group holding `selector` shows all of it: the dashboard sizes a template once, so a group
- * whose content grows must be laid out again, or its bottom is cut off behind a scroll bar. */
-async function waitUntilWhole(page: Page, selector: string): Promise<void> {
-  try {
-    await page.waitForFunction(
-      (sel) => {
-        const el = document.querySelector<HTMLElement>(sel);
-        const card = el?.closest<HTMLElement>("md-card");
-        const group = el?.closest<HTMLElement>("ui-card-panel");
-        if (!el || !card || !group) return false;
-        const inner = el.getBoundingClientRect(), box = group.getBoundingClientRect();
-        return card.scrollHeight <= card.clientHeight + 1 && inner.bottom <= box.bottom + 1;
-      },
-      selector,
-      { timeout: UI_TIMEOUT },
-    );
-  } catch {
-    const sizes = await page.evaluate((sel) => {
-      const el = document.querySelector<HTMLElement>(sel);
-      const card = el?.closest<HTMLElement>("md-card");
-      return { content: el?.getBoundingClientRect().height, card: card?.clientHeight, scroll: card?.scrollHeight };
-    }, selector);
-    assert.fail(`${selector} should be shown whole in its group: ${JSON.stringify(sizes)}`);
-  }
 }
 
 /** Chooses the option whose text starts with `prefix` (Angular's option values are its own). */

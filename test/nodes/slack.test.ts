@@ -9,8 +9,10 @@ import type { NodeAPI } from "node-red";
 import slackApp from "../../nodes/slack-app/slack-app";
 import slackCommand from "../../nodes/slack-command/slack-command";
 import slackNotify from "../../nodes/slack-notify/slack-notify";
+import type { DoorOpenResult } from "../../nodes/lib/contract";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { DoorAudit } from "../../nodes/lib/door-audit";
+import { doorReplyText } from "../../nodes/lib/slack/reply";
 import { slackSignature } from "../../nodes/lib/slack/request";
 import { FakeSlack } from "../support/fake-slack";
 import { helper } from "../support/node-harness";
@@ -19,6 +21,44 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TOKEN = "xoxb-test-token";
 const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 type Emitter = NodeJS.EventEmitter & { receive(msg: unknown): void };
+type Status = { fill?: string; text?: string };
+const APP_TOKEN = "xapp-test-token";
+
+/** Every status a node showed so far (the helper spies on Node.prototype.status). */
+function statusesOf(id: string): Status[] {
+  const node = helper.getNode(id) as unknown as { status: { getCalls(): { thisValue: unknown; args: unknown[] }[] } };
+  return node.status
+    .getCalls()
+    .filter((c) => c.thisValue === node)
+    .map((c) => c.args[0] as Status);
+}
+
+/** A door-opener's answer to the message it got (it passes the message on with payload = the result). */
+function doorResult(msg: object, result: Partial<DoorOpenResult>): object {
+  const payload: DoorOpenResult = {
+    device: "frontdoor",
+    command: "open-door",
+    id: null,
+    by: "U0ANN",
+    via: "slack",
+    result: "opened",
+    pulseMs: 5000,
+    requestedAt: new Date().toISOString(),
+    ...result,
+  };
+  return { ...msg, payload };
+}
+
+/** RED._ as the runtime does it, over a node's en-US messages (the test helper's RED._ returns the key). */
+function english(node: string): (key: string, vars?: Record<string, string | number>) => string {
+  const file = path.join(__dirname, "..", "..", "nodes", node, "locales", "en-US", `${node}.json`);
+  const messages = (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>)[node];
+  return (key, vars = {}) => {
+    const value = key.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], messages);
+    if (typeof value !== "string") return `${node}.${key}`;
+    return value.replace(/__(\w+)__/g, (_, name: string) => String(vars[name] ?? ""));
+  };
+}
 
 async function until(test: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -251,6 +291,143 @@ describe("slack nodes (against a fake Slack)", function () {
       const res = await slash({ user_id: "U0ANN", text: "dance" });
       assert.equal(res.status, 200);
       assert.match((JSON.parse(res.body) as { text: string }).text, /reply\.help/);
+    });
+  });
+
+  describe("Socket Mode", function () {
+    function socketFlow() {
+      return [
+        { id: "app", type: "slack-app", mode: "socket", slackApiUrl: slack.apiUrl, channel: "C0DOOR", allowedUsers: "U0ANN, U0BOB" },
+        { id: "notify", type: "slack-notify", z: "tab", app: "app" },
+        { id: "cmd", type: "slack-command", z: "tab", app: "app", device: "frontdoor", wires: [["door"], ["camera"]] },
+        { id: "door", type: "helper", z: "tab" },
+        { id: "camera", type: "helper", z: "tab" },
+        { id: "tab", type: "tab" },
+      ];
+    }
+
+    async function loadSocket(appToken = APP_TOKEN) {
+      await helper.load(nodes as never, socketFlow() as never, { app: { botToken: TOKEN, appToken } });
+      await slack.socket.connected();
+    }
+
+    it("connects with the app-level token (no public URL) and shows it on the command node", async function () {
+      await loadSocket();
+      const opens = slack.calls.filter((c) => c.method === "apps.connections.open");
+      assert.equal(opens.length, 1);
+      assert.ok(opens[0]?.authorized, "apps.connections.open got the xapp- token");
+      await until(() => statusesOf("cmd").some((s) => s.fill === "green" && /status\.connected/.test(s.text ?? "")), "a connected status");
+    });
+
+    it("opens the door for an allow-listed user: output 1, and the ack carries the ephemeral reply", async function () {
+      await loadSocket();
+      const { door, camera } = outputs();
+      const ack = await slack.socket.slashCommand({ user_id: "U0ANN", user_name: "ann", text: "open the door" });
+      assert.equal(ack.payload?.response_type, "ephemeral");
+      assert.match(ack.payload?.text ?? "", /reply\.opening/);
+      await until(() => door.length === 1, "the door message");
+      const msg = door[0] as { payload: unknown; slack: { user_id: string; response_url: string } };
+      assert.deepEqual(msg.payload, { by: "U0ANN", via: "slack" });
+      assert.equal(msg.slack.user_id, "U0ANN");
+      assert.equal(msg.slack.response_url, "https://hooks.slack.com/commands/T1/1/x");
+      assert.equal(camera.length, 0);
+    });
+
+    it("refuses a user who is not allow-listed: the refusal in the ack, audited, nothing sent", async function () {
+      await loadSocket();
+      const { door, camera } = outputs();
+      const ack = await slack.socket.slashCommand({ user_id: "U0EVE", user_name: "eve", text: "open the door" });
+      assert.equal(ack.payload?.response_type, "ephemeral");
+      assert.match(ack.payload?.text ?? "", /reply\.refused/);
+      const audit = new DoorAudit(dataDir).read();
+      assert.equal(audit.length, 1);
+      assert.equal(audit[0]?.by, "U0EVE");
+      assert.equal(audit[0]?.result, "refused");
+      assert.equal(audit[0]?.reason, "not-allowed");
+      await sleep(100);
+      assert.equal(door.length + camera.length, 0);
+    });
+
+    it("takes a picture: output 2", async function () {
+      await loadSocket();
+      const { door, camera } = outputs();
+      const ack = await slack.socket.slashCommand({ user_id: "U0EVE", text: "take a picture" });
+      assert.match(ack.payload?.text ?? "", /reply\.picture/);
+      await until(() => camera.length === 1, "the camera message");
+      assert.equal((camera[0] as { by: string }).by, "U0EVE");
+      assert.equal(door.length, 0);
+    });
+
+    it("reconnects when Slack asks (disconnect: refresh_requested) and keeps answering", async function () {
+      await loadSocket();
+      const { door } = outputs();
+      slack.socket.requestRefresh();
+      await slack.socket.connected(2);
+      assert.equal(slack.calls.filter((c) => c.method === "apps.connections.open").length, 2);
+      assert.ok(statusesOf("cmd").some((s) => /status\.disconnected/.test(s.text ?? "")), "the status said disconnected");
+      const ack = await slack.socket.slashCommand({ user_id: "U0BOB", text: "open" });
+      assert.match(ack.payload?.text ?? "", /reply\.opening/);
+      await until(() => door.length === 1, "the door message");
+    });
+
+    it("a wrong app token: no connection, the command node says so, and it keeps trying", async function () {
+      await helper.load(nodes as never, socketFlow() as never, { app: { botToken: TOKEN, appToken: "xapp-wrong" } });
+      await until(() => slack.calls.filter((c) => c.method === "apps.connections.open").length >= 2, "a second attempt");
+      assert.ok(slack.calls.every((c) => !c.authorized));
+      assert.equal(slack.socket.opened.length, 0);
+      const statuses = statusesOf("cmd");
+      assert.ok(statuses.some((st) => /status\.disconnected/.test(st.text ?? "")), "the status said disconnected");
+      assert.ok(!statuses.some((st) => /status\.connected/.test(st.text ?? "")), "never connected");
+    });
+
+    it("comes back by itself after Slack was unreachable", async function () {
+      await loadSocket();
+      await slack.down(); // the socket drops and apps.connections.open fails (network) for a while
+      await sleep(700);
+      await slack.up();
+      await until(() => slack.socket.current !== null && slack.socket.opened.length >= 2, "a new connection", 10_000);
+      const ack = await slack.socket.slashCommand({ user_id: "U0ANN", text: "picture" });
+      assert.match(ack.payload?.text ?? "", /reply\.picture/);
+    });
+  });
+
+  describe("replies to the command (msg.slack.response_url)", function () {
+    it("the door's result comes back as a reply to the command that asked", async function () {
+      await helper.load(nodes as never, flow().map((n) => (n.id === "app" ? { ...n, mode: "socket" } : n)) as never, {
+        app: { botToken: TOKEN, appToken: APP_TOKEN },
+      });
+      await slack.socket.connected();
+      const { door } = outputs();
+      await slack.socket.slashCommand({ user_id: "U0ANN", text: "open the door", response_url: slack.responseUrl("c1") });
+      await until(() => door.length === 1, "the door message");
+      const notify = helper.getNode("notify") as unknown as Emitter;
+      notify.receive(doorResult(door[0] as object, { result: "opened", pulseMs: 5000 }));
+      await until(() => slack.responses.length === 1, "the reply");
+      assert.equal(slack.responses[0]?.id, "c1");
+      assert.match(slack.responses[0]?.contentType ?? "", /application\/json/);
+      assert.equal(slack.responses[0]?.body.response_type, "ephemeral");
+      assert.match(slack.responses[0]?.body.text ?? "", /reply\.opened/);
+      notify.receive({ ...doorResult(door[0] as object, { result: "refused", reason: "busy" }), response_type: "in_channel" });
+      await until(() => slack.responses.length === 2, "the second reply");
+      assert.equal(slack.responses[1]?.body.response_type, "in_channel");
+      assert.match(slack.responses[1]?.body.text ?? "", /reply\.refused/);
+      assert.equal(slack.messages.length, 0, "a reply, not a channel post");
+    });
+
+    it("reads as a person would: Door opened (5 s) / Door not opened: busy", function () {
+      const t = english("slack-notify");
+      const base = doorResult({}, {}) as { payload: DoorOpenResult };
+      assert.equal(doorReplyText({ ...base.payload, result: "opened", pulseMs: 5000 }, t), "Door opened (5 s)");
+      assert.equal(doorReplyText({ ...base.payload, result: "refused", reason: "busy" }, t), "Door not opened: busy");
+      assert.equal(doorReplyText({ ...base.payload, result: "opened", pulseMs: 2500 }, t), "Door opened (2.5 s)");
+    });
+
+    it("does not post to a response_url that is not Slack's", async function () {
+      await load();
+      (helper.getNode("notify") as unknown as Emitter).receive({ payload: "hi", slack: { response_url: "http://203.0.113.9/steal" } });
+      await until(() => new DeadLetterFile(dataDir).read().length === 1, "the failed message");
+      assert.match(new DeadLetterFile(dataDir).read()[0]?.error ?? "", /response-url/);
+      assert.equal(slack.responses.length + slack.messages.length, 0);
     });
   });
 });

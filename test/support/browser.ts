@@ -138,3 +138,29 @@ export function pagePerTest(
     },
   };
 }
+
+/** Waits until the group holding `selector` shows all of it: the dashboard sizes a template once, so a group
+ * whose content grows must be laid out again, or its bottom is cut off behind a scroll bar. */
+export async function waitUntilWhole(page: Page, selector: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (sel) => {
+        const el = document.querySelector<HTMLElement>(sel);
+        const card = el?.closest<HTMLElement>("md-card");
+        const group = el?.closest<HTMLElement>("ui-card-panel");
+        if (!el || !card || !group) return false;
+        const inner = el.getBoundingClientRect(), box = group.getBoundingClientRect();
+        return card.scrollHeight <= card.clientHeight + 1 && inner.bottom <= box.bottom + 1;
+      },
+      selector,
+      { timeout: UI_TIMEOUT },
+    );
+  } catch {
+    const sizes = await page.evaluate((sel) => {
+      const el = document.querySelector<HTMLElement>(sel);
+      const card = el?.closest<HTMLElement>("md-card");
+      return { content: el?.getBoundingClientRect().height, card: card?.clientHeight, scroll: card?.scrollHeight };
+    }, selector);
+    assert.fail(`${selector} should be shown whole in its group: ${JSON.stringify(sizes)}`);
+  }
+}

@@ -1,9 +1,12 @@
 // A local stand-in for the Slack Web API, as much as PiFog uses: auth.test, chat.postMessage,
-// files.getUploadURLExternal, the upload URL it hands out, files.completeUploadExternal. Checks the bot token,
-// records every call and every uploaded byte, can answer `ok:false` with a chosen error or 429, and can go down
-// (stop listening) and come back on the same port.
+// files.getUploadURLExternal, the upload URL it hands out (raw bytes or a multipart form, as Slack takes both),
+// files.completeUploadExternal, apps.connections.open (Socket Mode, with the app-level token; the WebSocket is
+// in fake-slack-socket.ts) and response URLs (`/respond/<id>`, JSON replies to slash commands). Checks the tokens,
+// records every call, every uploaded byte and every reply, can answer `ok:false` with a chosen error or 429, and
+// can go down (stop listening, drop the WebSockets) and come back on the same port.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { FakeSlackSocket } from "./fake-slack-socket";
 
 export interface FakeSlackCall {
   method: string;
@@ -18,8 +21,31 @@ export interface FakeSlackMessage {
   file?: { id: string; title: string; bytes: Buffer };
 }
 
+/** A reply posted to a response URL. */
+export interface FakeSlackResponse {
+  id: string;
+  contentType: string;
+  body: { response_type?: string; text?: string } & Record<string, unknown>;
+}
+
+/** The file part of a multipart/form-data body (the WebClient's upload), or null when it is not one. */
+function multipartFile(contentType: string, body: Buffer): Buffer | null {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!/^multipart\/form-data/i.test(contentType) || !boundary) return null;
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  const start = body.indexOf(delimiter);
+  const headersEnd = body.indexOf("\r\n\r\n", start);
+  const end = body.indexOf(Buffer.concat([Buffer.from("\r\n"), delimiter]), headersEnd);
+  if (start < 0 || headersEnd < 0 || end < 0) return null;
+  return body.subarray(headersEnd + 4, end);
+}
+
 export class FakeSlack {
   readonly token: string;
+  /** Socket Mode's app-level token. */
+  readonly appToken: string;
+  readonly socket = new FakeSlackSocket();
+  readonly responses: FakeSlackResponse[] = [];
   readonly calls: FakeSlackCall[] = [];
   readonly messages: FakeSlackMessage[] = [];
   /** Uploaded bytes by file id. */
@@ -33,13 +59,14 @@ export class FakeSlack {
   private files = 0;
   private pending = new Map<string, { title: string; length: number }>();
 
-  private constructor(token: string) {
+  private constructor(token: string, appToken: string) {
     this.token = token;
+    this.appToken = appToken;
     this.server = this.makeServer();
   }
 
-  static async start(token = "xoxb-test-token"): Promise<FakeSlack> {
-    const fake = new FakeSlack(token);
+  static async start(token = "xoxb-test-token", appToken = "xapp-test-token"): Promise<FakeSlack> {
+    const fake = new FakeSlack(token, appToken);
     await fake.listen();
     return fake;
   }
@@ -49,9 +76,15 @@ export class FakeSlack {
     return `http://127.0.0.1:${this.port}/api/`;
   }
 
+  /** A response URL for a slash command: what is posted there lands in `responses`. */
+  responseUrl(id: string): string {
+    return `http://127.0.0.1:${this.port}/respond/${id}`;
+  }
+
   /** Stops listening (connections refused) until `up()`. */
   async down(): Promise<void> {
     const server = this.server;
+    this.socket.dropAll();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -65,6 +98,7 @@ export class FakeSlack {
 
   async close(): Promise<void> {
     if (this.server.listening) await this.down();
+    await this.socket.close();
   }
 
   private listen(): Promise<void> {
@@ -78,11 +112,13 @@ export class FakeSlack {
   }
 
   private makeServer(): http.Server {
-    return http.createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => this.handle(req, Buffer.concat(chunks), res));
     });
+    server.on("upgrade", (req, socket, head) => this.socket.handleUpgrade(req, socket, head));
+    return server;
   }
 
   private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
@@ -94,9 +130,25 @@ export class FakeSlack {
     if (req.method === "POST" && url.pathname.startsWith("/upload/")) {
       const id = url.pathname.slice("/upload/".length);
       if (!this.pending.has(id)) return json(404, { ok: false });
-      this.uploads.set(id, body);
+      const bytes = multipartFile(String(req.headers["content-type"] ?? ""), body) ?? body;
+      this.uploads.set(id, Buffer.from(bytes));
       res.writeHead(200, { "content-type": "text/plain" });
-      res.end(`OK - ${body.length}`);
+      res.end(`OK - ${bytes.length}`);
+      return;
+    }
+    if (req.method === "POST" && url.pathname.startsWith("/respond/")) {
+      const contentType = String(req.headers["content-type"] ?? "");
+      let reply: FakeSlackResponse["body"];
+      try {
+        reply = JSON.parse(body.toString("utf8")) as FakeSlackResponse["body"];
+      } catch {
+        res.writeHead(400, { "content-type": "text/plain" });
+        res.end("invalid_payload");
+        return;
+      }
+      this.responses.push({ id: url.pathname.slice("/respond/".length), contentType, body: reply });
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("ok");
       return;
     }
     if (req.method !== "POST" || !url.pathname.startsWith("/api/")) return json(404, { ok: false, error: "unknown_method" });
@@ -106,7 +158,8 @@ export class FakeSlack {
     if (type.includes("json")) Object.assign(args, JSON.parse(body.toString("utf8") || "{}"));
     else for (const [k, v] of new URLSearchParams(body.toString("utf8"))) args[k] = v;
     const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1] ?? args.token;
-    const authorized = bearer === this.token;
+    // apps.connections.open takes the app-level token, every other method the bot token
+    const authorized = bearer === (method === "apps.connections.open" ? this.appToken : this.token);
     this.calls.push({ method, args, authorized });
     if (this.rateLimitOnce !== null) {
       const seconds = this.rateLimitOnce;
@@ -117,6 +170,8 @@ export class FakeSlack {
     if (!bearer) return json(200, { ok: false, error: "not_authed" });
     if (!authorized) return json(200, { ok: false, error: "invalid_auth" });
     switch (method) {
+      case "apps.connections.open":
+        return json(200, { ok: true, url: this.socket.issueUrl(`http://127.0.0.1:${this.port}`) });
       case "auth.test":
         return json(200, { ok: true, user_id: "UBOT", team_id: "T1", bot_id: "B1" });
       case "chat.postMessage": {

@@ -1,9 +1,15 @@
-// The few Slack Web API calls PiFog makes, over the global fetch against a configurable base URL (the real
-// https://slack.com/api/ or a test's fake): chat.postMessage, and the files.uploadV2 way of posting an image
-// (files.getUploadURLExternal → POST the bytes to the upload_url → files.completeUploadExternal).
-// Arguments go form-encoded (every one of these methods takes them so); the token as a Bearer header.
+// The few Slack Web API calls PiFog makes, through @slack/web-api's WebClient against a configurable base URL
+// (the real https://slack.com/api/ or a test's fake): chat.postMessage, and filesUploadV2 for an image
+// (files.getUploadURLExternal → the bytes to the upload_url → files.completeUploadExternal). The client's own
+// retries are off and a rate limit is rejected at once: slack-notify's durable outbox does the retrying, and it
+// needs to know what went wrong, so every failure becomes a SlackApiError with a plain code.
+import { ErrorCode, LogLevel, WebClient, type Logger, type WebClientOptions } from "@slack/web-api";
 
 export const DEFAULT_SLACK_API_URL = "https://slack.com/api/";
+/** One HTTP request to Slack may take this long (an image over a slow uplink included). */
+const REQUEST_TIMEOUT_MS = 60_000;
+/** A 429 without a usable Retry-After waits this long. */
+const DEFAULT_RATE_LIMIT_WAIT_MS = 30_000;
 
 /** Slack said no (`ok:false`), answered with an HTTP error, or could not be reached. */
 export class SlackApiError extends Error {
@@ -50,10 +56,96 @@ export interface SlackTarget {
   token: string;
 }
 
-function retryAfterOf(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const seconds = Number(header);
+/** The WebClient's own logging says what our errors say again: it goes to `log` (a node's debug log) or nowhere. */
+export function quietLogger(log?: (text: string) => void): Logger {
+  let level = LogLevel.INFO;
+  const write = (...parts: unknown[]) => log?.(parts.map(String).join(" "));
+  return {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: write,
+    error: write,
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+/** The WebClient settings every PiFog call uses (also the Socket Mode client's apps.connections.open). */
+export function slackClientOptions(apiUrl: string, signal?: AbortSignal): WebClientOptions {
+  return {
+    slackApiUrl: apiUrl,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    allowAbsoluteUrls: false,
+    timeout: REQUEST_TIMEOUT_MS,
+    logger: quietLogger(),
+    ...(signal
+      ? {
+          requestInterceptor: (config) => {
+            config.signal = signal;
+            return config;
+          },
+        }
+      : {}),
+  };
+}
+
+/** A client for one call (or a few): cheap to make, and the abort signal is its own. */
+export function slackClient(target: SlackTarget, signal?: AbortSignal): WebClient {
+  return new WebClient(target.token, slackClientOptions(target.apiUrl, signal));
+}
+
+function retryAfterOf(header: unknown): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value === null || value === "") return undefined;
+  const seconds = Number(value);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+/** Any failure of a WebClient call as a SlackApiError (what the outbox and the status need). */
+export function toSlackApiError(err: unknown, what: string): SlackApiError {
+  if (err instanceof SlackApiError) return err;
+  const e = (err ?? {}) as {
+    code?: unknown;
+    message?: string;
+    data?: { error?: unknown; response_metadata?: { retryAfter?: number } };
+    retryAfter?: number;
+    statusCode?: number;
+    headers?: Record<string, unknown>;
+    original?: { message?: string };
+  };
+  const message = e.message ?? String(err);
+  switch (e.code) {
+    case ErrorCode.PlatformError: {
+      const code = typeof e.data?.error === "string" && /^[a-z0-9_]{1,64}$/.test(e.data.error) ? e.data.error : "bad_response";
+      const retryAfterMs = code === "ratelimited" ? retryAfterOf(e.data?.response_metadata?.retryAfter) ?? DEFAULT_RATE_LIMIT_WAIT_MS : undefined;
+      return new SlackApiError(code, `${what}: ${code}`, { retryAfterMs, cause: err });
+    }
+    case ErrorCode.RateLimitedError:
+      return new SlackApiError("ratelimited", `${what}: rate limited`, {
+        retryAfterMs: retryAfterOf(e.retryAfter) ?? DEFAULT_RATE_LIMIT_WAIT_MS,
+        cause: err,
+      });
+    case ErrorCode.HTTPError:
+      return new SlackApiError(`http_${e.statusCode ?? 0}`, `${what}: HTTP ${e.statusCode ?? "?"}`, {
+        retryAfterMs: retryAfterOf(e.headers?.["retry-after"]),
+        cause: err,
+      });
+    case ErrorCode.RequestError:
+      return new SlackApiError("network", `${what}: ${e.original?.message || message}`, { cause: err });
+    case ErrorCode.FileUploadInvalidArgumentsError:
+    case ErrorCode.FileUploadReadFileDataError:
+      return new SlackApiError("invalid_arguments", `${what}: ${message}`, { cause: err });
+    default:
+      // a 429 whose Retry-After the client could not read comes as a plain Error
+      if (/Retry header did not contain/.test(message)) {
+        return new SlackApiError("ratelimited", `${what}: rate limited`, { retryAfterMs: DEFAULT_RATE_LIMIT_WAIT_MS, cause: err });
+      }
+      return new SlackApiError("network", `${what}: ${message}`, { cause: err });
+  }
 }
 
 /** Calls one Web API method; resolves with the answer when `ok:true`, throws a SlackApiError otherwise. */
@@ -63,45 +155,11 @@ export async function callSlack(
   args: Record<string, string | number | undefined>,
   signal?: AbortSignal,
 ): Promise<Record<string, unknown>> {
-  const form = new URLSearchParams();
-  for (const [key, value] of Object.entries(args)) if (value !== undefined) form.set(key, String(value));
-  let res: Response;
   try {
-    res = await fetch(`${target.apiUrl}${method}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${target.token}`,
-        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
-      },
-      body: form.toString(),
-      signal,
-    });
+    return (await slackClient(target, signal).apiCall(method, args)) as unknown as Record<string, unknown>;
   } catch (err) {
-    throw new SlackApiError("network", `${method}: ${(err as Error).message}`, { cause: err });
+    throw toSlackApiError(err, method);
   }
-  return answerOf(method, res);
-}
-
-async function answerOf(method: string, res: Response): Promise<Record<string, unknown>> {
-  const retryAfterMs = retryAfterOf(res.headers.get("retry-after"));
-  if (res.status === 429) {
-    await res.text().catch(() => "");
-    throw new SlackApiError("ratelimited", `${method}: rate limited`, { retryAfterMs: retryAfterMs ?? 30_000 });
-  }
-  const text = await res.text().catch(() => "");
-  if (!res.ok) throw new SlackApiError(`http_${res.status}`, `${method}: HTTP ${res.status}`, { retryAfterMs });
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new SlackApiError("bad_response", `${method}: not a JSON answer`);
-  }
-  const answer = body as Record<string, unknown>;
-  if (answer.ok !== true) {
-    const code = typeof answer.error === "string" ? answer.error : "unknown_error";
-    throw new SlackApiError(code, `${method}: ${code}`, { retryAfterMs: code === "ratelimited" ? retryAfterMs ?? 30_000 : undefined });
-  }
-  return answer;
 }
 
 export interface SlackPost {
@@ -118,42 +176,53 @@ export async function postToSlack(target: SlackTarget, post: SlackPost, signal?:
     return;
   }
   const filename = post.filename ?? "snapshot.jpg";
-  const ticket = await callSlack(target, "files.getUploadURLExternal", { filename, length: post.image.length }, signal);
-  const uploadUrl = ticket.upload_url;
-  const fileId = ticket.file_id;
-  if (typeof uploadUrl !== "string" || typeof fileId !== "string") {
-    throw new SlackApiError("bad_response", "files.getUploadURLExternal: no upload_url or file_id");
-  }
-  let res: Response;
   try {
-    res = await fetch(uploadUrl, {
-      method: "POST",
-      headers: { "content-type": "application/octet-stream" },
-      body: new Uint8Array(post.image),
-      signal,
+    await slackClient(target, signal).filesUploadV2({
+      channel_id: post.channel,
+      file: post.image,
+      filename,
+      title: filename,
+      ...(post.text ? { initial_comment: post.text } : {}),
     });
   } catch (err) {
-    throw new SlackApiError("network", `upload: ${(err as Error).message}`, { cause: err });
+    throw toSlackApiError(err, "files.uploadV2");
   }
-  await res.arrayBuffer().catch(() => undefined);
-  if (!res.ok) throw new SlackApiError(`http_${res.status}`, `upload: HTTP ${res.status}`, { retryAfterMs: retryAfterOf(res.headers.get("retry-after")) });
-  await callSlack(
-    target,
-    "files.completeUploadExternal",
-    { files: JSON.stringify([{ id: fileId, title: filename }]), channel_id: post.channel, initial_comment: post.text || undefined },
-    signal,
-  );
 }
+
+export type SlackAppMode = "http" | "socket";
 
 /** What a `slack-app` config node offers the Slack nodes (RED.nodes.getNode(config.app)). */
 export interface SlackAppSettings extends SlackTarget {
+  mode: SlackAppMode;
   signingSecret: string;
+  /** Socket Mode's app-level token (`xapp-…`). */
+  appToken: string;
   allowedUsers: string[];
   channel: string;
+}
+
+/** The ephemeral (or in-channel) answer to a slash command: an HTTP response body or a Socket Mode ack. */
+export interface SlackCommandReply {
+  response_type: "ephemeral" | "in_channel";
+  text: string;
+}
+
+/** The Socket Mode connection as the nodes using it show it. */
+export type SlackSocketState = { state: "connecting" } | { state: "connected" } | { state: "disconnected"; reason: string };
+
+/** A slack-command node taking the app's Socket Mode slash commands. */
+export interface SlackCommandUser {
+  /** Answers one slash command (its fields as Slack sent them); the reply goes back in the ack. */
+  answer(fields: Record<string, unknown>): SlackCommandReply;
+  /** The connection changed. */
+  socketState(state: SlackSocketState): void;
 }
 
 export interface SlackAppNode {
   slack: SlackAppSettings;
   /** A configuration error, or null. */
   problem: string | null;
+  /** Socket mode: `user` answers the slash commands; false when another node already does. */
+  register(user: SlackCommandUser): boolean;
+  deregister(user: SlackCommandUser): void;
 }

@@ -1,5 +1,6 @@
-// Incoming Slack requests (slash commands, over HTTP): the signature check over the raw body and the words
-// PiFog understands. https://api.slack.com/authentication/verifying-requests-from-slack
+// Incoming Slack slash commands: the signature check over an HTTP request's raw body, the command's fields (from
+// the HTTP form or a Socket Mode envelope's payload), and the words PiFog understands.
+// https://api.slack.com/authentication/verifying-requests-from-slack
 import crypto from "node:crypto";
 
 /** Requests older (or newer) than this are refused: a replayed request cannot be used later. */
@@ -41,9 +42,14 @@ export interface SlashCommand {
   responseUrl: string;
 }
 
+/** An HTTP slash command: the form-encoded body. */
 export function parseSlashCommand(rawBody: Buffer): SlashCommand {
-  const form = new URLSearchParams(rawBody.toString("utf8"));
-  const field = (name: string) => (form.get(name) ?? "").trim();
+  return slashCommandOf(Object.fromEntries(new URLSearchParams(rawBody.toString("utf8"))));
+}
+
+/** A slash command's fields, as the HTTP form or a Socket Mode `slash_commands` payload carries them. */
+export function slashCommandOf(fields: Record<string, unknown>): SlashCommand {
+  const field = (name: string) => (typeof fields[name] === "string" ? (fields[name] as string).trim() : "");
   return {
     command: field("command"),
     text: field("text"),
