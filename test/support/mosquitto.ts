@@ -11,6 +11,10 @@ export interface Mosquitto {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** Stops it (as an outage would) without removing its config or persistence directory. */
+  pause(): Promise<void>;
+  /** Starts it again on the same port with the same config. */
+  resume(): Promise<void>;
 }
 
 export const MOSQUITTO_BIN = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].find((p) => fs.existsSync(p));
@@ -40,15 +44,29 @@ export async function startMosquitto(extraConfig: string[] = [], options: { repl
   const conf = path.join(dir, "mosquitto.conf");
   const defaults = options.replaceDefaults ? [] : ["allow_anonymous true", "persistence false"];
   fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, ...defaults, ...extraConfig].join("\n") + "\n");
-  const child = spawn(MOSQUITTO_BIN, ["-c", conf], { stdio: "ignore" });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPort(port, child, 5000);
+  const bin = MOSQUITTO_BIN;
+  const launch = async () => {
+    const child = spawn(bin, ["-c", conf], { stdio: "ignore" });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    await waitForPort(port, child, 5000);
+    return { child, exited };
+  };
+  let running: { child: ChildProcess; exited: Promise<void> } | null = await launch();
+  const halt = async () => {
+    if (!running) return;
+    if (running.child.exitCode === null) running.child.kill("SIGTERM");
+    await running.exited;
+    running = null;
+  };
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pause: halt,
+    resume: async () => {
+      if (!running) running = await launch();
+    },
     stop: async () => {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      await exited;
+      await halt();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,142 @@
+// The faces pipeline split as in the field, each part its own runtime with its shipped flow: a CameraPi with its
+// own embedded broker, whose forwarder carries faces to a remote Mosquitto (persistent, as a cloud broker is), and a
+// face writer on that broker storing each face in S3 (s3rver, enabled through the editor API as a user would) and
+// in its local folder. The remote broker goes away during a burst of visitors and comes back: every face the
+// camera found arrives, once, byte for byte, with its box and score as S3 metadata.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { cameraTopics, topics } from "../../nodes/lib/contract";
+import { readFaceRecord } from "../../nodes/lib/face-record";
+import { startMosquitto, type Mosquitto } from "../support/mosquitto";
+import { TestClient, type Received } from "../support/mqtt";
+import { startRuntime, type TestRuntime } from "../support/runtime";
+import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, TestS3 } from "../support/s3";
+
+const CAMERA = "camerapi";
+const BURST = 4;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+async function adminToken(http: string): Promise<string> {
+  const res = await fetch(`${http}/admin/auth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password: "test-admin-password" }),
+  });
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 30_000, state: () => unknown = () => ""): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await test())) {
+    if (Date.now() > deadline) assert.fail(`timed out: ${what} ${JSON.stringify(await state())}`);
+    await sleep(200);
+  }
+}
+
+describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosquitto → face writer → S3", function () {
+  this.timeout(120_000);
+  let remote: Mosquitto;
+  let s3: TestS3;
+  let camera: TestRuntime;
+  let writer: TestRuntime;
+  let local: TestClient;
+  const persistence = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-remote-broker-"));
+  // mosquitto started as root runs as the `mosquitto` user: it must be able to write its database here
+  fs.chmodSync(persistence, 0o777);
+
+  before(async function () {
+    this.timeout(90_000);
+    s3 = await TestS3.start(["pifog-faces"]);
+    remote = await startMosquitto(["persistence true", `persistence_location ${persistence}/`, "autosave_interval 1"]);
+    writer = await startRuntime({ role: "facewriter", env: { PIFOG_MQTT_URL: remote.url } });
+    // the user sets up the bucket and enables "to S3" in the editor
+    const auth = { authorization: `Bearer ${await adminToken(writer.info.http)}` };
+    const flows = (await (await fetch(`${writer.info.http}/admin/flows`, { headers: auth })).json()) as Array<Record<string, unknown>>;
+    Object.assign(flows.find((n) => n.type === "s3-bucket")!, {
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY },
+    });
+    Object.assign(flows.find((n) => n.type === "s3-writer")!, { d: false });
+    const deployed = await fetch(`${writer.info.http}/admin/flows`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json", "Node-RED-Deployment-Type": "full" },
+      body: JSON.stringify(flows),
+    });
+    assert.ok([200, 204].includes(deployed.status), `deploy: ${deployed.status}`);
+
+    camera = await startRuntime({ role: "camerapi", env: { PIFOG_FACES_REMOTE_URL: remote.url } });
+    local = await TestClient.connect(camera.info.mqtt);
+    await local.subscribe(cameraTopics.faces(CAMERA), topics.simState(CAMERA, "scene"), topics.event(CAMERA));
+    for (let attempt = 1; ; attempt++) {
+      const confirmed = local.waitFor(topics.simState(CAMERA, "scene"), (m) => m.payload.toString().startsWith("visitor-"), 1500, false);
+      await local.publish(topics.simSet(CAMERA, "scene"), "visitor");
+      try {
+        await confirmed;
+        break;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+      }
+    }
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await local?.end().catch(() => undefined);
+    await camera?.stop();
+    await writer?.stop();
+    await remote?.stop();
+    await s3?.close();
+    fs.rmSync(persistence, { recursive: true, force: true });
+  });
+
+  const localFaces = (): Received[] => local.received.filter((m) => m.topic === cameraTopics.faces(CAMERA));
+  const storedFiles = () => filesUnder(path.join(writer.dataDir, "faces", CAMERA)).map((f) => fs.readFileSync(f));
+
+  async function visitor(id: string): Promise<void> {
+    const before = localFaces().length;
+    await local.publish(topics.command(CAMERA), JSON.stringify({ command: "take-picture-low-res", id, by: "test" }));
+    await until(`a face from picture ${id}`, () => localFaces().length > before);
+  }
+
+  it("a visitor's face reaches the face writer: in S3 with its box and score, and in the local folder", async () => {
+    await visitor("first");
+    await until("stored in S3 and in the folder", async () => (await s3.keys("pifog-faces")).length >= 1 && storedFiles().length >= 1);
+    const [key] = await s3.keys("pifog-faces");
+    assert.match(key!, /^faces\/camerapi\/\d{4}\/\d\d\/\d\d\/.+\.png$/);
+    const object = await s3.get(key!, "pifog-faces");
+    const sent = localFaces()[0]!.payload;
+    assert.ok(object.body.equals(sent), "S3 holds the crop byte for byte");
+    assert.equal(object.contentType, "image/png");
+    const record = readFaceRecord(sent)!;
+    assert.equal(object.metadata["face-box"], [record.box.x, record.box.y, record.box.width, record.box.height].map(Math.round).join(","));
+    assert.equal(object.metadata["face-score"], record.score.toFixed(3));
+    assert.ok(storedFiles()[0]!.equals(sent), "the local folder holds the same bytes");
+  });
+
+  it("the remote broker is down during a burst of visitors and comes back: every face arrives once", async () => {
+    await remote.pause();
+    for (let i = 0; i < BURST; i++) await visitor(`burst-${i}`);
+    await sleep(1000);
+    assert.ok((await s3.keys("pifog-faces")).length < localFaces().length, "nothing can arrive while the remote broker is down");
+    await remote.resume();
+    await until(
+      "every face in S3 and in the folder",
+      async () => (await s3.keys("pifog-faces")).length >= localFaces().length && storedFiles().length >= localFaces().length,
+      60_000,
+      async () => ({ sent: localFaces().length, s3: (await s3.keys("pifog-faces")).length, folder: storedFiles().length, camera: camera.output().slice(-1500), writer: writer.output().slice(-1500) }),
+    );
+    await sleep(1500); // anything sent twice would show up now
+    const sent = localFaces().map((m) => m.payload.toString("base64")).sort();
+    const inS3 = await Promise.all((await s3.keys("pifog-faces")).map(async (k) => (await s3.get(k, "pifog-faces")).body.toString("base64")));
+    assert.deepEqual(inS3.sort(), sent, "S3 holds exactly the faces the camera found");
+    assert.deepEqual(storedFiles().map((b) => b.toString("base64")).sort(), sent, "so does the local folder");
+    assert.ok(sent.length >= BURST + 1);
+  });
+});
