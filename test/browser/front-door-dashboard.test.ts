@@ -5,9 +5,9 @@
 // Set PIFOG_SCREENSHOTS=<dir> to keep screenshots; a failing test always leaves one in the tmp dir.
 import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { topics } from "../../nodes/lib/contract";
 import { DoorAudit } from "../../nodes/lib/door-audit";
 import { keepScreenshot, launchChromium, openPage, openTab, reportFailure, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
+import { showScene } from "../support/camera-scene";
 import { TestClient } from "../support/mqtt";
 import { startRuntime, type TestRuntime } from "../support/runtime";
 
@@ -27,19 +27,7 @@ describe("Front door tab in Chromium (role all, simulated camera and door opener
     this.timeout(45_000);
     runtime = await startRuntime({ role: "all" });
     mqtt = await TestClient.connect(runtime.info.mqtt);
-    const sceneTopic = topics.simState(CAMERA, "scene");
-    await mqtt.subscribe(sceneTopic);
-    // a visitor stands at the door (retrying while the camera's device link may still be subscribing)
-    for (let attempt = 1; ; attempt++) {
-      const confirmed = mqtt.waitFor(sceneTopic, (m) => m.payload.toString().startsWith("visitor-"), 1500, false);
-      await mqtt.publish(topics.simSet(CAMERA, "scene"), "visitor");
-      try {
-        await confirmed;
-        break;
-      } catch (err) {
-        if (attempt >= 10) throw err;
-      }
-    }
+    await showScene(mqtt, CAMERA, "visitor"); // a visitor stands at the door
     browser = await launchChromium();
     ({ context, page, pageErrors } = await openPage(browser, { width: 1100, height: 1000 }));
   });

@@ -11,8 +11,10 @@ import { cameraTopics, topics } from "../../nodes/lib/contract";
 import { readFaceRecord } from "../../nodes/lib/face-record";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
 import { TestClient, type Received } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { showScene } from "../support/camera-scene";
+import { redeploy, startRuntime, type TestRuntime } from "../support/runtime";
 import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, TestS3 } from "../support/s3";
+import { until } from "../support/until";
 
 const CAMERA = "camerapi";
 const BURST = 4;
@@ -21,23 +23,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
-async function adminToken(http: string): Promise<string> {
-  const res = await fetch(`${http}/admin/auth/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password: "test-admin-password" }),
-  });
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
-async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 30_000, state: () => unknown = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > deadline) assert.fail(`timed out: ${what} ${JSON.stringify(await state())}`);
-    await sleep(200);
-  }
 }
 
 describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosquitto → face writer → S3", function () {
@@ -57,33 +42,18 @@ describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosqu
     remote = await startMosquitto(["persistence true", `persistence_location ${persistence}/`, "autosave_interval 1"]);
     writer = await startRuntime({ role: "facewriter", env: { PIFOG_MQTT_URL: remote.url } });
     // the user sets up the bucket and enables "to S3" in the editor
-    const auth = { authorization: `Bearer ${await adminToken(writer.info.http)}` };
-    const flows = (await (await fetch(`${writer.info.http}/admin/flows`, { headers: auth })).json()) as Array<Record<string, unknown>>;
-    Object.assign(flows.find((n) => n.type === "s3-bucket")!, {
-      endpoint: s3.endpoint,
-      credentials: { accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY },
+    await redeploy(writer.info.http, (flows) => {
+      Object.assign(flows.find((n) => n.type === "s3-bucket")!, {
+        endpoint: s3.endpoint,
+        credentials: { accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY },
+      });
+      Object.assign(flows.find((n) => n.type === "s3-writer")!, { d: false });
     });
-    Object.assign(flows.find((n) => n.type === "s3-writer")!, { d: false });
-    const deployed = await fetch(`${writer.info.http}/admin/flows`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json", "Node-RED-Deployment-Type": "full" },
-      body: JSON.stringify(flows),
-    });
-    assert.ok([200, 204].includes(deployed.status), `deploy: ${deployed.status}`);
 
     camera = await startRuntime({ role: "camerapi", env: { PIFOG_FACES_REMOTE_URL: remote.url } });
     local = await TestClient.connect(camera.info.mqtt);
-    await local.subscribe(cameraTopics.faces(CAMERA), topics.simState(CAMERA, "scene"), topics.event(CAMERA));
-    for (let attempt = 1; ; attempt++) {
-      const confirmed = local.waitFor(topics.simState(CAMERA, "scene"), (m) => m.payload.toString().startsWith("visitor-"), 1500, false);
-      await local.publish(topics.simSet(CAMERA, "scene"), "visitor");
-      try {
-        await confirmed;
-        break;
-      } catch (err) {
-        if (attempt >= 10) throw err;
-      }
-    }
+    await local.subscribe(cameraTopics.faces(CAMERA), topics.event(CAMERA));
+    await showScene(local, CAMERA, "visitor");
   });
 
   after(async function () {
@@ -102,12 +72,12 @@ describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosqu
   async function visitor(id: string): Promise<void> {
     const before = localFaces().length;
     await local.publish(topics.command(CAMERA), JSON.stringify({ command: "take-picture-low-res", id, by: "test" }));
-    await until(`a face from picture ${id}`, () => localFaces().length > before);
+    await until(() => localFaces().length > before, `a face from picture ${id}`);
   }
 
   it("a visitor's face reaches the face writer: in S3 with its box and score, and in the local folder", async () => {
     await visitor("first");
-    await until("stored in S3 and in the folder", async () => (await s3.keys("pifog-faces")).length >= 1 && storedFiles().length >= 1);
+    await until(async () => (await s3.keys("pifog-faces")).length >= 1 && storedFiles().length >= 1, "stored in S3 and in the folder");
     const [key] = await s3.keys("pifog-faces");
     assert.match(key!, /^faces\/camerapi\/\d{4}\/\d\d\/\d\d\/.+\.png$/);
     const object = await s3.get(key!, "pifog-faces");
@@ -127,10 +97,10 @@ describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosqu
     assert.ok((await s3.keys("pifog-faces")).length < localFaces().length, "nothing can arrive while the remote broker is down");
     await remote.resume();
     await until(
-      "every face in S3 and in the folder",
       async () => (await s3.keys("pifog-faces")).length >= localFaces().length && storedFiles().length >= localFaces().length,
+      "every face in S3 and in the folder",
       60_000,
-      async () => ({ sent: localFaces().length, s3: (await s3.keys("pifog-faces")).length, folder: storedFiles().length, camera: camera.output().slice(-1500), writer: writer.output().slice(-1500) }),
+      async () => ({ sent: localFaces().length, s3: (await s3.keys("pifog-faces")).length, folder: storedFiles().length }),
     );
     await sleep(1500); // anything sent twice would show up now
     const sent = localFaces().map((m) => m.payload.toString("base64")).sort();

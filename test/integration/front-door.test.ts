@@ -8,8 +8,9 @@ import path from "node:path";
 import { cameraTopics, compatTopics, topics } from "../../nodes/lib/contract";
 import { readFaceRecord } from "../../nodes/lib/face-record";
 import type { FrameFaces } from "../../nodes/face-detect/face-detect";
+import { showScene as showCameraScene } from "../support/camera-scene";
 import { TestClient, type Received } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { adminToken, startRuntime, type TestRuntime } from "../support/runtime";
 
 const DEVICE = "camerapi";
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -41,20 +42,7 @@ describe("front door (all-in-one): visitor → faces → forwarder → local fol
     await fog?.stop();
   });
 
-  /** Sets the simulated scene and waits for the camera to confirm it (retrying while the runtime's device link
-   * may still be subscribing just after start). */
-  async function showScene(kind: "visitor" | "empty"): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const confirmed = client.waitFor(sceneTopic, (m) => m.payload.toString().startsWith(`${kind}-`), 1500, false);
-      await client.publish(topics.simSet(DEVICE, "scene"), kind);
-      try {
-        await confirmed;
-        return;
-      } catch (err) {
-        if (attempt >= 10) throw err;
-      }
-    }
-  }
+  const showScene = (kind: "visitor" | "empty") => showCameraScene(client, DEVICE, kind);
 
   async function takePicture(id: string): Promise<void> {
     const answered = client.waitFor(compatTopics.event("CameraPi"), (m) => m.payload.toString().includes(`"response-to": "${id}"`) || m.payload.toString().includes(`"response-to":"${id}"`), 20_000, false);
@@ -103,12 +91,7 @@ describe("front door (all-in-one): visitor → faces → forwarder → local fol
   });
 
   it("the CameraPi tab's \"visitor rings\" button sets the scene to a visitor and a face follows", async () => {
-    const res = await fetch(`${fog.info.http}/admin/auth/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password: "test-admin-password" }),
-    });
-    const { access_token } = (await res.json()) as { access_token: string };
+    const access_token = await adminToken(fog.info.http);
     const face = client.waitFor(facesTopic, () => true, 30_000, false);
     const scene = client.waitFor(sceneTopic, (m) => m.payload.toString().startsWith("visitor-"), 10_000, false);
     const pressed = await fetch(`${fog.info.http}/admin/inject/camerapi-visitor`, { method: "POST", headers: { authorization: `Bearer ${access_token}` } });

@@ -8,20 +8,11 @@ import { AccountStore } from "../../nodes/lib/accounts/store";
 import type { PowerState } from "../../nodes/lib/contract";
 import { formatGoTime } from "../../nodes/lib/email/templates";
 import { TestClient } from "../support/mqtt";
-import { ROOT, startRuntime, type TestRuntime } from "../support/runtime";
+import { ROOT, startRuntime, type TestRuntime, redeploy } from "../support/runtime";
 import { TestSmtpServer } from "../support/smtp";
 
 const A = "owner@example.com";
 const B = "partner@example.com";
-
-async function adminToken(http: string): Promise<string> {
-  const res = await fetch(`${http}/admin/auth/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password: "test-admin-password" }),
-  });
-  return ((await res.json()) as { access_token: string }).access_token;
-}
 
 describe("power outage e-mails, end to end", function () {
   this.timeout(120_000);
@@ -38,26 +29,23 @@ describe("power outage e-mails, end to end", function () {
     store.attachDevice(account.id, "powerpi", "Garage");
     store.close();
 
-    const token = await adminToken(fog.info.http);
-    const auth = { authorization: `Bearer ${token}` };
-    const flows = (await (await fetch(`${fog.info.http}/admin/flows`, { headers: auth })).json()) as Array<Record<string, unknown>>;
-    const email = flows.find((n) => n.type === "email");
-    assert.ok(email, "the shipped power hub flow has an e-mail node");
-    Object.assign(email, {
-      d: false,
-      host: "127.0.0.1",
-      port: String(smtp.port),
-      security: "starttls",
-      from: "PiFog <pifog@example.com>",
-      credentials: { username: smtp.username, password: smtp.password },
-    });
-    const deployed = await fetch(`${fog.info.http}/admin/flows`, {
-      method: "POST",
-      // as the editor's default deploy: only the changed node restarts
-      headers: { ...auth, "content-type": "application/json", "Node-RED-Deployment-Type": "nodes" },
-      body: JSON.stringify(flows),
-    });
-    assert.ok([200, 204].includes(deployed.status), `deploy: ${deployed.status}`);
+    // as the editor's default deploy: only the changed node restarts
+    await redeploy(
+      fog.info.http,
+      (flows) => {
+        const email = flows.find((n) => n.type === "email");
+        assert.ok(email, "the shipped power hub flow has an e-mail node");
+        Object.assign(email, {
+          d: false,
+          host: "127.0.0.1",
+          port: String(smtp.port),
+          security: "starttls",
+          from: "PiFog <pifog@example.com>",
+          credentials: { username: smtp.username, password: smtp.password },
+        });
+      },
+      "nodes",
+    );
 
     client = await TestClient.connect(fog.info.mqtt);
     await client.subscribe("pifog/powerpi/#", "pifog/powerhub/#");

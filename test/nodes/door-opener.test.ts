@@ -9,6 +9,7 @@ import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import { FakeClock } from "../support/fake-clock";
 import type { Received } from "../support/mqtt";
 import { deviceNode, helper, loadUntilOnline, pingBarrier, startHarness, type Harness } from "../support/node-harness";
+import { until } from "../support/until";
 
 const nodes = [pifogDevice, doorOpener];
 const SIM = "pifog/bp1/sim/door";
@@ -32,13 +33,6 @@ const doorResult = (m: Received): DoorOpenResult | undefined => (JSON.parse(text
 const levels = (h: Harness) => h.client.received.filter((m) => m.topic === SIM).map(text);
 const results = (h: Harness) => h.client.received.filter((m) => m.topic === EVENT).map(doorResult).filter((r): r is DoorOpenResult => !!r);
 
-async function until(test: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function outputs(id = "out"): Array<{ payload: DoorOpenResult; error?: { message: string } }> {
   const seen: Array<{ payload: DoorOpenResult; error?: { message: string } }> = [];

@@ -9,6 +9,7 @@ import { dataDatabase } from "../../nodes/lib/store/sqlite";
 import email, { emailQueue } from "../../nodes/email/email";
 import { helper } from "../support/node-harness";
 import { TestSmtpServer } from "../support/smtp";
+import { until } from "../support/until";
 
 const ALICE = "alice@example.com";
 const BOB = "bob@example.org";
@@ -34,13 +35,6 @@ interface Caught {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(test: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 function outage(): TransitionEvent {
   return { device: "powerpi", name: "Garage", transition: "Off", connection: "connected", power: "off", at: "2026-03-05T07:04:09.000Z" };

@@ -7,6 +7,7 @@ import { normaliseForwarder, remapTopic, type ForwarderDef } from "../../nodes/f
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import { freePort } from "../support/ports";
 import { helper, hubFlow, loadUntilOnline, startHarness, type Harness } from "../support/node-harness";
+import { until } from "../support/until";
 
 const nodes = [pifogDevice, forwarder];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,13 +56,6 @@ class Remote {
   }
 }
 
-async function until(test: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe("forwarder node", () => {
   let h: Harness;

@@ -13,6 +13,7 @@ import { FakeClock } from "../support/fake-clock";
 import { TestClient, type Received } from "../support/mqtt";
 import { deviceNode, helper, startHarness, type Harness } from "../support/node-harness";
 import { freePort } from "../support/ports";
+import { until } from "../support/until";
 
 const nodes = [pifogDevice, powerMonitor];
 
@@ -29,13 +30,6 @@ const isEvent = (m: Received) => m.topic === "pifog/pp1/power/events";
 const parse = (m: Received) => JSON.parse(m.payload.toString("utf8")) as PowerState;
 
 /** Waits (real time) until `test` holds. */
-async function until(test: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** What the node sends on its output. */
 function outputs(): Array<{ payload: PowerState; event: boolean }> {

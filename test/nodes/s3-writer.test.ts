@@ -10,6 +10,7 @@ import s3Writer from "../../nodes/s3-writer/s3-writer";
 import { metadataOf, renderKey, sniffContentType, withSequence } from "../../nodes/lib/s3/object";
 import { helper } from "../support/node-harness";
 import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, TestS3 } from "../support/s3";
+import { until } from "../support/until";
 
 const nodes = [s3Bucket, s3Writer];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -17,13 +18,6 @@ type Status = { fill?: string; text?: string };
 type Stored = { bucket: string; key: string; etag: string; size: number; contentType: string };
 type Emitter = NodeJS.EventEmitter & { receive(msg: unknown): void };
 
-async function until(test: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /** A real grayscale PNG (as face-detect's crops), with random pixels so every byte value occurs. */
 function aPng(width = 48, height = 48): Buffer {

@@ -16,6 +16,7 @@ import { doorReplyText } from "../../nodes/lib/slack/reply";
 import { slackSignature } from "../../nodes/lib/slack/request";
 import { FakeSlack } from "../support/fake-slack";
 import { helper } from "../support/node-harness";
+import { until } from "../support/until";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TOKEN = "xoxb-test-token";
@@ -60,13 +61,6 @@ function english(node: string): (key: string, vars?: Record<string, string | num
   };
 }
 
-async function until(test: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 describe("slack nodes (against a fake Slack)", function () {
   let slack: FakeSlack;

@@ -93,3 +93,29 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
     },
   };
 }
+
+/** A bearer token for the runtime's editor API, logged in as the tests' admin. */
+export async function adminToken(http: string): Promise<string> {
+  const res = await fetch(`${http}/admin/auth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password: "test-admin-password" }),
+  });
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+export type FlowNodes = Array<Record<string, unknown>>;
+
+/** As a user in the editor: reads the deployed flow, lets `change` edit it (node settings, `d`, `credentials`),
+ * and deploys it (`nodes`: only the changed nodes restart, as the editor's default deploy; `full`: all). */
+export async function redeploy(http: string, change: (flows: FlowNodes) => void, type: "nodes" | "full" = "full"): Promise<void> {
+  const auth = { authorization: `Bearer ${await adminToken(http)}` };
+  const flows = (await (await fetch(`${http}/admin/flows`, { headers: auth })).json()) as FlowNodes;
+  change(flows);
+  const deployed = await fetch(`${http}/admin/flows`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json", "Node-RED-Deployment-Type": type },
+    body: JSON.stringify(flows),
+  });
+  if (![200, 204].includes(deployed.status)) throw new Error(`deploy: HTTP ${deployed.status} ${await deployed.text()}`);
+}

@@ -160,7 +160,7 @@ describe("simulated camera", () => {
   const STATE = "pifog/cp1/sim/scene";
 
   it("finds the scenes beside the sources", () => {
-    assert.deepEqual(sceneNames(defaultScenesDir()), ["empty-cat", "empty-coffee", "visitor-astronaut"]);
+    assert.deepEqual(sceneNames(defaultScenesDir()), ["empty-cat", "empty-coffee", "empty-rocket", "empty-wall", "visitor-astronaut", "visitor-hopper"]);
   });
 
   it("takes JPEGs of the preset's size: 500×281 low, 1900×1200 high", async () => {
@@ -192,12 +192,12 @@ describe("simulated camera", () => {
     const bus = new MemoryBus("cp1");
     const camera = new SimCamera(OPTIONS, bus, () => 0.99);
     bus.deliver(SET, "visitor");
-    assert.equal(camera.current, "visitor-astronaut");
+    assert.equal(camera.current, "visitor-hopper", "the random pick: the last of its kind");
     bus.deliver(SET, " EMPTY ");
-    assert.equal(camera.current, "empty-coffee", "the random pick");
+    assert.equal(camera.current, "empty-wall", "the random pick");
     const published = bus.published.length;
     bus.deliver(SET, "burglar");
-    assert.equal(camera.current, "empty-coffee");
+    assert.equal(camera.current, "empty-wall");
     assert.equal(bus.published.length, published);
     assert.match(bus.warnings[0]!, /"burglar" is not one of visitor, empty, empty-cat/);
   });
