@@ -3,7 +3,7 @@
 // frame's time is then its own.
 import { performance } from "node:perf_hooks";
 import { loadFaceApi } from "./backend";
-import { clipBox, decodeImage, encodeCrop, rgbValues, type Box, type CropFormat, type RgbaImage } from "./image";
+import { clipBox, imageCodec, rgbValues, type Box, type CropFormat, type ImageCodec, type Pixels, type RgbaImage } from "./image";
 
 export type FaceModel = "tiny" | "ssd";
 
@@ -20,8 +20,10 @@ export interface FaceDetectOptions {
   jpegQuality: number;
 }
 
-/** Chosen on the fixture scenes: tiny at 320 scores the astronaut 0.86 and finds nothing in the cat and the
- * coffee; SSD MobileNet takes the cat's face for a human one at 0.93. */
+/** Chosen on the fixture scenes as the camera frames them (bench/faces.ts): tiny at 320 finds both visitors at
+ * 500×281, 640×480 and 1900×1200 (lowest score 0.59: the astronaut's face half out of the 500×281 still) and
+ * nothing in the empty scenes; at 224 that half face scores 0.36 and is missed. SSD MobileNet takes the cat's
+ * face for a human one at 0.92. */
 export const DEFAULT_FACE_OPTIONS: FaceDetectOptions = {
   model: "tiny",
   minConfidence: 0.5,
@@ -75,8 +77,8 @@ export function detectFaces(bytes: Buffer, options: FaceDetectOptions = DEFAULT_
   const run = queue.then(async () => {
     const { backend } = await loadFaceApi();
     const started = performance.now();
-    const image = decodeImage(bytes);
-    const result = await detectInImage(image, options);
+    const codec = imageCodec();
+    const result = await detectIn(codec, await codec.read(bytes), options);
     return { ...result, backend, ms: performance.now() - started };
   });
   queue = run.catch(() => undefined);
@@ -85,8 +87,18 @@ export function detectFaces(bytes: Buffer, options: FaceDetectOptions = DEFAULT_
 
 /** Detection on decoded pixels (no queueing: callers run one frame at a time). */
 export async function detectInImage(image: RgbaImage, options: FaceDetectOptions): Promise<Omit<FaceDetection, "ms">> {
+  return detectIn(imageCodec(), { ...image, channels: 4 }, options);
+}
+
+/** SSD MobileNet v1 sees every frame at 512×512. */
+const SSD_INPUT_SIZE = 512;
+
+async function detectIn(codec: ImageCodec, image: Pixels, options: FaceDetectOptions): Promise<Omit<FaceDetection, "ms">> {
   const { api, backend } = await loadFaceApi();
-  const tensor = api.tf.tensor3d(rgbValues(image), [image.height, image.width, 3], "int32");
+  // face-api pads the frame square and scales it to the model's input; scaling it first (libvips) is cheaper
+  // than building a full-size tensor, and leaves face-api only the padding
+  const input = await codec.scale(image, options.model === "ssd" ? SSD_INPUT_SIZE : options.inputSize);
+  const tensor = api.tf.tensor3d(rgbValues(input), [input.height, input.width, 3], "int32");
   let found;
   try {
     const detectorOptions =
@@ -97,11 +109,14 @@ export async function detectInImage(image: RgbaImage, options: FaceDetectOptions
   } finally {
     tensor.dispose();
   }
+  const sx = image.width / input.width;
+  const sy = image.height / input.height;
   const faces: DetectedFace[] = [];
   for (const d of found.filter((f) => f.score >= options.minConfidence).sort((a, b) => b.score - a.score)) {
-    const box = clipBox(d.box, image.width, image.height);
+    const { x, y, width, height } = d.box;
+    const box = clipBox({ x: x * sx, y: y * sy, width: width * sx, height: height * sy }, image.width, image.height);
     if (!box) continue;
-    faces.push({ box, score: d.score, crop: encodeCrop(image, box, options.crop, options.jpegQuality) });
+    faces.push({ box, score: d.score, crop: await codec.crop(image, box, options.crop, options.jpegQuality) });
   }
   return { image: { width: image.width, height: image.height }, faces, backend };
 }
