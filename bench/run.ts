@@ -90,7 +90,7 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     run: runDoors,
   },
   faces: {
-    description: "face detection ms per 640×480 frame on the camera fixtures (face-api tiny, WASM), faces found vs expected",
+    description: "face detection ms per 640×480 frame on the camera fixtures (face-api tiny, WASM) beside an OpenCV Haar baseline, faces found vs expected",
     run: runFaces,
   },
   ingest: {
