@@ -3,7 +3,14 @@
 // (files.getUploadURLExternal → the bytes to the upload_url → files.completeUploadExternal). The client's own
 // retries are off and a rate limit is rejected at once: slack-notify's durable outbox does the retrying, and it
 // needs to know what went wrong, so every failure becomes a SlackApiError with a plain code.
-import { ErrorCode, LogLevel, WebClient, type Logger, type WebClientOptions } from "@slack/web-api";
+import type { Logger, LogLevel, WebClient, WebClientOptions } from "@slack/web-api";
+
+type WebApi = typeof import("@slack/web-api");
+let webApiModule: WebApi | null = null;
+/** @slack/web-api (with axios) costs a Pi ~20 MiB: loaded on the first Slack call, not when the runtime starts. */
+export function webApi(): WebApi {
+  return (webApiModule ??= require("@slack/web-api") as WebApi);
+}
 
 export const DEFAULT_SLACK_API_URL = "https://slack.com/api/";
 /** One HTTP request to Slack may take this long (an image over a slow uplink included). */
@@ -58,7 +65,7 @@ export interface SlackTarget {
 
 /** The WebClient's own logging says what our errors say again: it goes to `log` (a node's debug log) or nowhere. */
 export function quietLogger(log?: (text: string) => void): Logger {
-  let level = LogLevel.INFO;
+  let level = "info" as LogLevel;
   const write = (...parts: unknown[]) => log?.(parts.map(String).join(" "));
   return {
     debug: () => undefined,
@@ -95,7 +102,7 @@ export function slackClientOptions(apiUrl: string, signal?: AbortSignal): WebCli
 
 /** A client for one call (or a few): cheap to make, and the abort signal is its own. */
 export function slackClient(target: SlackTarget, signal?: AbortSignal): WebClient {
-  return new WebClient(target.token, slackClientOptions(target.apiUrl, signal));
+  return new (webApi().WebClient)(target.token, slackClientOptions(target.apiUrl, signal));
 }
 
 function retryAfterOf(header: unknown): number | undefined {
@@ -118,6 +125,7 @@ export function toSlackApiError(err: unknown, what: string): SlackApiError {
     original?: { message?: string };
   };
   const message = e.message ?? String(err);
+  const { ErrorCode } = webApi();
   switch (e.code) {
     case ErrorCode.PlatformError: {
       const code = typeof e.data?.error === "string" && /^[a-z0-9_]{1,64}$/.test(e.data.error) ? e.data.error : "bad_response";

@@ -7,7 +7,7 @@
 // every loss of the connection — Slack's `disconnect` (refresh_requested…), a dead socket, a failed start — leads to
 // one reconnect timer: 1 s doubling to `backoffMaxMs` (a token Slack refuses waits the longest, a rate limit its
 // Retry-After), reset by `hello`.
-import { SocketModeClient } from "@slack/socket-mode";
+import type { SocketModeClient } from "@slack/socket-mode";
 import type { Clock } from "../clock";
 import {
   isPermanentSlackError,
@@ -47,7 +47,9 @@ export class SlackSocket {
   constructor(private readonly options: SlackSocketOptions) {
     this.backoffMaxMs = options.backoffMaxMs ?? 60_000;
     const { logger: _ignored, ...clientOptions } = slackClientOptions(options.apiUrl);
-    this.client = new SocketModeClient({
+    // loaded only when a slack-app uses Socket Mode (it brings @slack/web-api and ws)
+    const { SocketModeClient: Client } = require("@slack/socket-mode") as typeof import("@slack/socket-mode");
+    this.client = new Client({
       appToken: options.appToken,
       logger: quietLogger(options.log),
       autoReconnectEnabled: false,
