@@ -2,13 +2,11 @@
 // hardware) and a real Chromium (Debian's /usr/bin/chromium, driven by playwright-core; never downloaded).
 // Set PIFOG_SCREENSHOTS=<dir> to keep a screenshot of each tab; a failing test always leaves one in the tmp dir.
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { topics, type DoorState, type DoorsState } from "../../nodes/lib/contract";
 import { glyphs, type Frame } from "../../nodes/lib/matrix-glyphs";
-import { keepScreenshot, launchChromium, openTab, pagePerTest, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
+import { fogWithBrowser, keepScreenshot, openTab, pagePerTest, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
 import { TestClient } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
 
 const DOORPI = "doorpi";
 const STATUSPI = "statuspi";
@@ -52,48 +50,32 @@ async function waitForMatrix(page: Page, device: string, frame: Frame, what: str
 
 describe("dashboard in Chromium (role all, simulated hardware)", function () {
   this.timeout(60_000);
-  let runtime: TestRuntime | undefined;
-  let mqtt: TestClient | undefined;
-  let browser: Browser | undefined;
-  const ui = pagePerTest("dashboard", { width: 1000, height: 800 }, () => browser, () => runtime);
+  const fog = fogWithBrowser(async ({ mqtt }) => {
+    await mqtt.subscribe(topics.doors(DOORPI), topics.anyStatus());
+    // both simulated doors start closed and the DoorPi says so (retained)
+    const initial = await mqtt.waitFor(topics.doors(DOORPI));
+    const doors = mqtt.json<DoorsState>(initial).doors;
+    assert.deepEqual([doors.door1?.state, doors.door2?.state], ["closed", "closed"], "the simulated doors start closed");
+  });
+  const ui = pagePerTest("dashboard", { width: 1000, height: 800 }, () => fog.browser, () => fog.runtime);
 
   /** The last doors state the DoorPi published. */
   function latestDoors(): DoorsState | undefined {
-    const m = [...mqtt!.received].reverse().find((r) => r.topic === topics.doors(DOORPI));
-    return m ? mqtt!.json<DoorsState>(m) : undefined;
+    const m = [...fog.mqtt.received].reverse().find((r) => r.topic === topics.doors(DOORPI));
+    return m ? fog.mqtt.json<DoorsState>(m) : undefined;
   }
 
   /** Sets a simulated door over MQTT, as anything on the fog may, and waits for the DoorPi to report it. */
   async function setDoor(door: string, state: DoorState): Promise<DoorsState> {
     const current = latestDoors();
     if (current?.doors[door]?.state === state) return current;
-    const reported = mqtt!.waitFor(topics.doors(DOORPI), (m) => mqtt!.json<DoorsState>(m).doors[door]?.state === state, 10_000, false);
-    await mqtt!.publish(topics.simSet(DOORPI, door), state);
-    return mqtt!.json<DoorsState>(await reported);
+    const reported = fog.mqtt.waitFor(topics.doors(DOORPI), (m) => fog.mqtt.json<DoorsState>(m).doors[door]?.state === state, 10_000, false);
+    await fog.mqtt.publish(topics.simSet(DOORPI, door), state);
+    return fog.mqtt.json<DoorsState>(await reported);
   }
 
-  before(async function () {
-    this.timeout(45_000);
-    runtime = await startRuntime({ role: "all" });
-    mqtt = await TestClient.connect(runtime.info.mqtt);
-    await mqtt.subscribe(topics.doors(DOORPI), topics.anyStatus());
-    // both simulated doors start closed and the DoorPi says so (retained)
-    const initial = await mqtt.waitFor(topics.doors(DOORPI));
-    const doors = mqtt.json<DoorsState>(initial).doors;
-    assert.deepEqual([doors.door1?.state, doors.door2?.state], ["closed", "closed"], "the simulated doors start closed");
-    browser = await launchChromium();
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    await browser?.close().catch(() => undefined);
-    await mqtt?.end().catch(() => undefined);
-    await runtime?.stop();
-    if (runtime) fs.rmSync(runtime.dataDir, { recursive: true, force: true });
-  });
-
   it("Doors tab: occupancy, the F and M doors and the Pis as the doors open", async () => {
-    await ui.page.goto(runtime!.info.dashboard);
+    await ui.page.goto(fog.runtime.info.dashboard);
     await waitForText(ui.page, TITLE, "Doors");
 
     // both doors closed (the simulator's default)
@@ -129,7 +111,7 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
     await setDoor("door1", "closed");
     await setDoor("door2", "closed");
 
-    await ui.page.goto(runtime!.info.dashboard);
+    await ui.page.goto(fog.runtime.info.dashboard);
     await waitForText(ui.page, TITLE, "Doors");
     // to the Simulator tab through the menu, as a user goes; the menu slides away
     await openTab(ui.page, "Simulator");
@@ -140,14 +122,14 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
     await waitForMatrix(ui.page, STATUSPI, glyphs.stop(), "the red cross (both doors closed)");
     await keepScreenshot(ui.page, "sim");
 
-    const reported = mqtt!.waitFor(
+    const reported = fog.mqtt.waitFor(
       topics.doors(DOORPI),
-      (m) => mqtt!.json<DoorsState>(m).doors.door1?.state === "open",
+      (m) => fog.mqtt.json<DoorsState>(m).doors.door1?.state === "open",
       10_000,
       false,
     );
     await ui.page.click(toggle);
-    const doors = mqtt!.json<DoorsState>(await reported).doors;
+    const doors = fog.mqtt.json<DoorsState>(await reported).doors;
     assert.equal(doors.door1?.state, "open", "the DoorPi reports door1 open");
     assert.equal(doors.door2?.state, "closed", "door2 is untouched");
 
@@ -161,14 +143,14 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
 
   it("the dashboard's socket passes on only simulator door inputs, never retained", async () => {
     // the dashboard has no login: anything a page's script can send, anyone on the network can
-    await mqtt!.subscribe(topics.command(DOORPI), topics.simSet(DOORPI, "+"));
+    await fog.mqtt.subscribe(topics.command(DOORPI), topics.simSet(DOORPI, "+"));
     await setDoor("door1", "closed");
     await setDoor("door2", "closed");
-    await ui.page.goto(runtime!.info.dashboard);
+    await ui.page.goto(fog.runtime.info.dashboard);
     await waitForText(ui.page, TITLE, "Doors");
 
-    const before = mqtt!.received.length;
-    const opened = mqtt!.waitFor(topics.doors(DOORPI), (m) => mqtt!.json<DoorsState>(m).doors.door2?.state === "open", 10_000, false);
+    const before = fog.mqtt.received.length;
+    const opened = fog.mqtt.waitFor(topics.doors(DOORPI), (m) => fog.mqtt.json<DoorsState>(m).doors.door2?.state === "open", 10_000, false);
     await ui.page.evaluate(
       ([messages]) =>
         new Promise<void>((resolve, reject) => {
@@ -192,7 +174,7 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
     );
     await opened;
 
-    const sent = mqtt!.received
+    const sent = fog.mqtt.received
       .slice(before)
       .filter((m) => m.topic === topics.command(DOORPI) || (m.topic.startsWith(`pifog/${DOORPI}/sim/`) && m.topic.endsWith("/set")));
     assert.deepEqual(
@@ -201,7 +183,7 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
       "only the door2 input got through",
     );
     // and it was not kept on the broker: a new subscriber gets nothing retained before a marker sent after subscribing
-    const late = await TestClient.connect(runtime!.info.mqtt);
+    const late = await TestClient.connect(fog.runtime.info.mqtt);
     try {
       const marker = `pifog/test-marker/${process.pid}`;
       await late.subscribe(topics.simSet(DOORPI, "+"), marker);

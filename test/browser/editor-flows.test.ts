@@ -4,9 +4,8 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { launchChromium, openPage, reportFailure, UI_TIMEOUT } from "../support/browser";
-import { ROOT, startRuntime, type TestRuntime } from "../support/runtime";
+import { fogWithBrowser, onePageStory, UI_TIMEOUT } from "../support/browser";
+import { ROOT } from "../support/runtime";
 
 interface EditorNode {
   id: string;
@@ -18,17 +17,13 @@ interface EditorNode {
 
 describe("the editor in Chromium (role all): shipped flows are valid, PiFog nodes have help", function () {
   this.timeout(90_000);
-  let runtime: TestRuntime | undefined;
-  let browser: Browser | undefined;
-  let context: BrowserContext | undefined;
-  let page: Page;
+  const fog = fogWithBrowser();
+  const ui = onePageStory("editor", { width: 1400, height: 900 }, fog);
 
   before(async function () {
     this.timeout(60_000);
-    runtime = await startRuntime({ role: "all" });
-    browser = await launchChromium();
-    ({ context, page } = await openPage(browser, { width: 1400, height: 900 }));
-    await page.goto(`${runtime.info.http}/admin/`);
+    const page = ui.page;
+    await page.goto(`${fog.runtime.info.http}/admin/`);
     await page.fill("#node-dialog-login-username", "admin");
     await page.fill("#node-dialog-login-password", "test-admin-password");
     await page.click("#node-dialog-login-submit");
@@ -39,19 +34,8 @@ describe("the editor in Chromium (role all): shipped flows are valid, PiFog node
     }, undefined, { timeout: 30_000 });
   });
 
-  afterEach(async function () {
-    if (context) await reportFailure(this.currentTest, page, "editor", runtime);
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await runtime?.stop();
-  });
-
   it("shows no invalid node in any shipped flow", async () => {
-    const nodes = await page.evaluate(() => {
+    const nodes = await ui.page.evaluate(() => {
       const RED = (window as unknown as { RED: { nodes: { eachNode(f: (n: EditorNode) => void): void; eachConfig(f: (n: EditorNode) => void): void } } }).RED;
       const out: EditorNode[] = [];
       const take = (n: EditorNode) => out.push({ id: n.id, type: n.type, name: n.name, valid: n.valid, validationErrors: n.validationErrors });
@@ -69,7 +53,7 @@ describe("the editor in Chromium (role all): shipped flows are valid, PiFog node
   });
 
   it("marks a cloud bridge that is enabled before it is set up", async () => {
-    const validity = await page.evaluate((ids) => {
+    const validity = await ui.page.evaluate((ids) => {
       const RED = (window as unknown as { RED: { nodes: { node(id: string): EditorNode & { d?: boolean } }; editor: { validateNode(n: unknown): void } } }).RED;
       return ids.map((id) => {
         const n = RED.nodes.node(id);
@@ -89,7 +73,7 @@ describe("the editor in Chromium (role all): shipped flows are valid, PiFog node
 
   it("gives every PiFog node a form, help text and translated labels", async () => {
     const types = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string> } })["node-red"].nodes);
-    const report = await page.evaluate((names) => {
+    const report = await ui.page.evaluate((names) => {
       const RED = (window as unknown as { RED: { nodes: { getType(t: string): unknown }; _(k: string): string } }).RED;
       return names.map((type) => {
         const help = document.querySelector(`script[data-help-name="${type}"]`)?.textContent ?? "";
@@ -104,6 +88,6 @@ describe("the editor in Chromium (role all): shipped flows are valid, PiFog node
       assert.ok(r.form > 0, `${r.type} has an editor form`);
       if (r.label) assert.ok(r.translated && !r.translated.includes(r.label), `${r.type}: "${r.label}" is translated (got ${r.translated})`);
     }
-    await page.waitForSelector("#red-ui-palette", { timeout: UI_TIMEOUT });
+    await ui.page.waitForSelector("#red-ui-palette", { timeout: UI_TIMEOUT });
   });
 });

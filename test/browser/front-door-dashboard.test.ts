@@ -4,75 +4,47 @@
 // open the door, and the door's answer shows.
 // Set PIFOG_SCREENSHOTS=<dir> to keep screenshots; a failing test always leaves one in the tmp dir.
 import assert from "node:assert/strict";
-import type { Browser, BrowserContext, Page } from "playwright-core";
 import { DoorAudit } from "../../nodes/lib/door-audit";
-import { keepScreenshot, launchChromium, openPage, openTab, reportFailure, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
+import { fogWithBrowser, keepScreenshot, onePageStory, openTab, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
 import { showScene } from "../support/camera-scene";
-import { TestClient } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
 
 const CAMERA = "camerapi";
 const ADMIN_PASSWORD = "test-admin-password";
 
 describe("Front door tab in Chromium (role all, simulated camera and door opener)", function () {
   this.timeout(60_000);
-  let runtime: TestRuntime | undefined;
-  let mqtt: TestClient | undefined;
-  let browser: Browser | undefined;
-  let context: BrowserContext | undefined;
-  let page: Page;
-  let pageErrors: string[] = [];
-
-  before(async function () {
-    this.timeout(45_000);
-    runtime = await startRuntime({ role: "all" });
-    mqtt = await TestClient.connect(runtime.info.mqtt);
-    await showScene(mqtt, CAMERA, "visitor"); // a visitor stands at the door
-    browser = await launchChromium();
-    ({ context, page, pageErrors } = await openPage(browser, { width: 1100, height: 1000 }));
-  });
-
-  afterEach(async function () {
-    if (context) await reportFailure(this.currentTest, page, "front-door", runtime);
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await mqtt?.end().catch(() => undefined);
-    await runtime?.stop();
-  });
+  const fog = fogWithBrowser(({ mqtt }) => showScene(mqtt, CAMERA, "visitor")); // a visitor stands at the door
+  const ui = onePageStory("front-door", { width: 1100, height: 1000 }, fog);
 
   it("before signing in, the buttons are off and say who may use them", async () => {
-    await page.goto(runtime!.info.dashboard);
-    await waitForText(page, TITLE, "Doors");
-    await openTab(page, "Front door");
-    await page.waitForSelector("#pf-take-picture", { timeout: UI_TIMEOUT });
-    assert.equal(await page.isDisabled("#pf-take-picture"), true);
-    assert.equal(await page.isDisabled("#pf-open-door"), true);
-    await waitForText(page, ".pf-ops .pf-who", /Only operators/);
+    await ui.page.goto(fog.runtime.info.dashboard);
+    await waitForText(ui.page, TITLE, "Doors");
+    await openTab(ui.page, "Front door");
+    await ui.page.waitForSelector("#pf-take-picture", { timeout: UI_TIMEOUT });
+    assert.equal(await ui.page.isDisabled("#pf-take-picture"), true);
+    assert.equal(await ui.page.isDisabled("#pf-open-door"), true);
+    await waitForText(ui.page, ".pf-ops .pf-who", /Only operators/);
   });
 
   it("a wrong password is refused; an editor user signs in", async () => {
-    await page.fill("#pf-ops-user", "admin");
-    await page.fill("#pf-ops-pass", "not the password");
-    await page.click("#pf-ops-sign-in-button");
-    await waitForText(page, "#pf-ops-error", /wrong user name or password/);
-    assert.equal(await page.isDisabled("#pf-open-door"), true);
+    await ui.page.fill("#pf-ops-user", "admin");
+    await ui.page.fill("#pf-ops-pass", "not the password");
+    await ui.page.click("#pf-ops-sign-in-button");
+    await waitForText(ui.page, "#pf-ops-error", /wrong user name or password/);
+    assert.equal(await ui.page.isDisabled("#pf-open-door"), true);
 
-    await page.fill("#pf-ops-pass", ADMIN_PASSWORD);
-    await page.click("#pf-ops-sign-in-button");
-    await waitForText(page, "#pf-ops-who", "Operator: admin");
-    assert.equal(await page.isDisabled("#pf-open-door"), false);
+    await ui.page.fill("#pf-ops-pass", ADMIN_PASSWORD);
+    await ui.page.click("#pf-ops-sign-in-button");
+    await waitForText(ui.page, "#pf-ops-who", "Operator: admin");
+    assert.equal(await ui.page.isDisabled("#pf-open-door"), false);
   });
 
   it("take picture: the still shows with a box on the visitor's face, and the stored face appears", async () => {
-    await page.click("#pf-take-picture");
-    await page.waitForSelector("#pf-front-snapshot", { timeout: 30_000 });
-    await page.waitForSelector("rect.pf-face-box", { timeout: 30_000, state: "attached" });
-    await waitForText(page, "#pf-front-frame-meta", /camerapi · .* · 1 face\(s\) · \d+%/);
-    const box = await page.evaluate(() => {
+    await ui.page.click("#pf-take-picture");
+    await ui.page.waitForSelector("#pf-front-snapshot", { timeout: 30_000 });
+    await ui.page.waitForSelector("rect.pf-face-box", { timeout: 30_000, state: "attached" });
+    await waitForText(ui.page, "#pf-front-frame-meta", /camerapi · .* · 1 face\(s\) · \d+%/);
+    const box = await ui.page.evaluate(() => {
       const img = document.querySelector<HTMLImageElement>("#pf-front-snapshot")!.getBoundingClientRect();
       const rect = document.querySelector<SVGRectElement>("rect.pf-face-box")!.getBoundingClientRect();
       return { img: { x: img.x, y: img.y, w: img.width, h: img.height }, rect: { x: rect.x, y: rect.y, w: rect.width, h: rect.height } };
@@ -82,24 +54,24 @@ describe("Front door tab in Chromium (role all, simulated camera and door opener
       box.rect.x >= box.img.x && box.rect.y >= box.img.y && box.rect.x + box.rect.w <= box.img.x + box.img.w + 1 && box.rect.y + box.rect.h <= box.img.y + box.img.h + 1,
       `the box lies on the picture: ${JSON.stringify(box)}`,
     );
-    await page.waitForSelector("#pf-front-faces figure img", { timeout: 30_000 });
-    await waitUntilWhole(page, "#pf-front");
-    await keepScreenshot(page, "front-door-visitor");
-    assert.deepEqual(pageErrors, []);
+    await ui.page.waitForSelector("#pf-front-faces figure img", { timeout: 30_000 });
+    await waitUntilWhole(ui.page, "#pf-front");
+    await keepScreenshot(ui.page, "front-door-visitor");
+    assert.deepEqual(ui.pageErrors, []);
   });
 
   it("open door: the door opens for 5 s, the tab says so, and the audit names the operator", async () => {
-    await page.click("#pf-open-door");
-    await waitForText(page, "#pf-front-door", /^Opened for 5 s by dashboard:admin/, 20_000);
-    const audit = new DoorAudit(runtime!.dataDir).read().filter((r) => r.result === "opened");
+    await ui.page.click("#pf-open-door");
+    await waitForText(ui.page, "#pf-front-door", /^Opened for 5 s by dashboard:admin/, 20_000);
+    const audit = new DoorAudit(fog.runtime.dataDir).read().filter((r) => r.result === "opened");
     assert.equal(audit.length, 1);
     assert.equal(audit[0]!.by, "dashboard:admin");
   });
 
   it("signed out, the buttons are off again", async () => {
-    await page.click("#pf-ops-sign-out");
-    await page.waitForSelector("#pf-ops-user", { timeout: UI_TIMEOUT });
-    assert.equal(await page.isDisabled("#pf-open-door"), true);
-    assert.deepEqual(pageErrors, []);
+    await ui.page.click("#pf-ops-sign-out");
+    await ui.page.waitForSelector("#pf-ops-user", { timeout: UI_TIMEOUT });
+    assert.equal(await ui.page.isDisabled("#pf-open-door"), true);
+    assert.deepEqual(ui.pageErrors, []);
   });
 });

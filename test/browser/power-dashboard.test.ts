@@ -4,13 +4,11 @@
 // in and changes where the e-mails go; the mains go off and the card says so.
 // Set PIFOG_SCREENSHOTS=<dir> to keep screenshots; a failing test always leaves one in the tmp dir.
 import assert from "node:assert/strict";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { jwtSecret, signToken } from "../../nodes/lib/accounts/jwt";
 import { AccountStore } from "../../nodes/lib/accounts/store";
 import { powerTopics, topics, type PowerState } from "../../nodes/lib/contract";
-import { keepScreenshot, launchChromium, openPage, openTab, reportFailure, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
-import { TestClient } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { fogWithBrowser, keepScreenshot, onePageStory, openTab, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
 
 const POWERPI = "powerpi";
 const ADMIN_PASSWORD = "test-admin-password";
@@ -37,15 +35,16 @@ async function choose(page: Page, selector: string, prefix: string): Promise<voi
 
 describe("Power tab in Chromium (role all, simulated power Pi)", function () {
   this.timeout(60_000);
-  let runtime: TestRuntime | undefined;
-  let mqtt: TestClient | undefined;
-  let browser: Browser | undefined;
-  let context: BrowserContext | undefined;
-  let page: Page;
-  let pageErrors: string[] = [];
+  const fog = fogWithBrowser(async ({ mqtt }) => {
+    await mqtt.subscribe(powerTopics.state(POWERPI));
+    const first = mqtt.json<PowerState>(await mqtt.waitFor(powerTopics.state(POWERPI)));
+    assert.equal(first.mains, "on", "the simulated mains start on");
+  });
+  // one page for the whole story: the logins live in its memory
+  const ui = onePageStory("power", { width: 1000, height: 900 }, fog);
 
   function inStore<T>(fn: (store: AccountStore) => T): T {
-    const store = new AccountStore(runtime!.dataDir);
+    const store = new AccountStore(fog.runtime.dataDir);
     try {
       return fn(store);
     } finally {
@@ -54,171 +53,147 @@ describe("Power tab in Chromium (role all, simulated power Pi)", function () {
   }
 
   async function screenshot(name: string): Promise<void> {
-    await keepScreenshot(page, `power-${name}`);
+    await keepScreenshot(ui.page, `power-${name}`);
   }
 
-  before(async function () {
-    this.timeout(45_000);
-    runtime = await startRuntime({ role: "all" });
-    mqtt = await TestClient.connect(runtime.info.mqtt);
-    await mqtt.subscribe(powerTopics.state(POWERPI));
-    const first = mqtt.json<PowerState>(await mqtt.waitFor(powerTopics.state(POWERPI)));
-    assert.equal(first.mains, "on", "the simulated mains start on");
-    browser = await launchChromium();
-    // one page for the whole story: the logins live in its memory
-    ({ context, page, pageErrors } = await openPage(browser, { width: 1000, height: 900 }));
-  });
-
-  afterEach(async function () {
-    if (context) await reportFailure(this.currentTest, page, "power", runtime);
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await mqtt?.end().catch(() => undefined);
-    await runtime?.stop();
-  });
-
   it("shows the simulated power Pi's card, and logins instead of anyone's e-mails", async () => {
-    await page.goto(runtime!.info.dashboard);
-    await waitForText(page, TITLE, "Doors");
-    await openTab(page, "Power");
-    await waitForText(page, `#pf-power-state-${POWERPI}`, "On");
-    await waitForText(page, `#pf-power-${POWERPI} h4`, POWERPI);
+    await ui.page.goto(fog.runtime.info.dashboard);
+    await waitForText(ui.page, TITLE, "Doors");
+    await openTab(ui.page, "Power");
+    await waitForText(ui.page, `#pf-power-state-${POWERPI}`, "On");
+    await waitForText(ui.page, `#pf-power-${POWERPI} h4`, POWERPI);
     // nothing about any account is shown before a login
-    assert.ok(await page.isVisible("#pf-login-username"));
-    assert.ok(await page.isVisible("#pf-owner-password"));
-    assert.equal(await page.isVisible("#pf-emails"), false);
+    assert.ok(await ui.page.isVisible("#pf-login-username"));
+    assert.ok(await ui.page.isVisible("#pf-owner-password"));
+    assert.equal(await ui.page.isVisible("#pf-emails"), false);
     await screenshot("locked");
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(ui.pageErrors, []);
   });
 
   it("owner setup: a wrong editor password is refused; the right one makes an account and attaches the power Pi", async () => {
-    await page.fill("#pf-owner-password", "not the password");
-    await page.click("#pf-owner-unlock");
-    await waitForText(page, "#pf-owner-error", /^Wrong password/);
-    assert.equal(await page.isVisible("#pf-owner-panel"), false);
+    await ui.page.fill("#pf-owner-password", "not the password");
+    await ui.page.click("#pf-owner-unlock");
+    await waitForText(ui.page, "#pf-owner-error", /^Wrong password/);
+    assert.equal(await ui.page.isVisible("#pf-owner-panel"), false);
 
-    await page.fill("#pf-owner-password", ADMIN_PASSWORD);
-    await page.click("#pf-owner-unlock");
-    await waitForText(page, "#pf-owner-accounts", /No account yet/);
+    await ui.page.fill("#pf-owner-password", ADMIN_PASSWORD);
+    await ui.page.click("#pf-owner-unlock");
+    await waitForText(ui.page, "#pf-owner-accounts", /No account yet/);
 
-    await page.fill("#pf-new-username", USER);
-    await page.fill("#pf-new-password", USER_PASSWORD);
-    await page.fill("#pf-new-emails", "sam@example.com");
-    await page.click("#pf-new-submit");
-    await waitForText(page, "#pf-new-done", `Made account ${USER}.`);
-    await waitForText(page, "#pf-owner-account-0", `${USER} sam@example.com none`);
+    await ui.page.fill("#pf-new-username", USER);
+    await ui.page.fill("#pf-new-password", USER_PASSWORD);
+    await ui.page.fill("#pf-new-emails", "sam@example.com");
+    await ui.page.click("#pf-new-submit");
+    await waitForText(ui.page, "#pf-new-done", `Made account ${USER}.`);
+    await waitForText(ui.page, "#pf-owner-account-0", `${USER} sam@example.com none`);
 
     // the same username again: refused, and said so
-    await page.fill("#pf-new-username", USER);
-    await page.fill("#pf-new-password", "another password");
-    await page.click("#pf-new-submit");
-    await waitForText(page, "#pf-new-error", /^Not made: username sam@example\.com is taken/);
-    await page.fill("#pf-new-username", "");
-    await page.fill("#pf-new-password", "");
+    await ui.page.fill("#pf-new-username", USER);
+    await ui.page.fill("#pf-new-password", "another password");
+    await ui.page.click("#pf-new-submit");
+    await waitForText(ui.page, "#pf-new-error", /^Not made: username sam@example\.com is taken/);
+    await ui.page.fill("#pf-new-username", "");
+    await ui.page.fill("#pf-new-password", "");
 
-    await choose(page, "#pf-attach-device", POWERPI);
-    await choose(page, "#pf-attach-account", USER);
-    await page.fill("#pf-attach-name", "Cellar freezer");
-    await page.click("#pf-attach-submit");
-    await waitForText(page, "#pf-attach-done", `Attached ${POWERPI} to ${USER}.`);
-    await waitForText(page, "#pf-owner-account-0", `${USER} sam@example.com Cellar freezer (${POWERPI})`);
+    await choose(ui.page, "#pf-attach-device", POWERPI);
+    await choose(ui.page, "#pf-attach-account", USER);
+    await ui.page.fill("#pf-attach-name", "Cellar freezer");
+    await ui.page.click("#pf-attach-submit");
+    await waitForText(ui.page, "#pf-attach-done", `Attached ${POWERPI} to ${USER}.`);
+    await waitForText(ui.page, "#pf-owner-account-0", `${USER} sam@example.com Cellar freezer (${POWERPI})`);
     // the store has it, and the card takes the device's new name at once (no 5-minute wait)
     assert.deepEqual(inStore((s) => s.devicesOf(s.accountByUsername(USER)!.id).map((d) => [d.id, d.name])), [[POWERPI, "Cellar freezer"]]);
     assert.deepEqual(inStore((s) => s.recipients(POWERPI)), ["sam@example.com"]);
-    await waitForText(page, `#pf-power-${POWERPI} h4`, `Cellar freezer ${POWERPI}`);
-    await waitUntilWhole(page, "#pf-owner");
+    await waitForText(ui.page, `#pf-power-${POWERPI} h4`, `Cellar freezer ${POWERPI}`);
+    await waitUntilWhole(ui.page, "#pf-owner");
     await screenshot("owner");
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(ui.pageErrors, []);
   });
 
   it("an account made elsewhere (the CLI) shows when the Power tab is opened again, still unlocked", async () => {
     inStore((s) => s.createAccount("kim@example.com", "kims password", ["kim@example.com"]));
-    await openTab(page, "Doors");
-    await openTab(page, "Power");
-    await waitForText(page, "#pf-owner-account-0", /^kim@example\.com kim@example\.com none$/);
-    await waitForText(page, "#pf-owner-account-1", /^sam@example\.com /);
+    await openTab(ui.page, "Doors");
+    await openTab(ui.page, "Power");
+    await waitForText(ui.page, "#pf-owner-account-0", /^kim@example\.com kim@example\.com none$/);
+    await waitForText(ui.page, "#pf-owner-account-1", /^sam@example\.com /);
   });
 
   it("the account's user: a wrong password is refused; logged in, changes the e-mails and the store has them", async () => {
-    await page.fill("#pf-login-username", USER);
-    await page.fill("#pf-login-password", "wrong horse");
-    await page.click("#pf-login-submit");
-    await waitForText(page, "#pf-login-error", "Wrong username or password.");
-    assert.equal(await page.isVisible("#pf-emails"), false);
+    await ui.page.fill("#pf-login-username", USER);
+    await ui.page.fill("#pf-login-password", "wrong horse");
+    await ui.page.click("#pf-login-submit");
+    await waitForText(ui.page, "#pf-login-error", "Wrong username or password.");
+    assert.equal(await ui.page.isVisible("#pf-emails"), false);
 
-    await page.fill("#pf-login-password", USER_PASSWORD);
-    await page.click("#pf-login-submit");
-    await waitForText(page, "#pf-account-name", USER);
-    await waitForText(page, `#pf-account-device-${POWERPI}`, `Cellar freezer · ${POWERPI} On`);
-    assert.equal(await page.inputValue("#pf-emails"), "sam@example.com");
+    await ui.page.fill("#pf-login-password", USER_PASSWORD);
+    await ui.page.click("#pf-login-submit");
+    await waitForText(ui.page, "#pf-account-name", USER);
+    await waitForText(ui.page, `#pf-account-device-${POWERPI}`, `Cellar freezer · ${POWERPI} On`);
+    assert.equal(await ui.page.inputValue("#pf-emails"), "sam@example.com");
 
-    await page.fill("#pf-emails", "sam@example.com\nalex@example.org");
-    await page.click("#pf-emails-save");
-    await waitForText(page, "#pf-emails-saved", "Saved");
+    await ui.page.fill("#pf-emails", "sam@example.com\nalex@example.org");
+    await ui.page.click("#pf-emails-save");
+    await waitForText(ui.page, "#pf-emails-saved", "Saved");
     assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "alex@example.org"]);
     assert.deepEqual(inStore((s) => s.recipients(POWERPI)), ["sam@example.com", "alex@example.org"]);
 
     // not an address: said so, nothing sent
-    await page.fill("#pf-emails", "sam@example.com\nnot-an-address");
-    await page.click("#pf-emails-save");
-    await waitForText(page, "#pf-emails-error", "Not an e-mail address: not-an-address");
+    await ui.page.fill("#pf-emails", "sam@example.com\nnot-an-address");
+    await ui.page.click("#pf-emails-save");
+    await waitForText(ui.page, "#pf-emails-error", "Not an e-mail address: not-an-address");
     assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "alex@example.org"]);
-    await page.fill("#pf-emails", "sam@example.com\nalex@example.org");
-    await waitUntilWhole(page, "#pf-mail");
+    await ui.page.fill("#pf-emails", "sam@example.com\nalex@example.org");
+    await waitUntilWhole(ui.page, "#pf-mail");
     await screenshot("emails");
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(ui.pageErrors, []);
   });
 
   it("an expired login asks to log in again, and the edit is saved after it", async () => {
     // the hub's own secret, a token that ran out an hour ago: as if the page had been left open
     const accountId = inStore((s) => s.accountByUsername(USER)!.id);
-    const expired = signToken(accountId, jwtSecret(runtime!.dataDir), Date.now() - 3 * 3_600_000);
-    await page.evaluate((token) => {
+    const expired = signToken(accountId, jwtSecret(fog.runtime.dataDir), Date.now() - 3 * 3_600_000);
+    await ui.page.evaluate((token) => {
       (window as unknown as { pifogPowerLogins: { account: { token: string } } }).pifogPowerLogins.account.token = token;
     }, expired);
-    await page.fill("#pf-emails", "sam@example.com\nsam@example.net");
-    await page.click("#pf-emails-save");
-    await waitForText(page, "#pf-login-error", "Your login has expired: please log in again.");
-    assert.equal(await page.inputValue("#pf-login-username"), USER);
+    await ui.page.fill("#pf-emails", "sam@example.com\nsam@example.net");
+    await ui.page.click("#pf-emails-save");
+    await waitForText(ui.page, "#pf-login-error", "Your login has expired: please log in again.");
+    assert.equal(await ui.page.inputValue("#pf-login-username"), USER);
     assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "alex@example.org"]);
     await screenshot("expired");
 
-    await page.fill("#pf-login-password", USER_PASSWORD);
-    await page.click("#pf-login-submit");
-    await waitForText(page, "#pf-account-name", USER);
-    assert.equal(await page.inputValue("#pf-emails"), "sam@example.com\nsam@example.net", "the edit was kept");
-    await page.click("#pf-emails-save");
-    await waitForText(page, "#pf-emails-saved", "Saved");
+    await ui.page.fill("#pf-login-password", USER_PASSWORD);
+    await ui.page.click("#pf-login-submit");
+    await waitForText(ui.page, "#pf-account-name", USER);
+    assert.equal(await ui.page.inputValue("#pf-emails"), "sam@example.com\nsam@example.net", "the edit was kept");
+    await ui.page.click("#pf-emails-save");
+    await waitForText(ui.page, "#pf-emails-saved", "Saved");
     assert.deepEqual(inStore((s) => s.accountByUsername(USER)!.emails), ["sam@example.com", "sam@example.net"]);
   });
 
   it("the mains go off (simulated, over MQTT): the card turns to Off", async () => {
-    const off = mqtt!.waitFor(powerTopics.state(POWERPI), (m) => mqtt!.json<PowerState>(m).mains === "off", 10_000, false);
-    await mqtt!.publish(topics.simSet(POWERPI, "mains"), "off");
+    const off = fog.mqtt.waitFor(powerTopics.state(POWERPI), (m) => fog.mqtt.json<PowerState>(m).mains === "off", 10_000, false);
+    await fog.mqtt.publish(topics.simSet(POWERPI, "mains"), "off");
     await off;
-    await waitForText(page, `#pf-power-state-${POWERPI}`, "Off");
-    await waitForText(page, `#pf-power-lost-${POWERPI}`, /^Lost power /);
+    await waitForText(ui.page, `#pf-power-state-${POWERPI}`, "Off");
+    await waitForText(ui.page, `#pf-power-lost-${POWERPI}`, /^Lost power /);
     // the class changes on the next animation frame, after the text
-    await page.waitForFunction((sel) => getComputedStyle(document.querySelector(sel)!).backgroundColor === "rgb(198, 40, 40)", `#pf-power-${POWERPI}`, { timeout: UI_TIMEOUT });
+    await ui.page.waitForFunction((sel) => getComputedStyle(document.querySelector(sel)!).backgroundColor === "rgb(198, 40, 40)", `#pf-power-${POWERPI}`, { timeout: UI_TIMEOUT });
     // and the logged-in user's device list says so too
-    await waitForText(page, `#pf-account-device-${POWERPI}`, `Cellar freezer · ${POWERPI} Off`);
+    await waitForText(ui.page, `#pf-account-device-${POWERPI}`, `Cellar freezer · ${POWERPI} Off`);
     await screenshot("off");
 
     // locking ends the editor token on the hub as well
-    const token = await page.evaluate(() => (window as unknown as { pifogPowerLogins: { owner: { token: string } } }).pifogPowerLogins.owner.token);
-    await page.click("#pf-owner-lock");
-    await waitForText(page, "#pf-owner-login", /Unlock with the Node-RED editor's admin password/);
-    await page.waitForFunction(
+    const token = await ui.page.evaluate(() => (window as unknown as { pifogPowerLogins: { owner: { token: string } } }).pifogPowerLogins.owner.token);
+    await ui.page.click("#pf-owner-lock");
+    await waitForText(ui.page, "#pf-owner-login", /Unlock with the Node-RED editor's admin password/);
+    await ui.page.waitForFunction(
       async ([url, t]) => (await fetch(url, { headers: { authorization: `Bearer ${t}` } })).status === 401,
       [`/admin/pifog/accounts`, token] as const,
       { timeout: UI_TIMEOUT },
     );
-    await page.click("#pf-logout");
-    await waitForGone(page, "#pf-emails");
-    assert.deepEqual(pageErrors, [], "no script errors on the page");
+    await ui.page.click("#pf-logout");
+    await waitForGone(ui.page, "#pf-emails");
+    assert.deepEqual(ui.pageErrors, [], "no script errors on the ui.page");
   });
 });

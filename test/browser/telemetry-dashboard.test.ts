@@ -5,11 +5,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { iotitanTopics, topics, type ActiveAlert, type ActiveAlerts, type AlertAck, type AlertEvent } from "../../nodes/lib/contract";
-import { keepScreenshot, launchChromium, openTab, pagePerTest, textOf, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
+import { fogWithBrowser, keepScreenshot, openTab, pagePerTest, textOf, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
 import { TestClient } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
 
 /** The readings table is refreshed from the history every 10 s: one period, then as long as anything else may take. */
 const REFRESH_TIMEOUT = 10_000 + UI_TIMEOUT;
@@ -147,26 +146,7 @@ function alertEvent(kind: AlertEvent["kind"], alert: ActiveAlert, extra: Partial
 
 describe("telemetry dashboard in Chromium (role all, simulated sensors)", function () {
   this.timeout(60_000);
-  let runtime: TestRuntime | undefined;
-  let mqtt: TestClient | undefined;
-  let browser: Browser | undefined;
-  const ui = pagePerTest("telemetry", { width: 1000, height: 1100 }, () => browser, () => runtime);
-
-  /** The runtime's dead-letter record: one entry per message a node could not handle. */
-  function deadLetters(): Array<Record<string, unknown>> {
-    const file = path.join(runtime!.dataDir, "dead-letter.jsonl");
-    if (!fs.existsSync(file)) return [];
-    return fs
-      .readFileSync(file, "utf8")
-      .split("\n")
-      .filter((l) => l.trim() !== "")
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-
-  before(async function () {
-    this.timeout(45_000);
-    runtime = await startRuntime({ role: "all" });
-    mqtt = await TestClient.connect(runtime.info.mqtt);
+  const fog = fogWithBrowser(async ({ runtime, mqtt }) => {
     await mqtt.subscribe("iotitan/#", `${topics.environment(STATUSPI)}/+`, topics.anyAlerts());
     // the simulators have spoken (the ESPEasy ones every 15 s); the broker passed each message on only after the
     // history had stored it
@@ -176,19 +156,22 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
     } catch (err) {
       throw new Error(`${(err as Error).message}\nruntime output:\n${runtime.output().slice(-3000)}`);
     }
-    browser = await launchChromium();
   });
+  const ui = pagePerTest("telemetry", { width: 1000, height: 1100 }, () => fog.browser, () => fog.runtime);
 
-  after(async function () {
-    this.timeout(30_000);
-    await browser?.close().catch(() => undefined);
-    await mqtt?.end().catch(() => undefined);
-    await runtime?.stop();
-    if (runtime) fs.rmSync(runtime.dataDir, { recursive: true, force: true });
-  });
+  /** The runtime's dead-letter record: one entry per message a node could not handle. */
+  function deadLetters(): Array<Record<string, unknown>> {
+    const file = path.join(fog.runtime.dataDir, "dead-letter.jsonl");
+    if (!fs.existsSync(file)) return [];
+    return fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
 
   it("Environment tab: every sensor's latest reading, a new sensor within a refresh, the temperature chart", async () => {
-    await ui.page.goto(runtime!.info.dashboard);
+    await ui.page.goto(fog.runtime.info.dashboard);
     await waitForText(ui.page, TITLE, "Doors");
     await openTab(ui.page, "Environment");
 
@@ -217,10 +200,10 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
       lastValueAt: earlier,
       acknowledged: false,
     };
-    await mqtt!.publish(topics.alertEvents(HUB), alertEvent("cleared", old, { clearedAt: earlier, reason: "value" }));
-    await mqtt!.publish(iotitanTopics.average(TEST_ROOM), "23.4");
-    await mqtt!.publish(iotitanTopics.alert(TEST_ROOM), "14.2");
-    await mqtt!.publish(TEST_ROOM, TEST_VALUE);
+    await fog.mqtt.publish(topics.alertEvents(HUB), alertEvent("cleared", old, { clearedAt: earlier, reason: "value" }));
+    await fog.mqtt.publish(iotitanTopics.average(TEST_ROOM), "23.4");
+    await fog.mqtt.publish(iotitanTopics.alert(TEST_ROOM), "14.2");
+    await fog.mqtt.publish(TEST_ROOM, TEST_VALUE);
     // within one refresh of the table; all four were stored in order, so the same refresh had the other three
     await waitForReading(ui.page, TEST_ROOM, TEST_VALUE, REFRESH_TIMEOUT);
     const rows = await readingsOf(ui.page);
@@ -258,10 +241,10 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
       acknowledged: false,
     };
     // as the sensor hub's alert node would announce a raise: the retained list, then the event
-    await mqtt!.publish(topics.alertsActive(HUB), activeAlerts([alert]), { retain: true });
-    await mqtt!.publish(topics.alertEvents(HUB), alertEvent("raised", { ...alert, lastValue: alert.value }, { timestamp: raisedAt }));
+    await fog.mqtt.publish(topics.alertsActive(HUB), activeAlerts([alert]), { retain: true });
+    await fog.mqtt.publish(topics.alertEvents(HUB), alertEvent("raised", { ...alert, lastValue: alert.value }, { timestamp: raisedAt }));
 
-    await ui.page.goto(runtime!.info.dashboard);
+    await ui.page.goto(fog.runtime.info.dashboard);
     await waitForText(ui.page, TITLE, "Doors");
     await openTab(ui.page, "Alerts");
 
@@ -281,24 +264,24 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
     // the button sends the acknowledgement through the flow's guard to the hub's alert node
     const button = ui.page.locator(`${card} button.pf-ack`);
     assert.equal((await button.innerText()).trim().toLowerCase(), "acknowledge");
-    const acked = mqtt!.waitFor(topics.alertAck(HUB), () => true, 10_000, false);
+    const acked = fog.mqtt.waitFor(topics.alertAck(HUB), () => true, 10_000, false);
     await button.click();
     const ack = await acked;
-    assert.deepEqual(mqtt!.json<AlertAck>(ack), { id: alert.id, by: "dashboard" });
+    assert.deepEqual(fog.mqtt.json<AlertAck>(ack), { id: alert.id, by: "dashboard" });
     assert.equal(ack.payload.toString(), `{"id":"${alert.id}","by":"dashboard"}`, "exactly the acknowledgement, as JSON");
 
     // the hub's real alert node has no such alert (this one never went through it): it lets the id go, nothing breaks
-    const pong = mqtt!.waitFor(topics.event(HUB), (m) => m.payload.toString().includes("after-ack"), 10_000, false);
-    await mqtt!.subscribe(topics.event(HUB));
-    await mqtt!.publish(topics.command(HUB), JSON.stringify({ command: "ping", id: "after-ack" }));
+    const pong = fog.mqtt.waitFor(topics.event(HUB), (m) => m.payload.toString().includes("after-ack"), 10_000, false);
+    await fog.mqtt.subscribe(topics.event(HUB));
+    await fog.mqtt.publish(topics.command(HUB), JSON.stringify({ command: "ping", id: "after-ack" }));
     await pong;
-    assert.equal(runtime!.child.exitCode, null, "the runtime is still running");
+    assert.equal(fog.runtime.child.exitCode, null, "the runtime is still running");
     assert.deepEqual(deadLetters(), [], "nothing dead-lettered: an acknowledgement of an unknown alert is not an error");
 
     // what the alert node announces after an acknowledgement: the list and the event; the page follows
     const acknowledged: ActiveAlert = { ...alert, acknowledged: true, acknowledgedAt: new Date().toISOString(), acknowledgedBy: "dashboard" };
-    await mqtt!.publish(topics.alertsActive(HUB), activeAlerts([acknowledged]), { retain: true });
-    await mqtt!.publish(topics.alertEvents(HUB), alertEvent("acknowledged", acknowledged));
+    await fog.mqtt.publish(topics.alertsActive(HUB), activeAlerts([acknowledged]), { retain: true });
+    await fog.mqtt.publish(topics.alertEvents(HUB), alertEvent("acknowledged", acknowledged));
     await waitForText(ui.page, `${card} .pf-alert-meta`, new RegExp(`^since \\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d · ${HUB} · acknowledged by dashboard$`));
     assert.equal(await ui.page.locator(`${card} button.pf-ack`).count(), 0, "no Acknowledge button once acknowledged");
     assert.match((await ui.page.locator(card).getAttribute("class")) ?? "", /\bpf-acked\b/);
@@ -307,8 +290,8 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
     await keepScreenshot(ui.page, "alerts-acknowledged");
 
     // and when it clears: no active alerts, the clear on top of Recent
-    await mqtt!.publish(topics.alertsActive(HUB), activeAlerts([]), { retain: true });
-    await mqtt!.publish(topics.alertEvents(HUB), alertEvent("cleared", { ...acknowledged, lastValue: 25.2 }, { clearedAt: new Date().toISOString(), reason: "value" }));
+    await fog.mqtt.publish(topics.alertsActive(HUB), activeAlerts([]), { retain: true });
+    await fog.mqtt.publish(topics.alertEvents(HUB), alertEvent("cleared", { ...acknowledged, lastValue: 25.2 }, { clearedAt: new Date().toISOString(), reason: "value" }));
     await waitForText(ui.page, "#pf-alerts-none", "No active alerts.");
     assert.equal(await ui.page.locator(".pf-alert").count(), 0);
     await waitForText(ui.page, `${recent} .pf-event-kind`, "CLEARED");
@@ -320,13 +303,13 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
 
   it("the Alerts tab's socket passes on only acknowledgements, as the dashboard's, never retained", async () => {
     // the dashboard has no login: anything a page's script can send, anyone on the network can
-    await mqtt!.subscribe(topics.command("doorpi"));
-    await ui.page.goto(runtime!.info.dashboard);
+    await fog.mqtt.subscribe(topics.command("doorpi"));
+    await ui.page.goto(fog.runtime.info.dashboard);
     await waitForText(ui.page, TITLE, "Doors");
 
-    const before = mqtt!.received.length;
+    const before = fog.mqtt.received.length;
     const marker = "guard-check-last";
-    const last = mqtt!.waitFor(topics.alertAck(HUB), (m) => m.payload.toString().includes(marker), 10_000, false);
+    const last = fog.mqtt.waitFor(topics.alertAck(HUB), (m) => m.payload.toString().includes(marker), 10_000, false);
     await ui.page.evaluate(
       ([messages]) =>
         new Promise<void>((resolve, reject) => {
@@ -351,13 +334,13 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
     );
     await last;
 
-    const sent = mqtt!.received
+    const sent = fog.mqtt.received
       .slice(before)
       .filter((m) => m.topic === topics.command("doorpi") || m.topic.startsWith(topics.alertAck(HUB)))
       .map((m) => `${m.topic} ${m.payload.toString()}`);
     assert.deepEqual(sent, [`${topics.alertAck(HUB)} {"id":"${marker}","by":"dashboard"}`], "only the acknowledgement got through, as the dashboard's");
     // and it was not kept on the broker: a new subscriber gets nothing retained before a marker sent after subscribing
-    const late = await TestClient.connect(runtime!.info.mqtt);
+    const late = await TestClient.connect(fog.runtime.info.mqtt);
     try {
       const probe = `pifog/test-marker/${process.pid}`;
       await late.subscribe(topics.alertAck(HUB), probe);

@@ -5,7 +5,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import type { TestRuntime } from "./runtime";
+import { TestClient } from "./mqtt";
+import { startRuntime, type TestRuntime } from "./runtime";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -163,4 +164,76 @@ export async function waitUntilWhole(page: Page, selector: string): Promise<void
     }, selector);
     assert.fail(`${selector} should be shown whole in its group: ${JSON.stringify(sizes)}`);
   }
+}
+
+/** What a describe block's browser tests share: the all-in-one runtime, an MQTT client on its broker, Chromium. */
+export interface FogWithBrowser {
+  readonly runtime: TestRuntime;
+  readonly mqtt: TestClient;
+  readonly browser: Browser;
+}
+
+/**
+ * Starts the all-in-one fog, an MQTT client and Chromium before the calling describe block's tests (`prepare` runs
+ * once the client is connected, before Chromium starts) and stops them after. Read the fields inside tests only.
+ */
+export function fogWithBrowser(prepare?: (fog: { runtime: TestRuntime; mqtt: TestClient }) => Promise<void>): FogWithBrowser {
+  let runtime: TestRuntime | undefined;
+  let mqtt: TestClient | undefined;
+  let browser: Browser | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    runtime = await startRuntime({ role: "all" });
+    mqtt = await TestClient.connect(runtime.info.mqtt);
+    await prepare?.({ runtime, mqtt });
+    browser = await launchChromium();
+  });
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close().catch(() => undefined);
+    await mqtt?.end().catch(() => undefined);
+    await runtime?.stop();
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`no ${what} outside a test`);
+    return v;
+  };
+  return {
+    get runtime() {
+      return need(runtime, "runtime");
+    },
+    get mqtt() {
+      return need(mqtt, "MQTT client");
+    },
+    get browser() {
+      return need(browser, "browser");
+    },
+  };
+}
+
+/**
+ * One page for the calling describe block's whole story (what a user signs in to stays in its memory), opened after
+ * `fogWithBrowser` started, with a screenshot and the runtime's output when a test fails. Read the fields inside tests.
+ */
+export function onePageStory(name: string, viewport: { width: number; height: number }, fog: FogWithBrowser): { readonly page: Page; readonly pageErrors: string[] } {
+  let current: BrowserPage | undefined;
+  before(async () => {
+    current = await openPage(fog.browser, viewport);
+  });
+  afterEach(async function () {
+    await reportFailure(this.currentTest, current?.page, name, fog.runtime);
+  });
+  after(async () => {
+    await current?.context.close().catch(() => undefined);
+  });
+  return {
+    get page() {
+      if (!current) throw new Error("no page outside a test");
+      return current.page;
+    },
+    get pageErrors() {
+      if (!current) throw new Error("no page outside a test");
+      return current.pageErrors;
+    },
+  };
 }
