@@ -15,7 +15,7 @@ import { failMessage } from "../lib/node-red/fail";
 import { settingsFor } from "../lib/node-red/device";
 import { clockOf, dataDirOf } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
-import { OutboxBusyError } from "../lib/outbox/outbox";
+import { openOutbox } from "../lib/outbox/bridge";
 
 export interface EmailDef extends NodeDef {
   host: string;
@@ -182,9 +182,9 @@ function defineEmail(RED: NodeAPI) {
       if (!s) return;
 
       const dataDir = dataDirOf(RED);
-      try {
+      const sender = openOutbox(this, RED._("email.errors.busy"), () => {
         this.accounts = new AccountStore(dataDir);
-        this.sender = new MailSender({
+        return new MailSender({
           dataDir,
           queue: emailQueue(this.id),
           clock: this.clock,
@@ -196,15 +196,13 @@ function defineEmail(RED: NodeAPI) {
           retries: s.retries,
           backoff: runtime.pifogEmailBackoff,
         });
-      } catch (err) {
+      });
+      if (!sender) {
         this.accounts?.close();
         this.accounts = null;
-        const message = err instanceof OutboxBusyError ? RED._("email.errors.busy") : (err as Error).message;
-        showStatus(this, "error", message);
-        this.error(message);
         return;
       }
-      const sender = this.sender;
+      this.sender = sender;
       sender.on("sent", (mail, response) => {
         this.last = { kind: "sent", to: mail.to };
         this.failure = null;

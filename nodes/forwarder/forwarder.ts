@@ -25,7 +25,8 @@ import { deviceFor } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf } from "../lib/node-red/settings";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
-import { DeliveryError, Outbox, OutboxBusyError, type OutboxItem } from "../lib/outbox/outbox";
+import { openOutbox, StatusThrottle } from "../lib/outbox/bridge";
+import { DeliveryError, Outbox, type OutboxItem } from "../lib/outbox/outbox";
 import { dataDatabase } from "../lib/store/sqlite";
 import {
   formatBytes,
@@ -67,14 +68,15 @@ function defineForwarder(RED: NodeAPI) {
     /** Messages were dropped while a batch was in flight: the byte count is taken from disk after it. */
     private recount = false;
     private lastError: string | null = null;
-    private statusTimer: unknown = null;
-    private statusShownAt = -Infinity;
+    /** One status update per 250 ms at most. */
+    private readonly statusThrottle: StatusThrottle;
     private quota = { maxItems: Infinity, maxBytes: Infinity };
 
     constructor(config: ForwarderDef) {
       super(RED);
       this.createNode(config);
       this.clock = clockOf(RED);
+      this.statusThrottle = new StatusThrottle(this.clock, 250, () => this.drawStatus());
       const device = deviceFor(RED, this, config.device, "forwarder");
       if (!device) return;
       let s: ForwarderSettings;
@@ -98,23 +100,19 @@ function defineForwarder(RED: NodeAPI) {
 
       const dataDir = dataDirOf(RED);
       const queue = forwarderQueue(this.id);
-      try {
-        this.outbox = new Outbox<Queued>({
+      const outbox = openOutbox(this, RED._("forwarder.errors.busy"), () =>
+        new Outbox<Queued>({
           dataDir,
           queue,
           clock: this.clock,
           batchSize: s.batchSize,
           backoff: { initialMs: 500, factor: 2, maxMs: 30_000 },
           deliver: (items, signal) => this.deliver(s, items, signal),
-        });
-      } catch (err) {
-        const message = err instanceof OutboxBusyError ? RED._("forwarder.errors.busy") : (err as Error).message;
-        showStatus(this, "error", message);
-        this.error(message);
-        return;
-      }
+        }),
+      );
+      if (!outbox) return;
+      this.outbox = outbox;
       this.bytes = queuedBytesOnDisk(dataDir, queue);
-      const outbox = this.outbox;
       outbox.on("change", () => this.refreshStatus());
       outbox.on("delivered", (items) => {
         if (this.recount) {
@@ -182,8 +180,7 @@ function defineForwarder(RED: NodeAPI) {
 
       this.on("close", (done: () => void) => {
         for (const u of this.unsubscribe.splice(0)) u();
-        if (this.statusTimer !== null) this.clock.clearTimeout(this.statusTimer);
-        this.statusTimer = null;
+        this.statusThrottle.stop();
         const closing = this.outbox;
         const closingClient = this.client;
         this.outbox = null;
@@ -299,19 +296,12 @@ function defineForwarder(RED: NodeAPI) {
 
     /** Connection, queue and quota; coalesced to one update per 250 ms unless `now`. */
     private refreshStatus(now = false): void {
+      this.statusThrottle.refresh(now);
+    }
+
+    private drawStatus(): void {
       const outbox = this.outbox;
       if (!outbox) return;
-      const due = this.statusShownAt + 250;
-      if (!now && this.clock.now() < due) {
-        if (this.statusTimer === null) {
-          this.statusTimer = this.clock.setTimeout(() => {
-            this.statusTimer = null;
-            this.refreshStatus(true);
-          }, due - this.clock.now());
-        }
-        return;
-      }
-      this.statusShownAt = this.clock.now();
       const queued = RED._("forwarder.status.queued", { count: outbox.size, bytes: formatBytes(this.bytes) });
       const connected = this.client?.connected ?? false;
       let kind: StatusKind = connected ? "ok" : "warn";

@@ -16,7 +16,8 @@ import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
-import { DeliveryError, Outbox, OutboxBusyError, type Delivered, type OutboxItem } from "../lib/outbox/outbox";
+import { openOutbox } from "../lib/outbox/bridge";
+import { DeliveryError, Outbox, type Delivered, type OutboxItem } from "../lib/outbox/outbox";
 import { BatteryTrend } from "./battery-trend";
 
 export interface PowerMonitorDef extends NodeDef {
@@ -167,23 +168,20 @@ function definePowerMonitor(RED: NodeAPI) {
           this.gaugeWarned = true;
         }
       }
-      try {
-        this.outbox = new Outbox<PowerState>({
+      const outbox = openOutbox(this, RED._("power-monitor.errors.busy", { device: device.deviceId }), () =>
+        new Outbox<PowerState>({
           dataDir: dataDirOf(RED),
           queue: `power/${device.deviceId}`,
           clock: this.clock,
           deliver: (items, signal) => this.deliver(device, items, signal),
           backoff: { initialMs: 1000, maxMs: 30_000 },
-        });
-      } catch (err) {
-        const message =
-          err instanceof OutboxBusyError ? RED._("power-monitor.errors.busy", { device: device.deviceId }) : (err as Error).message;
-        showStatus(this, "error", message);
-        this.error(message);
+        }),
+      );
+      if (!outbox) {
         void this.closeHardware();
         return;
       }
-      const outbox = this.outbox;
+      this.outbox = outbox;
       outbox.on("delivered", () => {
         this.flushPendingState(device);
         this.showState();

@@ -19,7 +19,8 @@ import { readFaceRecord } from "../lib/face-record";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
-import { DeliveryError, Outbox, OutboxBusyError, type OutboxItem } from "../lib/outbox/outbox";
+import { DeliveryReport, openOutbox, runOutbox, type Failure } from "../lib/outbox/bridge";
+import { Outbox, type OutboxItem } from "../lib/outbox/outbox";
 import { putObject, type S3Target } from "../lib/s3/client";
 import {
   DEFAULT_KEY_TEMPLATE,
@@ -78,13 +79,14 @@ function defineS3Writer(RED: NodeAPI) {
   return class S3Writer extends Node {
     private readonly clock: Clock;
     private outbox: Outbox<SpooledObject> | null = null;
-    private lastResult: { kind: "ok" | "warn" | "error"; text: string } | null = null;
-    private reported = new Set<string>();
+    private readonly report: DeliveryReport;
 
     constructor(config: S3WriterDef) {
       super(RED);
       this.createNode(config);
       this.clock = clockOf(RED);
+      const runtime = RED.settings as unknown as S3WriterRuntimeSettings;
+      this.report = new DeliveryReport(this, runtime.pifogS3PermanentRetryMs ?? 60_000);
       const target = RED.nodes.getNode(config.bucket) as unknown as (S3Target & { problem?: string | null }) | null;
       if (!target || !target.s3) {
         showStatus(this, "error", RED._("s3-writer.errors.no-bucket"));
@@ -104,28 +106,21 @@ function defineS3Writer(RED: NodeAPI) {
         return;
       }
       const defaultDevice = given(config.device) ?? "pifog";
-      const runtime = RED.settings as unknown as S3WriterRuntimeSettings;
-      const permanentRetryMs = runtime.pifogS3PermanentRetryMs ?? 60_000;
       const multipartAbove = runtime.pifogS3MultipartAbove ?? MULTIPART_THRESHOLD;
 
-      try {
-        this.outbox = new Outbox<SpooledObject>({
+      const outbox = openOutbox(this, RED._("s3-writer.errors.busy"), () =>
+        new Outbox<SpooledObject>({
           dataDir: dataDirOf(RED),
           queue: s3WriterQueue(this.id),
           clock: this.clock,
           // a handful per attempt: each holds its bytes in memory while it is sent
           batchSize: 4,
           backoff: { initialMs: 1000, factor: 2, maxMs: runtime.pifogS3BackoffMaxMs ?? 60_000 },
-          deliver: (items, signal) => this.deliver(target, items, signal, permanentRetryMs, multipartAbove),
-        });
-      } catch (err) {
-        const message = err instanceof OutboxBusyError ? RED._("s3-writer.errors.busy") : (err as Error).message;
-        showStatus(this, "error", message);
-        this.error(message);
-        return;
-      }
-      const outbox = this.outbox;
-      outbox.on("change", () => this.refreshStatus());
+          deliver: (items, signal) => this.deliver(target, items, signal, multipartAbove),
+        }),
+      );
+      if (!outbox) return;
+      this.outbox = outbox;
 
       this.on("input", (msg: NodeMessageInFlow, _send, done) => {
         const m = msg as NodeMessageInFlow & Record<string, unknown>;
@@ -153,64 +148,32 @@ function defineS3Writer(RED: NodeAPI) {
         done();
       });
 
-      this.on("close", (done: () => void) => {
-        const closing = this.outbox;
-        this.outbox = null;
-        (closing ? closing.close() : Promise.resolve()).then(() => done(), () => done());
-      });
-
-      outbox.start();
-      this.refreshStatus();
+      runOutbox(this, outbox, () => (this.outbox = null), () => this.refreshStatus());
     }
 
     /** Uploads the batch in order; acks the leading part S3 accepted. */
-    private async deliver(
-      target: S3Target,
-      items: OutboxItem<SpooledObject>[],
-      signal: AbortSignal,
-      permanentRetryMs: number,
-      multipartAbove: number,
-    ) {
+    private async deliver(target: S3Target, items: OutboxItem<SpooledObject>[], signal: AbortSignal, multipartAbove: number) {
       const bucket = target.s3.bucket;
-      let ok = 0;
-      for (const item of items) {
+      const upload = async (item: OutboxItem<SpooledObject>) => {
         const key = withSequence(item.payload.k, item.id);
         const body = Buffer.from(item.payload.b, "base64");
-        try {
-          const stored = await putObject(target.client(), bucket, key, body, item.payload.c, item.payload.m, signal, multipartAbove);
-          ok++;
-          this.reported.clear();
-          this.lastResult = { kind: "ok", text: RED._("s3-writer.status.stored", { key }) };
-          const payload: S3Stored = { bucket, key, etag: stored.etag, size: stored.size, contentType: item.payload.c };
-          this.send({ topic: key, payload });
-        } catch (err) {
-          if (signal.aborted) throw new DeliveryError("closed", { cause: err });
-          const e = err as Error & { Code?: string };
-          const name = e.name && e.name !== "Error" ? e.name : e.Code ?? "Error";
-          const text = `${name}: ${e.message}`;
-          const permanent = isPermanent(err);
-          this.lastResult = { kind: permanent ? "error" : "warn", text };
-          if (permanent && !this.reported.has(text)) {
-            this.reported.add(text);
-            this.error(RED._("s3-writer.errors.permanent", { bucket, error: text }));
-          }
-          if (ok > 0) return { count: ok };
-          throw new DeliveryError(text, { cause: err, ...(permanent ? { retryAfterMs: permanentRetryMs } : {}) });
-        }
-      }
-      return { count: ok };
+        const stored = await putObject(target.client(), bucket, key, body, item.payload.c, item.payload.m, signal, multipartAbove);
+        const payload: S3Stored = { bucket, key, etag: stored.etag, size: stored.size, contentType: item.payload.c };
+        this.send({ topic: key, payload });
+        return RED._("s3-writer.status.stored", { key });
+      };
+      const classify = (err: unknown): Failure => {
+        const e = err as Error & { Code?: string };
+        const name = e.name && e.name !== "Error" ? e.name : e.Code ?? "Error";
+        const text = `${name}: ${e.message}`;
+        return { permanent: isPermanent(err), status: text, log: RED._("s3-writer.errors.permanent", { bucket, error: text }) };
+      };
+      return this.report.each(items, signal, upload, classify);
     }
 
     private refreshStatus(): void {
       const outbox = this.outbox;
-      if (!outbox) return;
-      const queued = RED._("s3-writer.status.queued", { count: outbox.size });
-      const last = this.lastResult;
-      if (!last) {
-        showStatus(this, outbox.size > 0 ? "busy" : "ok", queued);
-        return;
-      }
-      showStatus(this, last.kind === "ok" && outbox.size > 0 ? "busy" : last.kind, `${queued} · ${last.text}`);
+      if (outbox) this.report.show(outbox.size, RED._("s3-writer.status.queued", { count: outbox.size }));
     }
   };
 }

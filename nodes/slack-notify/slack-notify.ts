@@ -15,7 +15,8 @@ import { Node } from "node-red-contrib-typescript-node";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
-import { DeliveryError, Outbox, OutboxBusyError, type OutboxItem } from "../lib/outbox/outbox";
+import { DeliveryReport, openOutbox, runOutbox, type Failure } from "../lib/outbox/bridge";
+import { Outbox, type OutboxItem } from "../lib/outbox/outbox";
 import { isPermanentSlackError, postToSlack, SlackApiError, type SlackAppNode, type SlackCommandReply } from "../lib/slack/api";
 import { doorReplyText, isDoorOpenResult, postToResponseUrl, responseUrlAllowed, type Translate } from "../lib/slack/reply";
 
@@ -58,12 +59,13 @@ export function slackNotifyQueue(nodeId: string): string {
 function defineSlackNotify(RED: NodeAPI) {
   return class SlackNotify extends Node {
     private outbox: Outbox<QueuedSlackPost> | null = null;
-    private lastResult: { kind: "ok" | "warn" | "error"; text: string } | null = null;
-    private reported = new Set<string>();
+    private readonly report: DeliveryReport;
 
     constructor(config: SlackNotifyDef) {
       super(RED);
       this.createNode(config);
+      const runtime = RED.settings as unknown as SlackNotifyRuntimeSettings;
+      this.report = new DeliveryReport(this, runtime.pifogSlackPermanentRetryMs ?? 60_000);
       const app = RED.nodes.getNode(config.app) as unknown as SlackAppNode | null;
       if (!app || !app.slack) {
         showStatus(this, "error", RED._("slack-notify.errors.no-app"));
@@ -77,25 +79,18 @@ function defineSlackNotify(RED: NodeAPI) {
       const defaultChannel = given(config.channel) ?? app.slack.channel;
       const defaultResponseType = responseTypeOf(given(config.responseType)) ?? "ephemeral";
       const t: Translate = (key, vars) => RED._(`slack-notify.${key}`, vars);
-      const runtime = RED.settings as unknown as SlackNotifyRuntimeSettings;
-      const permanentRetryMs = runtime.pifogSlackPermanentRetryMs ?? 60_000;
-      try {
-        this.outbox = new Outbox<QueuedSlackPost>({
+      const outbox = openOutbox(this, RED._("slack-notify.errors.busy"), () =>
+        new Outbox<QueuedSlackPost>({
           dataDir: dataDirOf(RED),
           queue: slackNotifyQueue(this.id),
           clock: clockOf(RED),
           batchSize: 1,
           backoff: { initialMs: 1000, factor: 2, maxMs: runtime.pifogSlackBackoffMaxMs ?? 60_000 },
-          deliver: (items, signal) => this.deliver(app, items, signal, permanentRetryMs),
-        });
-      } catch (err) {
-        const message = err instanceof OutboxBusyError ? RED._("slack-notify.errors.busy") : (err as Error).message;
-        showStatus(this, "error", message);
-        this.error(message);
-        return;
-      }
-      const outbox = this.outbox;
-      outbox.on("change", () => this.refreshStatus());
+          deliver: (items, signal) => this.deliver(app, items, signal),
+        }),
+      );
+      if (!outbox) return;
+      this.outbox = outbox;
 
       this.on("input", (msg: NodeMessageInFlow, _send, done) => {
         const m = msg as NodeMessageInFlow & Record<string, unknown>;
@@ -121,14 +116,7 @@ function defineSlackNotify(RED: NodeAPI) {
         done();
       });
 
-      this.on("close", (done: () => void) => {
-        const closing = this.outbox;
-        this.outbox = null;
-        (closing ? closing.close() : Promise.resolve()).then(() => done(), () => done());
-      });
-
-      outbox.start();
-      this.refreshStatus();
+      runOutbox(this, outbox, () => (this.outbox = null), () => this.refreshStatus());
     }
 
     /** A reply to the slash command the message came from: at once, not queued. */
@@ -139,7 +127,7 @@ function defineSlackNotify(RED: NodeAPI) {
       }
       postToResponseUrl(url, reply).then(
         () => {
-          this.lastResult = { kind: "ok", text: RED._("slack-notify.status.replied") };
+          this.report.last = { kind: "ok", text: RED._("slack-notify.status.replied") };
           this.refreshStatus();
           done();
         },
@@ -147,44 +135,34 @@ function defineSlackNotify(RED: NodeAPI) {
       );
     }
 
-    private async deliver(app: SlackAppNode, items: OutboxItem<QueuedSlackPost>[], signal: AbortSignal, permanentRetryMs: number) {
-      for (const item of items) {
-        const p = item.payload;
-        try {
-          await postToSlack(
-            app.slack,
-            { channel: p.c, text: p.t, ...(p.i !== undefined ? { image: Buffer.from(p.i, "base64"), filename: p.f } : {}) },
-            signal,
-          );
-        } catch (err) {
-          if (signal.aborted) throw new DeliveryError("closed", { cause: err });
-          const e = err as Error;
-          const permanent = isPermanentSlackError(err);
-          const code = err instanceof SlackApiError ? err.code : "error";
-          // the status shows Slack's code (short); the log has the method too
-          this.lastResult = { kind: permanent ? "error" : "warn", text: code === "error" ? e.message : code };
-          if (permanent && !this.reported.has(code)) {
-            this.reported.add(code);
-            this.error(RED._("slack-notify.errors.permanent", { error: e.message }));
-          }
-          const retryAfterMs = permanent ? permanentRetryMs : err instanceof SlackApiError ? err.retryAfterMs : undefined;
-          throw new DeliveryError(e.message, { cause: err, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
-        }
-        this.reported.clear();
-        this.lastResult = { kind: "ok", text: RED._("slack-notify.status.posted") };
-      }
+    private async deliver(app: SlackAppNode, items: OutboxItem<QueuedSlackPost>[], signal: AbortSignal) {
+      const post = async ({ payload: p }: OutboxItem<QueuedSlackPost>) => {
+        await postToSlack(
+          app.slack,
+          { channel: p.c, text: p.t, ...(p.i !== undefined ? { image: Buffer.from(p.i, "base64"), filename: p.f } : {}) },
+          signal,
+        );
+        return RED._("slack-notify.status.posted");
+      };
+      const classify = (err: unknown): Failure => {
+        const e = err as Error;
+        const code = err instanceof SlackApiError ? err.code : "error";
+        // the status shows Slack's code (short); the log has the method too
+        return {
+          permanent: isPermanentSlackError(err),
+          status: code === "error" ? e.message : code,
+          key: code,
+          message: e.message,
+          log: RED._("slack-notify.errors.permanent", { error: e.message }),
+          retryAfterMs: err instanceof SlackApiError ? err.retryAfterMs : undefined,
+        };
+      };
+      return this.report.each(items, signal, post, classify);
     }
 
     private refreshStatus(): void {
       const outbox = this.outbox;
-      if (!outbox) return;
-      const queued = RED._("slack-notify.status.queued", { count: outbox.size });
-      const last = this.lastResult;
-      if (!last) {
-        showStatus(this, outbox.size > 0 ? "busy" : "ok", queued);
-        return;
-      }
-      showStatus(this, last.kind === "ok" && outbox.size > 0 ? "busy" : last.kind, `${queued} · ${last.text}`);
+      if (outbox) this.report.show(outbox.size, RED._("slack-notify.status.queued", { count: outbox.size }));
     }
   };
 }

@@ -12,7 +12,8 @@ import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf } from "../lib/node-red/settings";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
-import { DeliveryError, Outbox, OutboxBusyError, type OutboxItem } from "../lib/outbox/outbox";
+import { openOutbox, StatusThrottle } from "../lib/outbox/bridge";
+import { DeliveryError, Outbox, type OutboxItem } from "../lib/outbox/outbox";
 import { deviceFor } from "../lib/node-red/device";
 import {
   THINGSPEAK_MAX_UPDATES,
@@ -176,13 +177,14 @@ function defineThingspeak(RED: NodeAPI) {
     private last: LastResult | null = null;
     /** The bad key / refusal was logged; again only after a success. */
     private reported = false;
-    private statusTimer: unknown = null;
-    private statusShownAt = -Infinity;
+    /** One status update a second at most. */
+    private readonly statusThrottle: StatusThrottle;
 
     constructor(config: ThingspeakDef) {
       super(RED);
       this.createNode(config);
       this.clock = clockOf(RED);
+      this.statusThrottle = new StatusThrottle(this.clock, 1000, () => this.drawStatus());
       const runtime = RED.settings as unknown as ThingspeakRuntimeSettings;
       const device = deviceFor(RED, this, config.device, "thingspeak");
       if (!device) return;
@@ -198,8 +200,8 @@ function defineThingspeak(RED: NodeAPI) {
       if (s.intervalRaised) this.warn(RED._("thingspeak.errors.interval-raised", { seconds: s.intervalMs / 1000 }));
 
       const batchSize = THINGSPEAK_MAX_UPDATES * 16;
-      try {
-        this.outbox = new Outbox<Reading>({
+      const outbox = openOutbox(this, RED._("thingspeak.errors.channel-busy", { channel: s.channel }), () =>
+        new Outbox<Reading>({
           dataDir: dataDirOf(RED),
           queue: thingspeakQueue(s.channel),
           clock: this.clock,
@@ -208,14 +210,10 @@ function defineThingspeak(RED: NodeAPI) {
           backoff: { initialMs: s.intervalMs, factor: 2, maxMs: s.intervalMs * BACKOFF_CAP_INTERVALS },
           select: (items, now) => readyReadings(timed(items), now, s.intervalMs, THINGSPEAK_MAX_UPDATES, items.length >= batchSize),
           deliver: (items, signal) => this.deliver(s, items, signal, runtime.pifogThingspeakTimeoutMs ?? DEFAULT_TIMEOUT_MS),
-        });
-      } catch (err) {
-        const message = err instanceof OutboxBusyError ? RED._("thingspeak.errors.channel-busy", { channel: s.channel }) : (err as Error).message;
-        showStatus(this, "error", message);
-        this.error(message);
-        return;
-      }
-      const outbox = this.outbox;
+        }),
+      );
+      if (!outbox) return;
+      this.outbox = outbox;
       outbox.on("change", () => this.refreshStatus());
       outbox.on("failed", () => this.refreshStatus(true));
 
@@ -241,8 +239,7 @@ function defineThingspeak(RED: NodeAPI) {
 
       this.on("close", (done: () => void) => {
         for (const u of this.unsubscribe.splice(0)) u();
-        if (this.statusTimer !== null) this.clock.clearTimeout(this.statusTimer);
-        this.statusTimer = null;
+        this.statusThrottle.stop();
         const closing = this.outbox;
         this.outbox = null;
         (closing ? closing.close() : Promise.resolve()).then(done, done);
@@ -334,19 +331,12 @@ function defineThingspeak(RED: NodeAPI) {
 
     /** Shows the queue and the last result; coalesced to one update per second unless `now`. */
     private refreshStatus(now = false): void {
-      if (!this.outbox) return;
-      const due = this.statusShownAt + 1000;
-      if (!now && this.clock.now() < due) {
-        if (this.statusTimer === null) {
-          this.statusTimer = this.clock.setTimeout(() => {
-            this.statusTimer = null;
-            this.refreshStatus(true);
-          }, due - this.clock.now());
-        }
-        return;
-      }
-      this.statusShownAt = this.clock.now();
+      this.statusThrottle.refresh(now);
+    }
+
+    private drawStatus(): void {
       const outbox = this.outbox;
+      if (!outbox) return;
       const queued = outbox.size;
       const last = this.last;
       const snapshot = outbox.snapshot();
