@@ -141,9 +141,9 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
     assert.deepEqual(ui.pageErrors, [], "no script errors on the page");
   });
 
-  it("the dashboard's socket passes on only simulator door inputs, never retained", async () => {
+  it("the dashboard's socket passes on only simulator inputs (door open/closed, camera visitor/empty), never retained", async () => {
     // the dashboard has no login: anything a page's script can send, anyone on the network can
-    await fog.mqtt.subscribe(topics.command(DOORPI), topics.simSet(DOORPI, "+"));
+    await fog.mqtt.subscribe(topics.command(DOORPI), topics.simSet(DOORPI, "+"), topics.simSet("camerapi", "scene"));
     await setDoor("door1", "closed");
     await setDoor("door2", "closed");
     await ui.page.goto(fog.runtime.info.dashboard);
@@ -169,6 +169,8 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
           { topic: topics.simSet(DOORPI, "door1"), payload: "1" },
           { topic: `${topics.simSet(DOORPI, "door1")}/extra`, payload: "open" },
           { topic: topics.simSet(DOORPI, "door2"), payload: "open", retain: true, qos: 2 },
+          { topic: topics.simSet("camerapi", "scene"), payload: "open" },
+          { topic: topics.simSet(DOORPI, "scene"), payload: "../../etc/passwd" },
         ],
       ] as const,
     );
@@ -176,7 +178,7 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
 
     const sent = fog.mqtt.received
       .slice(before)
-      .filter((m) => m.topic === topics.command(DOORPI) || (m.topic.startsWith(`pifog/${DOORPI}/sim/`) && m.topic.endsWith("/set")));
+      .filter((m) => m.topic === topics.command(DOORPI) || (/^pifog\/(doorpi|camerapi)\/sim\//.test(m.topic) && m.topic.endsWith("/set")));
     assert.deepEqual(
       sent.map((m) => `${m.topic} ${m.payload.toString()}`),
       [`${topics.simSet(DOORPI, "door2")} open`],

@@ -6,19 +6,26 @@
 import assert from "node:assert/strict";
 import { DoorAudit } from "../../nodes/lib/door-audit";
 import { fogWithBrowser, keepScreenshot, onePageStory, openTab, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
-import { showScene } from "../support/camera-scene";
 
 const CAMERA = "camerapi";
 const ADMIN_PASSWORD = "test-admin-password";
 
 describe("Front door tab in Chromium (role all, simulated camera and door opener)", function () {
   this.timeout(60_000);
-  const fog = fogWithBrowser(({ mqtt }) => showScene(mqtt, CAMERA, "visitor")); // a visitor stands at the door
+  const fog = fogWithBrowser();
   const ui = onePageStory("front-door", { width: 1100, height: 1000 }, fog);
 
-  it("before signing in, the buttons are off and say who may use them", async () => {
+  it("Simulator tab: anyone can put a visitor in front of the simulated door camera", async () => {
     await ui.page.goto(fog.runtime.info.dashboard);
     await waitForText(ui.page, TITLE, "Doors");
+    await openTab(ui.page, "Simulator");
+    await ui.page.click(`#pf-scene-${CAMERA}-empty`);
+    await waitForText(ui.page, `#pf-scene-${CAMERA}`, /^camera sees: empty-/);
+    await ui.page.click(`#pf-scene-${CAMERA}-visitor`);
+    await waitForText(ui.page, `#pf-scene-${CAMERA}`, /^camera sees: visitor-/);
+  });
+
+  it("before signing in, the buttons are off and say who may use them", async () => {
     await openTab(ui.page, "Front door");
     await ui.page.waitForSelector("#pf-take-picture", { timeout: UI_TIMEOUT });
     assert.equal(await ui.page.isDisabled("#pf-take-picture"), true);
