@@ -3,7 +3,7 @@
 // Set PIFOG_SCREENSHOTS=<dir> to keep a screenshot of each tab; a failing test always leaves one in the tmp dir.
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { topics, type DoorState, type DoorsState } from "../../nodes/lib/contract";
+import { powerTopics, topics, type DoorState, type DoorsState, type PowerState } from "../../nodes/lib/contract";
 import { glyphs, type Frame } from "../../nodes/lib/matrix-glyphs";
 import { fogWithBrowser, keepScreenshot, openTab, pagePerTest, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
 import { TestClient } from "../support/mqtt";
@@ -141,9 +141,33 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
     assert.deepEqual(ui.pageErrors, [], "no script errors on the page");
   });
 
-  it("the dashboard's socket passes on only simulator inputs (door open/closed, camera visitor/empty), never retained", async () => {
+  it("Simulator tab: the power Pi's mains switch and a Sense HAT reading held at a value", async () => {
+    await fog.mqtt.subscribe(powerTopics.state("powerpi"), topics.simState(STATUSPI, "temperature"));
+    await ui.page.goto(fog.runtime.info.dashboard);
+    await waitForText(ui.page, TITLE, "Doors");
+    await openTab(ui.page, "Simulator");
+
+    const mains = "#pf-switch-powerpi-mains";
+    await waitForText(ui.page, mains, "mains: on");
+    const off = fog.mqtt.waitFor(powerTopics.state("powerpi"), (m) => fog.mqtt.json<PowerState>(m).mains === "off", 10_000, false);
+    await ui.page.click(mains);
+    await off;
+    await waitForText(ui.page, mains, "mains: off");
+    const on = fog.mqtt.waitFor(powerTopics.state("powerpi"), (m) => fog.mqtt.json<PowerState>(m).mains === "on", 10_000, false);
+    await ui.page.click(mains);
+    await on;
+    await waitForText(ui.page, "#pf-value-now-powerpi-battery", /^\d+(\.\d+)? % \(\d\.\d+ V/);
+
+    const held = fog.mqtt.waitFor(topics.simState(STATUSPI, "temperature"), (m) => m.payload.toString() === "31.5", 10_000, false);
+    await ui.page.fill(`#pf-value-input-${STATUSPI}-temperature`, "31.5");
+    await ui.page.click(`#pf-value-set-${STATUSPI}-temperature`);
+    await held;
+    await waitForText(ui.page, `#pf-value-now-${STATUSPI}-temperature`, "31.5 °C");
+  });
+
+  it("the dashboard's socket passes on only simulator controls (doors, mains, readings, camera scene), never retained", async () => {
     // the dashboard has no login: anything a page's script can send, anyone on the network can
-    await fog.mqtt.subscribe(topics.command(DOORPI), topics.simSet(DOORPI, "+"), topics.simSet("camerapi", "scene"));
+    await fog.mqtt.subscribe(topics.command(DOORPI), topics.simSet(DOORPI, "+"), topics.simSet("camerapi", "scene"), topics.simSet(STATUSPI, "+"));
     await setDoor("door1", "closed");
     await setDoor("door2", "closed");
     await ui.page.goto(fog.runtime.info.dashboard);
@@ -171,6 +195,9 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
           { topic: topics.simSet(DOORPI, "door2"), payload: "open", retain: true, qos: 2 },
           { topic: topics.simSet("camerapi", "scene"), payload: "open" },
           { topic: topics.simSet(DOORPI, "scene"), payload: "../../etc/passwd" },
+          { topic: topics.simSet(DOORPI, "door1"), payload: "on" },
+          { topic: topics.simSet(STATUSPI, "temperature"), payload: "1e9" },
+          { topic: topics.simSet(STATUSPI, "humidity"), payload: "open" },
         ],
       ] as const,
     );
@@ -178,7 +205,7 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
 
     const sent = fog.mqtt.received
       .slice(before)
-      .filter((m) => m.topic === topics.command(DOORPI) || (/^pifog\/(doorpi|camerapi)\/sim\//.test(m.topic) && m.topic.endsWith("/set")));
+      .filter((m) => m.topic === topics.command(DOORPI) || (/^pifog\/(doorpi|camerapi|statuspi)\/sim\//.test(m.topic) && m.topic.endsWith("/set")));
     assert.deepEqual(
       sent.map((m) => `${m.topic} ${m.payload.toString()}`),
       [`${topics.simSet(DOORPI, "door2")} open`],
