@@ -109,6 +109,23 @@ export async function reportFailure(test: Mocha.Test | undefined, page: Page | u
   console.log(`    screenshot: ${file}\n    runtime output (last 2000 characters):\n${runtime?.output().slice(-2000)}`);
 }
 
+/** The page (and its script errors) of whatever `current` holds, read inside tests only. */
+function pageOf(current: () => BrowserPage | undefined): { readonly page: Page; readonly pageErrors: string[] } {
+  const now = () => {
+    const c = current();
+    if (!c) throw new Error("no page outside a test");
+    return c;
+  };
+  return {
+    get page() {
+      return now().page;
+    },
+    get pageErrors() {
+      return now().pageErrors;
+    },
+  };
+}
+
 /**
  * A fresh context and page for each test of the calling describe block (hooks registered here), closed after it,
  * with a screenshot and the runtime's output when the test failed. Read `page` and `pageErrors` inside tests only.
@@ -128,16 +145,7 @@ export function pagePerTest(
     await current?.context.close().catch(() => undefined);
     current = undefined;
   });
-  return {
-    get page() {
-      if (!current) throw new Error("no page outside a test");
-      return current.page;
-    },
-    get pageErrors() {
-      if (!current) throw new Error("no page outside a test");
-      return current.pageErrors;
-    },
-  };
+  return pageOf(() => current);
 }
 
 /** Waits until the group holding `selector` shows all of it: the dashboard sizes a template once, so a group
@@ -226,14 +234,5 @@ export function onePageStory(name: string, viewport: { width: number; height: nu
   after(async () => {
     await current?.context.close().catch(() => undefined);
   });
-  return {
-    get page() {
-      if (!current) throw new Error("no page outside a test");
-      return current.page;
-    },
-    get pageErrors() {
-      if (!current) throw new Error("no page outside a test");
-      return current.pageErrors;
-    },
-  };
+  return pageOf(() => current);
 }
