@@ -1,7 +1,8 @@
 // The dead-letter record: what a node could not take, with why, appended as JSON lines to
 // `<data dir>/dead-letter.jsonl`, so bad input is kept for a person to look at and never stops the runtime.
-import fs from "node:fs";
+// Bounded: 1 MiB a file, 4 rotated files kept, every field cut (the payload to 4 KiB).
 import path from "node:path";
+import { JsonlLog } from "./audit/jsonl-log";
 
 export interface DeadLetter {
   at: string;
@@ -34,27 +35,26 @@ export function payloadText(payload: unknown): string | undefined {
 }
 
 export class DeadLetterFile {
-  readonly file: string;
+  private readonly log: JsonlLog<DeadLetter>;
 
   constructor(dataDir: string) {
-    this.file = path.join(dataDir, "dead-letter.jsonl");
+    this.log = new JsonlLog<DeadLetter>(path.join(dataDir, "dead-letter.jsonl"), {
+      maxBytes: 1024 * 1024,
+      keep: 4,
+      maxString: MAX_PAYLOAD + 16,
+      fsync: false,
+    });
+  }
+
+  get file(): string {
+    return this.log.file;
   }
 
   append(letter: Omit<DeadLetter, "at">, at: Date = new Date()): void {
-    const record: DeadLetter = { at: at.toISOString(), ...letter };
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    fs.appendFileSync(this.file, `${JSON.stringify(record)}\n`);
+    this.log.append({ at: at.toISOString(), ...letter, payload: payloadText(letter.payload) });
   }
 
   read(): DeadLetter[] {
-    try {
-      return fs
-        .readFileSync(this.file, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as DeadLetter);
-    } catch {
-      return [];
-    }
+    return this.log.read();
   }
 }

@@ -1,5 +1,6 @@
 // What PiFog nodes read from the runtime's settings (settings.ts puts it there; tests may inject it).
 import type { NodeAPI } from "node-red";
+import { Audit } from "../audit/audit";
 import { systemClock, type Clock } from "../clock";
 
 export interface PifogSettings {
@@ -24,4 +25,10 @@ export function given(value: string | undefined): string | undefined {
 
 export function dataDirOf(RED: NodeAPI): string {
   return pifogSettings(RED).pifogDataDir ?? process.env.PIFOG_DATA_DIR ?? "./data";
+}
+
+/** The runtime's audit record of refusals (`<data dir>/audit.jsonl`). */
+export function auditOf(RED: NodeAPI): Audit {
+  const clock = clockOf(RED);
+  return new Audit(dataDirOf(RED), () => clock.now());
 }
