@@ -8,6 +8,7 @@ import type { Clock } from "../lib/clock";
 import {
   compatCommandExecuted,
   compatTopics,
+  mqttSender,
   parseDoorOpenRequest,
   topics,
   type Command,
@@ -75,6 +76,7 @@ export function normaliseDoorOpener(config: Partial<DoorOpenerDef>): DoorOpenerS
 interface Attempt {
   id: string | number | null;
   by: string | null;
+  claimedBy?: string;
   via: DoorOpenVia;
   source: "flow" | "native" | "compat";
   pulseMs: number;
@@ -115,7 +117,9 @@ function defineDoorOpener(RED: NodeAPI) {
         try {
           this.attempt(device, s, {
             id: command.id ?? null,
-            by: command.by ?? null,
+            // who asked is the path it came on, never the payload: the sender's MQTT client id (`mqtt` when unknown)
+            by: command.from ?? mqttSender(null),
+            claimedBy: command.by,
             via: source,
             source,
             pulseMs: s.pulseMs,
@@ -180,6 +184,7 @@ function defineDoorOpener(RED: NodeAPI) {
         command: OPEN_DOOR,
         id: a.id,
         by: a.by,
+        ...(a.claimedBy !== undefined ? { claimedBy: a.claimedBy } : {}),
         via: a.via,
         result: "refused",
         pulseMs: a.pulseMs,

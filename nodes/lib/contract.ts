@@ -123,8 +123,12 @@ export interface OccupancyState {
 export interface Command {
   command: string;
   id?: string | number;
-  /** Who sent it, when the sender says (e.g. a door opener's `{"command":"open-door","id":…,"by":"ann"}`). */
+  /** Who the sender says asked (e.g. `{"command":"open-door","id":…,"by":"dashboard:operator"}`): a claim, never proof. */
   by?: string;
+  /** Who sent it, as the path tells: the embedded broker stamps `mqtt:<client id>` on every command it routes (see
+   * `stampCommand`); a device link passes it on only when it is on that broker in its own process, where nobody
+   * else can have written it. */
+  from?: string;
 }
 
 /** `pifog/<device>/event`: answers to commands. */
@@ -304,8 +308,55 @@ export function parseCommand(payload: Buffer | string): Command {
   if (id !== undefined && typeof id !== "string" && typeof id !== "number") {
     throw new PayloadError("command id must be a string or a number");
   }
-  // `by` is only kept when it is text; it was never part of PiFog's commands
-  return typeof v.by === "string" ? { command: v.command, id, by: v.by.slice(0, 128) } : { command: v.command, id };
+  if (typeof id === "string" && id.length > 128) throw new PayloadError("command id must be at most 128 characters");
+  const command: Command = { command: v.command.slice(0, 64), id };
+  // `by` and `from` are only kept when they are text; neither was part of PiFog's commands
+  if (typeof v.by === "string") command.by = v.by.slice(0, 128);
+  if (typeof v.from === "string") command.from = v.from.slice(0, 160);
+  return command;
+}
+
+// ---- who may say what on the embedded broker (before device identities) ----------------------------------
+
+/** How a device's own runtime names its MQTT connections: `pifog-<device>` and `pifog-<device>-<purpose>`. */
+export function isDeviceClientId(clientId: string, device: string): boolean {
+  return clientId === `${NATIVE_ROOT}-${device}` || clientId.startsWith(`${NATIVE_ROOT}-${device}-`);
+}
+
+/** The device a topic speaks for, which only that device may publish (its status, its power state and events),
+ * or null for any other topic. */
+export function topicOwner(topic: string): string | null {
+  const l = topic.split("/");
+  if (l[0] !== NATIVE_ROOT || l.length < 3 || !isTopicLevel(l[1]!)) return null;
+  const rest = l.slice(2).join("/");
+  return rest === "status" || rest === "power" || rest === "power/events" ? l[1]! : null;
+}
+
+/** A command topic, native (`pifog/<device>/command`) or PiFog's (`/World/Fog/1/<Pi>/Command`). */
+export function isCommandTopic(topic: string): boolean {
+  const l = topic.split("/");
+  if (l.length === 3 && l[0] === NATIVE_ROOT && l[2] === "command") return true;
+  return topic.startsWith(`${COMPAT_ROOT}/`) && l.length === 6 && l[5] === "Command";
+}
+
+/** Who sent a message over MQTT, as the broker knows it. */
+export function mqttSender(clientId: string | null): string {
+  return clientId ? `mqtt:${clientId.slice(0, 128)}` : "mqtt";
+}
+
+/**
+ * A command's payload with `from` set to its MQTT sender (whatever `from` it carried is overwritten), or null when
+ * the payload is not a JSON object (the receiver refuses it anyway). The embedded broker calls this on every command.
+ */
+export function stampCommand(payload: Buffer, clientId: string | null): Buffer | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(payload.toString("utf8"));
+  } catch {
+    return null;
+  }
+  if (!isRecord(v)) return null;
+  return Buffer.from(JSON.stringify({ ...v, from: mqttSender(clientId) }));
 }
 
 // ---- telemetry: statistics and alerts (IoTitan) -------------------------------------------------------
@@ -521,8 +572,11 @@ export interface DoorOpenResult {
   device: string;
   command: "open-door";
   id: string | number | null;
-  /** Who asked (a user, a Slack id…), or null when the sender did not say. */
+  /** Who asked, as the path it arrived on tells: the flow's message (the operator gate's session, the Slack user),
+   * or for MQTT the sender `mqtt:<client id>` (`mqtt` when the broker is not this runtime's own). Never the payload. */
   by: string | null;
+  /** Who an MQTT sender says asked (its payload's `by`), kept for the record; not verified. */
+  claimedBy?: string;
   via: DoorOpenVia;
   result: DoorOpenOutcome;
   reason?: DoorRefusal;

@@ -116,8 +116,10 @@ describe("front door through Slack (all-in-one, HTTP slash commands)", function 
     const outcomes = slack.responses.filter((r) => r.id === a.id || r.id === b.id).map((r) => r.body.text).sort();
     assert.deepEqual(outcomes, ["Door not opened: busy", "Door opened (5 s)"]);
     assert.equal(pulses(), 1, "the door output went high once");
-    const attempts = new DoorAudit(fog.dataDir).read().filter((x) => x.by === `slack:${ALLOWED}`);
+    // the door opener records the hub's MQTT client as the sender and the Slack user the hub names as a claim
+    const attempts = new DoorAudit(fog.dataDir).read().filter((x) => x.claimedBy === `slack:${ALLOWED}`);
     assert.deepEqual(attempts.map((x) => x.result).sort(), ["opened", "refused"]);
+    for (const x of attempts) assert.match(x.by ?? "", /^mqtt:\S+$/);
   });
 
   it("take a picture with a visitor at the door: the snapshot is posted to the channel", async () => {

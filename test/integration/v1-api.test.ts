@@ -52,7 +52,7 @@ describe("the /v1 account API", function () {
     accounts("attach", "--account", "sam@example.com", "--device", "garage", "--name", "Garage");
     accounts("attach", "--account", "kim@example.com", "--device", "kims-pi");
     // a power Pi reports: online, mains off since T0 (the hub's tracker records it)
-    const pi = await TestClient.connect(fog.info.mqtt);
+    const pi = await TestClient.connect(fog.info.mqtt, { clientId: "pifog-garage" }); // as the garage Pi's link names itself
     try {
       await pi.subscribe("pifog/garage/connection");
       await pi.publish("pifog/garage/status", JSON.stringify({ state: "online", device: "garage", role: "powerpi", addresses: [], bootTime: new Date(T0).toISOString(), startedAt: new Date(T0).toISOString(), version: "t", hardware: "sim", timestamp: new Date(T0).toISOString() }), { retain: true });

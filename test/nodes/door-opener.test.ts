@@ -2,12 +2,13 @@
 // the cooldown, PiFog's command-executed, the audit file, bad input, and no GPIO. Time is a FakeClock.
 import assert from "node:assert/strict";
 import { compatCommandExecuted, pythonTimestamp, type DoorOpenEvent, type DoorOpenResult } from "../../nodes/lib/contract";
+import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../../nodes/lib/broker/registry";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { DoorAudit } from "../../nodes/lib/door-audit";
 import doorOpener, { normaliseDoorOpener } from "../../nodes/door-opener/door-opener";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import { FakeClock } from "../support/fake-clock";
-import type { Received } from "../support/mqtt";
+import { TestClient, type Received } from "../support/mqtt";
 import { deviceNode, helper, loadUntilOnline, pingBarrier, startHarness, type Harness } from "../support/node-harness";
 import { until } from "../support/until";
 
@@ -82,7 +83,8 @@ describe("door-opener node", () => {
     assert.ok(low < event, "LOW first, then the event, as PiFog");
     assert.equal(result.result, "opened");
     assert.equal(result.id, "n1");
-    assert.equal(result.by, "ann");
+    assert.equal(result.by, "mqtt", "who asked is not taken from the payload (a broker of another process: sender unknown)");
+    assert.equal(result.claimedBy, "ann", "what the payload says is kept as a claim");
     assert.equal(result.via, "native");
     assert.equal(result.pulseMs, 5000);
     assert.equal(Date.parse(result.closedAt!) - Date.parse(result.openedAt!), 5000);
@@ -92,7 +94,8 @@ describe("door-opener node", () => {
     assert.equal(out[0]!.payload.result, "opened");
     const audit = new DoorAudit(h.dataDir).read();
     assert.equal(audit.length, 1);
-    assert.equal(audit[0]!.by, "ann");
+    assert.equal(audit[0]!.by, "mqtt");
+    assert.equal(audit[0]!.claimedBy, "ann");
     assert.equal(audit[0]!.via, "native");
     assert.equal(audit[0]!.result, "opened");
     assert.equal(audit[0]!.at, new Date(openedAt).toISOString(), "written when the door opened");
@@ -105,7 +108,7 @@ describe("door-opener node", () => {
     const refused = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "b"))!;
     assert.equal(refused.result, "refused");
     assert.equal(refused.reason, "busy");
-    assert.equal(refused.by, "bob");
+    assert.equal(refused.claimedBy, "bob");
 
     clock.tick(5000);
     await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "a");
@@ -113,7 +116,7 @@ describe("door-opener node", () => {
     assert.deepEqual(levels(h), ["0", "1", "0"], "one pulse");
     assert.deepEqual(results(h).map((r) => [r.id, r.result]), [["b", "refused"], ["a", "opened"]]);
     const audit = new DoorAudit(h.dataDir).read();
-    assert.deepEqual(audit.map((r) => [r.id, r.by, r.result, r.reason ?? null]), [["a", "ann", "opened", null], ["b", "bob", "refused", "busy"]]);
+    assert.deepEqual(audit.map((r) => [r.id, r.claimedBy, r.result, r.reason ?? null]), [["a", "ann", "opened", null], ["b", "bob", "refused", "busy"]]);
   });
 
   it("refuses during the cooldown after a pulse and opens again once it is over", async () => {
@@ -154,7 +157,29 @@ describe("door-opener node", () => {
     const low = h.client.received.findLastIndex((m) => m.topic === SIM);
     assert.ok(low < h.client.received.indexOf(executed), "LOW before command-executed");
     const audit = new DoorAudit(h.dataDir).read();
-    assert.deepEqual(audit.map((r) => [r.id, r.via, r.by, r.result]), [["123", "compat", null, "opened"]]);
+    assert.deepEqual(audit.map((r) => [r.id, r.via, r.by, r.result]), [["123", "compat", "mqtt", "opened"]]);
+  });
+
+  it("on this runtime's own broker, names the MQTT client that sent open-door, whatever the payload claims", async () => {
+    registerEmbeddedBroker(h.broker, h.url);
+    try {
+      await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+      const mallory = await TestClient.connect(h.url, { clientId: "mallory" });
+      try {
+        await mallory.publish("pifog/bp1/command", JSON.stringify({ command: "open-door", id: "m1", by: "dashboard:admin", from: "mqtt:pifog-hub" }));
+        await h.client.waitFor(SIM, (m) => text(m) === "1");
+        clock.tick(5000);
+        const result = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "m1"))!;
+        assert.equal(result.by, "mqtt:mallory");
+        assert.equal(result.claimedBy, "dashboard:admin");
+        const audit = new DoorAudit(h.dataDir).read();
+        assert.deepEqual(audit.map((r) => [r.by, r.claimedBy]), [["mqtt:mallory", "dashboard:admin"]]);
+      } finally {
+        await mallory.end();
+      }
+    } finally {
+      unregisterEmbeddedBroker(h.broker);
+    }
   });
 
   it("opens from a flow message with who and through what, and fails a malformed one to Catch and the dead letters", async () => {

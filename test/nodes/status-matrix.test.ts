@@ -34,7 +34,7 @@ describe("status-matrix node", () => {
     });
 
   beforeEach(async () => {
-    h = await startHarness();
+    h = await startHarness({ clientId: "pifog-dp1-test" }); // plays the device: only its clients may publish its status and power
   });
   afterEach(async () => {
     await h.close();

@@ -19,12 +19,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** `clientId`: the test client's MQTT client id; a test that plays a device (publishes its status or power, which the
+ * broker takes only from that device's clients) names it `pifog-<device>-…`. */
+export async function startHarness(options: { clientId?: string } = {}): Promise<Harness> {
   const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1" });
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-node-"));
   helper.settings({ pifogDataDir: dataDir });
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, options.clientId ? { clientId: options.clientId } : {});
   await client.subscribe("#");
   return {
     broker,

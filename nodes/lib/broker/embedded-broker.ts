@@ -4,10 +4,14 @@ import type { Server as HttpServer, IncomingMessage } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, createWebSocketStream } from "ws";
+import type { Audit } from "../audit/audit";
+import { ClientGuard, RefusalRecorder } from "./client-guard";
 
 export interface EmbeddedBrokerOptions {
   port: number;
   host: string;
+  /** Where refusals are recorded (the runtime's audit record). */
+  audit?: Audit | null;
 }
 
 export class PortInUseError extends Error {
@@ -52,12 +56,16 @@ export class EmbeddedBroker {
   private held: Array<() => void> | null = null;
   port = 0;
 
-  private constructor(readonly aedes: Aedes) {
+  private constructor(readonly aedes: Aedes, audit: Audit | null) {
+    const guard = new ClientGuard(() => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients, new RefusalRecorder(audit));
+    aedes.authenticate = (client, _username, _password, callback) => guard.authenticate(client, callback);
     aedes.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
       if (this.held) {
         this.held.push(() => aedes.authorizePublish(client, packet, callback));
         return;
       }
+      const refused = guard.checkPublish(client, packet);
+      if (refused) return callback(refused);
       if (this.interceptors.size === 0) return callback(null);
       const pending: Promise<void>[] = [];
       try {
@@ -128,7 +136,7 @@ export class EmbeddedBroker {
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const aedes = await Aedes.createBroker({ id: "pifog" });
-    const broker = new EmbeddedBroker(aedes);
+    const broker = new EmbeddedBroker(aedes, options.audit ?? null);
     // no Nagle: small MQTT packets go out at once instead of waiting on the peer's delayed ACK
     const tcp = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
     try {
