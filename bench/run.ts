@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { runDoors } from "./doors";
 import { runFaces } from "./faces";
+import { runHostile } from "./hostile";
 import { runIngest } from "./ingest";
 
 /** The repository root, from dist/bench/run.js. */
@@ -92,6 +93,10 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   faces: {
     description: "face detection ms per 640×480 frame on the camera fixtures (face-api tiny, WASM) beside an OpenCV Haar baseline, faces found vs expected",
     run: runFaces,
+  },
+  hostile: {
+    description: "the hostile-input attacks (wrong logins, heavy history queries, a stalled subscriber, dashboard garbage, a 50 MB publish): round trips and a door pulse under each, beside the quiet runtime",
+    run: runHostile,
   },
   ingest: {
     description:

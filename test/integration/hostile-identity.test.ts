@@ -86,4 +86,24 @@ describe("hostile input: who is who on the embedded broker (real runtime, role a
     assert.equal(record.by, "mqtt:mallory-door");
     assert.equal(record.claimedBy, "dashboard:admin");
   });
+
+  it("keeps the door audit and the dead letters bounded: a 100 kB id, 2,000 bad commands of 10 kB", async () => {
+    const mallory = await TestClient.connect(rt.info.mqtt, { clientId: "mallory-big" });
+    const hugeId = "i".repeat(100_000);
+    await mallory.publish("pifog/buttonpi/command", JSON.stringify({ command: "open-door", id: hugeId, by: "b".repeat(100_000) }));
+    const junk = "j".repeat(10_000);
+    for (let i = 0; i < 2000; i++) void mallory.client.publish("pifog/buttonpi/command", `${junk}${i}`, { qos: 0 });
+    await mallory.publish("pifog/buttonpi/command", "last-junk");
+    await mallory.end();
+    const letters = () => fs.readdirSync(rt.dataDir).filter((f) => f.startsWith("dead-letter.jsonl"));
+    const text = () => letters().map((f) => fs.readFileSync(path.join(rt.dataDir, f), "utf8")).join("");
+    await until(() => text().includes("last-junk"), "the last bad command in the dead letters");
+    const total = letters().reduce((sum, f) => sum + fs.statSync(path.join(rt.dataDir, f)).size, 0);
+    assert.ok(total <= 5 * 1024 * 1024, `dead letters take ${total} bytes`);
+    assert.ok(letters().length > 1, "rotated");
+    assert.ok(!text().includes(hugeId), "the 100 kB id is not kept whole");
+    const doorFile = path.join(rt.dataDir, "door-audit.jsonl");
+    if (fs.existsSync(doorFile)) for (const line of fs.readFileSync(doorFile, "utf8").split("\n")) assert.ok(line.length < 4096, `a door audit line of ${line.length}`);
+    for (const line of fs.readFileSync(path.join(rt.dataDir, "audit.jsonl"), "utf8").split("\n")) assert.ok(line.length < 4096);
+  });
 });
