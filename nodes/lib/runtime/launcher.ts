@@ -7,6 +7,7 @@ import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../broker/registry";
 import { closeDurableSinks } from "../history/sinks";
 import { readConfig, type PifogConfig } from "./config";
+import { keepNewFilesPrivate } from "./file-modes";
 import { SafeState } from "./safe-state";
 
 export interface RunningPifog {
@@ -20,6 +21,8 @@ export interface RunningPifog {
 
 /** `safeState`: where the nodes that drive outputs register how to make them safe (the CLI's fail-safe uses it). */
 export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = new SafeState()): Promise<RunningPifog> {
+  // before anything is written (the settings, loaded below, also tighten what the data dir already holds)
+  keepNewFilesPrivate();
   const config = readConfig(env);
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
