@@ -4,6 +4,9 @@
 // aborted. Before the fail-safe the runtime logged the rejection and carried on with the door held open, and an
 // exception killed it with the relay still energised.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { topics } from "../../nodes/lib/contract";
 import { DoorAudit } from "../../nodes/lib/door-audit";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
@@ -103,4 +106,39 @@ describe("the runtime fails safe (ButtonPi on Mosquitto)", function () {
       });
     });
   }
+
+  describe("a process killed outright during a pulse (SIGKILL, a power cut)", () => {
+    let fog: TestRuntime | undefined;
+    let client: TestClient | undefined;
+    let dataDir: string;
+    before(() => {
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-failsafe-"));
+    });
+    after(async () => {
+      await client?.end();
+      await fog?.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it("cannot go safe (the broker, like a sysfs relay, still holds it HIGH): the next start drives the output LOW", async () => {
+      fog = await startRuntime({ role: "buttonpi", dataDir, env: { PIFOG_MQTT_URL: mosquitto.url } });
+      await redeploy(fog.info.http, (flows) => void Object.assign(flows.find((n) => n.type === "door-opener")!, { pulse: 30, maxPulse: 30 }), "nodes");
+      client = await TestClient.connect(mosquitto.url);
+      await client.subscribe(LEVEL);
+      await client.publish(topics.command("buttonpi"), JSON.stringify({ command: "open-door", id: "k" }));
+      await client.waitFor(LEVEL, (m) => m.payload.toString() === "1");
+      await fog.kill();
+      // nothing ran: the broker (like a sysfs relay) still holds the door open
+      const stale = await TestClient.connect(mosquitto.url);
+      await stale.subscribe(LEVEL);
+      assert.equal((await stale.waitFor(LEVEL)).payload.toString(), "1");
+      await stale.end();
+
+      const lowAgain = client.waitFor(LEVEL, (m) => m.payload.toString() === "0", 30_000, false);
+      fog = await startRuntime({ role: "buttonpi", dataDir, env: { PIFOG_MQTT_URL: mosquitto.url } });
+      await lowAgain;
+      const levels = client.received.filter((m) => m.topic === LEVEL).map((m) => m.payload.toString());
+      assert.deepEqual(levels.slice(levels.indexOf("1") + 1), ["0"], "LOW, and nothing else before it");
+    });
+  });
 });
