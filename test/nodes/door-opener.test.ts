@@ -179,6 +179,8 @@ describe("door-opener node", () => {
     await until(() => out.length === 1, "the answer");
     assert.equal(out[0]!.payload.result, "opened");
     assert.equal(out[0]!.payload.pulseMs, 2000);
+    // the answer comes in-process, the level through the broker
+    await pingBarrier(h.client, "bp1");
     assert.deepEqual(levels(h), ["0", "1", "0"], "the bad message opened nothing");
     const audit = new DoorAudit(h.dataDir).read();
     assert.deepEqual(audit.map((r) => [r.by, r.via, r.result]), [["operator", "dashboard", "opened"]]);
