@@ -3,10 +3,14 @@
 // which is why this is `export =` and not `export default` (the CLI does not unwrap `.default`).
 import path from "node:path";
 import { readConfig } from "./nodes/lib/runtime/config";
+import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-modes";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
 import { adminAccount, credentialSecret } from "./nodes/lib/runtime/secrets";
 
+// before anything is written: the data dir is private (a plain `node-red -s dist/settings.js` starts here)
+keepNewFilesPrivate();
 const config = readConfig();
+for (const f of tightenDataDir(config.dataDir).failed) console.warn(`PiFog: could not make ${f.path} private: ${f.error}`);
 const admin = adminAccount(config.dataDir, config.adminPassword);
 if (admin.generatedPassword) {
   // printed once: only the hash is kept

@@ -2,6 +2,8 @@
 // ButtonPi did with PiFace output 0: HIGH, hold 5 s, LOW, then `command-executed` on /World/Fog/1/ButtonPi/Event.
 // One pulse at a time (a second attempt meanwhile is refused "busy"), a cooldown after each, a maximum length,
 // and every attempt — opened or refused — audited (who, when, through what) in `<data dir>/door-audit.jsonl`.
+// It fails safe: a pulse cut short (the node stops, or an error escapes and the process goes down) ends with the
+// output LOW at once and is audited as aborted; at start the output is LOW before any command is taken.
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
@@ -22,6 +24,7 @@ import type { GpioOutput } from "../lib/drivers/types";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { safeStateOf } from "../lib/runtime/safe-state";
 import { showStatus } from "../lib/node-red/status";
 
 export interface DoorOpenerDef extends NodeDef {
@@ -88,8 +91,8 @@ function defineDoorOpener(RED: NodeAPI) {
     private readonly clock: Clock;
     private output: GpioOutput | null = null;
     private audit: DoorAudit | null = null;
-    /** The running pulse: its timer and what to do when it ends. */
-    private pulse: { timer: unknown; end: () => void } | null = null;
+    /** The running pulse: its timer, and what was audited when it began. */
+    private pulse: { timer: unknown; opened: DoorOpenResult } | null = null;
     private cooldownUntil = 0;
     private closed = false;
     private opened = 0;
@@ -106,6 +109,8 @@ function defineDoorOpener(RED: NodeAPI) {
       try {
         this.output = device.drivers.gpioOutput({ name: DOOR_OUTPUT, pin: s.pin, activeLow: s.activeLow, initial: 0 });
         showStatus(this, "ok", RED._("door-opener.status.ready"));
+        const deregister = safeStateOf(RED).register(`door-opener ${this.id}`, () => this.goSafe(device, "failure"));
+        this.on("close", () => deregister());
       } catch (err) {
         // still listening: every attempt is answered (refused, "unavailable") and audited
         showStatus(this, "off", RED._("door-opener.status.unavailable"));
@@ -160,16 +165,11 @@ function defineDoorOpener(RED: NodeAPI) {
       this.on("close", (done: () => void) => {
         this.closed = true;
         device.link.off("command", onCommand);
-        const pulse = this.pulse;
-        this.pulse = null;
-        if (pulse) {
+        try {
           // never leave the door held open
-          this.clock.clearTimeout(pulse.timer);
-          try {
-            this.output?.write(0);
-          } catch {
-            // the driver is closing anyway
-          }
+          void this.goSafe(device, "stop");
+        } catch {
+          // the driver is closing anyway
         }
         const closing = this.output?.close() ?? Promise.resolve();
         closing.then(() => done(), () => done());
@@ -208,6 +208,7 @@ function defineDoorOpener(RED: NodeAPI) {
       output.write(1);
       showStatus(this, "busy", RED._("door-opener.status.open", { seconds: a.pulseMs / 1000, by: a.by ?? a.via }));
       const end = () => {
+        if (this.pulse?.opened !== opened) return;
         this.pulse = null;
         output.write(0);
         const closedAt = this.clock.now();
@@ -221,7 +222,30 @@ function defineDoorOpener(RED: NodeAPI) {
         this.finish(device, a, result, reply, false);
         showStatus(this, "ok", RED._("door-opener.status.opened", { count: this.opened, time: new Date(closedAt).toISOString().slice(11, 19) }));
       };
-      this.pulse = { timer: this.clock.setTimeout(end, a.pulseMs), end };
+      this.pulse = { timer: this.clock.setTimeout(end, a.pulseMs), opened };
+    }
+
+    /** The output LOW now, before anything else; a running pulse ends there, audited and announced as aborted.
+     * Returns what is still on its way out (the level's and the event's publishes). */
+    private goSafe(device: PifogDevice, by: "failure" | "stop"): Promise<unknown> | undefined {
+      const pulse = this.pulse;
+      this.pulse = null;
+      if (pulse) this.clock.clearTimeout(pulse.timer);
+      this.output?.write(0);
+      const settled = this.output?.settled?.();
+      if (!pulse) return settled;
+      const closedAt = this.clock.now();
+      this.cooldownUntil = closedAt;
+      const result: DoorOpenResult = { ...pulse.opened, reason: "aborted", abortedBy: by, closedAt: new Date(closedAt).toISOString() };
+      try {
+        this.record(result);
+      } catch (err) {
+        this.warn(RED._("door-opener.errors.audit", { error: (err as Error).message }));
+      }
+      const event: DoorOpenEvent = { "open-door": result };
+      const published = this.publish(device, topics.event(device.deviceId), JSON.stringify(event));
+      showStatus(this, "warn", RED._("door-opener.status.aborted"));
+      return Promise.all([settled, published]);
     }
 
     /** Audits (unless already), publishes the native event and answers the flow. */
@@ -246,8 +270,8 @@ function defineDoorOpener(RED: NodeAPI) {
       this.audit!.append({ at: new Date(this.clock.now()).toISOString(), node: this.id, ...result });
     }
 
-    private publish(device: PifogDevice, topic: string, payload: string): void {
-      device.link.publish(topic, payload, { qos: 1, retain: false }).catch((err: Error) => {
+    private publish(device: PifogDevice, topic: string, payload: string): Promise<void> {
+      return device.link.publish(topic, payload, { qos: 1, retain: false }).catch((err: Error) => {
         if (!this.closed) this.warn(RED._("door-opener.errors.publish", { topic, error: err.message }));
       });
     }

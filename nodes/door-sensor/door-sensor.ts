@@ -16,6 +16,7 @@ import {
 import type { GpioInput, GpioOutput, Level, Pull } from "../lib/drivers/types";
 import { failMessage } from "../lib/node-red/fail";
 import { clockOf } from "../lib/node-red/settings";
+import { safeStateOf } from "../lib/runtime/safe-state";
 import { showStatus } from "../lib/node-red/status";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 
@@ -98,6 +99,8 @@ function defineDoorSensor(RED: NodeAPI) {
     private leds = new Map<string, GpioOutput>();
     private readings: Record<string, DoorReading> = {};
     private blinkTimer: unknown = null;
+    /** Set once the runtime fails: the LEDs stay dark for the little time the process has left. */
+    private dark = false;
     private readonly clock: Clock;
 
     constructor(config: DoorSensorDef) {
@@ -114,6 +117,11 @@ function defineDoorSensor(RED: NodeAPI) {
         showStatus(this, "off", RED._("door-sensor.status.unavailable"));
         this.warn(RED._("door-sensor.errors.unavailable", { error: (err as Error).message }));
         return;
+      }
+
+      if (this.leds.size > 0) {
+        const deregister = safeStateOf(RED).register(`door-sensor ${this.id} LEDs`, () => this.goDark());
+        this.on("close", () => deregister());
       }
 
       this.on("input", (msg: NodeMessageInFlow, send, done) => {
@@ -164,7 +172,17 @@ function defineDoorSensor(RED: NodeAPI) {
       this.send(this.outputMessage(device.deviceId));
     }
 
+    /** The LEDs' safe level: off (a lit LED would say a door is closed when nobody watches it any more). */
+    private goDark(): Promise<unknown> {
+      this.dark = true;
+      if (this.blinkTimer !== null) this.clock.clearTimeout(this.blinkTimer);
+      this.blinkTimer = null;
+      for (const led of this.leds.values()) led.write(0);
+      return Promise.all([...this.leds.values()].map((led) => led.settled?.()));
+    }
+
     private startupBlink(s: DoorSensorSettings, step: number): void {
+      if (this.dark) return;
       const [first, second, seconds] = STARTUP_BLINK[step] ?? [0, 0, 0];
       if (step >= STARTUP_BLINK.length) {
         this.blinkTimer = null;
@@ -178,7 +196,7 @@ function defineDoorSensor(RED: NodeAPI) {
 
     /** Each LED is lit while its door is closed, as the DoorPi drove it with the raw pin value. */
     private updateLeds(): void {
-      if (this.blinkTimer !== null) return;
+      if (this.blinkTimer !== null || this.dark) return;
       for (const [id, led] of this.leds) led.write(this.readings[id]?.state === "closed" ? 1 : 0);
     }
 

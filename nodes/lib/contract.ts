@@ -566,6 +566,9 @@ export type DoorOpenOutcome = "opened" | "refused";
 /** Why an attempt was refused: a pulse is running, the cooldown after one, no GPIO here, the audit could not be written,
  * the asker is not allowed (e.g. a Slack user not on the slack-app's list). */
 export type DoorRefusal = "busy" | "cooldown" | "unavailable" | "audit-failed" | "not-allowed";
+/** An opened door whose pulse was cut short: the runtime failed (an error escaped: every output went safe before the
+ * process exited) or the node stopped (a deploy, a shutdown). `closedAt` says when the output went LOW. */
+export type DoorAbort = "aborted";
 
 /** One open-door attempt, as the door opener reports and audits it. */
 export interface DoorOpenResult {
@@ -579,7 +582,9 @@ export interface DoorOpenResult {
   claimedBy?: string;
   via: DoorOpenVia;
   result: DoorOpenOutcome;
-  reason?: DoorRefusal;
+  reason?: DoorRefusal | DoorAbort;
+  /** With reason "aborted": what cut the pulse short. */
+  abortedBy?: "failure" | "stop";
   /** How long the output was (or was to be) held HIGH. */
   pulseMs: number;
   /** When the attempt arrived (ISO). */

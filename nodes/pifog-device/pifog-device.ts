@@ -95,9 +95,7 @@ function definePifogDevice(RED: NodeAPI) {
               {
                 device: this.deviceId,
                 subscribe: (topic, handler) => link.subscribe(topic, (_t, payload) => handler(payload)),
-                publish: (topic, payload, retain) => {
-                  link.publish(topic, payload, { qos: 1, retain }).catch(() => undefined);
-                },
+                publish: (topic, payload, retain) => link.publish(topic, payload, { qos: 1, retain }).catch(() => undefined),
                 warn: (m) => this.warn(m),
               },
               clock,

@@ -17,6 +17,7 @@ import {
   type SlackCommandUser,
   type SlackSocketState,
 } from "../lib/slack/api";
+import { SlackReplayCache } from "../lib/slack/replay-cache";
 import { parseUserIds } from "../lib/slack/request";
 import { SlackSocket } from "../lib/slack/socket";
 
@@ -63,6 +64,7 @@ function defineSlackApp(RED: NodeAPI) {
   return class SlackApp extends Node implements SlackAppNode {
     readonly slack: SlackAppSettings;
     readonly problem: string | null = null;
+    readonly replays: SlackReplayCache;
     private user: SlackCommandUser | null = null;
     private socket: SlackSocket | null = null;
     private socketState: SlackSocketState = { state: "connecting" };
@@ -70,6 +72,8 @@ function defineSlackApp(RED: NodeAPI) {
     constructor(config: SlackAppDef) {
       super(RED);
       this.createNode(config);
+      const clock = clockOf(RED);
+      this.replays = new SlackReplayCache(() => clock.now());
       const credentials = (this as unknown as { credentials?: SlackAppCredentials }).credentials ?? {};
       let s: SlackAppSettings;
       try {

@@ -5,16 +5,17 @@
 // the picture) comes back later through a slack-notify (msg.slack.response_url travels with the message).
 //
 // HTTP: a POST endpoint on Node-RED's httpNode (default /slack/command) checks Slack's signature over the raw body
-// (5-minute window). Socket Mode: the slack-app owns the WebSocket and hands this node the commands; this node
+// (5-minute window), and takes each signed request once: the same request again (a replay) is refused. Socket Mode: the slack-app owns the WebSocket and hands this node the commands; this node
 // shows whether it is connected. Refused requests are logged and recorded: a bad signature in the dead-letter
-// record, a user not allowed to open the door in the door audit (`door-audit.jsonl`).
+// record, a replay there and in the audit record (`audit.jsonl`), a user not allowed to open the door in the door
+// audit (`door-audit.jsonl`).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
 import { DeadLetterFile } from "../lib/dead-letter";
 import { DoorAudit } from "../lib/door-audit";
-import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
+import { auditOf, clockOf, dataDirOf, given } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
 import type { SlackAppNode, SlackCommandReply, SlackCommandUser, SlackSocketState } from "../lib/slack/api";
 import { checkSlackSignature, intentOf, parseSlashCommand, slashCommandOf, type SlashCommand } from "../lib/slack/request";
@@ -147,6 +148,25 @@ function defineSlackCommand(RED: NodeAPI) {
       if (!check.ok) {
         this.refuse(`${RED._("slack-command.errors.signature")}: ${check.reason}`, raw);
         reply(res, 401, "invalid request signature");
+        return;
+      }
+      // checked above: both headers are there and well formed
+      const signature = header(req, "x-slack-signature")!;
+      const verdict = app.replays.accept(signature, Number(header(req, "x-slack-request-timestamp")) * 1000);
+      if (verdict !== "first") {
+        const why = RED._(`slack-command.errors.${verdict}`);
+        this.refuse(why, raw);
+        const command = parseSlashCommand(raw);
+        auditOf(RED).record({
+          event: verdict === "replayed" ? "slack.replayed" : "slack.replay-cache-full",
+          via: "slack",
+          who: req.socket.remoteAddress ?? "unknown",
+          reason: why,
+          node: this.id,
+          slackUser: command.userId,
+          text: command.text.slice(0, 100),
+        });
+        reply(res, verdict === "replayed" ? 401 : 503, { error: why });
         return;
       }
       reply(res, 200, this.answer(app, device, parseSlashCommand(raw)));

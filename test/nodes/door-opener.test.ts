@@ -7,6 +7,7 @@ import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { DoorAudit } from "../../nodes/lib/door-audit";
 import doorOpener, { normaliseDoorOpener } from "../../nodes/door-opener/door-opener";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
+import { SafeState } from "../../nodes/lib/runtime/safe-state";
 import { FakeClock } from "../support/fake-clock";
 import { TestClient, type Received } from "../support/mqtt";
 import { deviceNode, helper, loadUntilOnline, pingBarrier, startHarness, type Harness } from "../support/node-harness";
@@ -48,10 +49,12 @@ function openDoor(h: Harness, id: string, by?: string): Promise<unknown> {
 describe("door-opener node", () => {
   let h: Harness;
   let clock: FakeClock;
+  let safe: SafeState;
   beforeEach(async () => {
     h = await startHarness();
     clock = new FakeClock(Date.UTC(2026, 2, 28, 12, 34, 56, 789));
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+    safe = new SafeState();
+    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock, pifogSafeState: safe });
   });
   afterEach(async () => {
     await h.close();
@@ -201,9 +204,73 @@ describe("door-opener node", () => {
     await until(() => out.length === 1, "the answer");
     assert.equal(out[0]!.payload.result, "opened");
     assert.equal(out[0]!.payload.pulseMs, 2000);
+    // the answer comes in-process, the level through the broker
+    await pingBarrier(h.client, "bp1");
     assert.deepEqual(levels(h), ["0", "1", "0"], "the bad message opened nothing");
     const audit = new DoorAudit(h.dataDir).read();
     assert.deepEqual(audit.map((r) => [r.by, r.via, r.result]), [["operator", "dashboard", "opened"]]);
+  });
+
+  it("at start drives its output LOW before it takes any command", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    await h.client.waitFor(SIM, (m) => text(m) === "0");
+    await pingBarrier(h.client, "bp1");
+    assert.deepEqual(levels(h), ["0"], "LOW, and nothing else, until someone asks");
+  });
+
+  it("goes safe when the runtime fails mid-pulse: LOW at once, the pulse audited and announced as aborted", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    assert.equal(safe.size, 1, "the door registered its go-safe");
+    const out = outputs();
+    await openDoor(h, "f1", "ann");
+    await h.client.waitFor(SIM, (m) => text(m) === "1");
+    clock.tick(1500);
+
+    const errors: unknown[] = [];
+    const pending = safe.goSafe((_name, err) => errors.push(err));
+    const result = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "f1"))!;
+    await Promise.all(pending);
+    assert.deepEqual(errors, []);
+    await pingBarrier(h.client, "bp1");
+    assert.deepEqual(levels(h), ["0", "1", "0"], "LOW, published by the time the go-safe settled");
+    assert.equal(result.result, "opened");
+    assert.equal(result.reason, "aborted");
+    assert.equal(result.abortedBy, "failure");
+    assert.equal(Date.parse(result.closedAt!) - Date.parse(result.openedAt!), 1500, "cut short when it went safe");
+    const audit = new DoorAudit(h.dataDir).read();
+    assert.deepEqual(audit.map((r) => [r.id, r.by, r.result, r.reason ?? null, r.abortedBy ?? null]), [
+      ["f1", "ann", "opened", null, null],
+      ["f1", "ann", "opened", "aborted", "failure"],
+    ]);
+
+    // the pulse's own end never comes after: no second LOW, no second event
+    clock.tick(10_000);
+    await pingBarrier(h.client, "bp1");
+    assert.deepEqual(levels(h), ["0", "1", "0"]);
+    assert.deepEqual(results(h).map((r) => r.reason ?? r.result), ["aborted"]);
+    assert.equal(out.length, 0, "a dying runtime answers the broker, not the flow");
+  });
+
+  it("on close mid-pulse (a deploy) drives the output LOW, audits the pulse as aborted by the stop and deregisters", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    await openDoor(h, "s1");
+    await h.client.waitFor(SIM, (m) => text(m) === "1");
+    clock.tick(200);
+    const door = helper.getNode("door") as unknown as { close(removed: boolean): Promise<void> };
+    await door.close(true);
+    assert.equal(safe.size, 0);
+    await h.client.waitFor(SIM, (m) => text(m) === "0", 5000, false);
+    const audit = new DoorAudit(h.dataDir).read();
+    assert.deepEqual(audit.map((r) => [r.id, r.reason ?? null, r.abortedBy ?? null]), [["s1", null, null], ["s1", "aborted", "stop"]]);
+  });
+
+  it("going safe with no pulse running writes LOW and audits nothing", async () => {
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    await h.client.waitFor(SIM, (m) => text(m) === "0");
+    await Promise.all(safe.goSafe(() => undefined));
+    await pingBarrier(h.client, "bp1");
+    assert.deepEqual(levels(h), ["0"]);
+    assert.deepEqual(new DoorAudit(h.dataDir).read(), []);
   });
 
   it("off a Pi with hardware set to pi: 'not available', attempts refused and audited, no crash", async () => {

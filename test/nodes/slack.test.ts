@@ -12,6 +12,8 @@ import slackNotify from "../../nodes/slack-notify/slack-notify";
 import type { DoorOpenResult } from "../../nodes/lib/contract";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { DoorAudit } from "../../nodes/lib/door-audit";
+import { Audit } from "../../nodes/lib/audit/audit";
+import { SlackReplayCache } from "../../nodes/lib/slack/replay-cache";
 import { doorReplyText } from "../../nodes/lib/slack/reply";
 import { slackSignature } from "../../nodes/lib/slack/request";
 import { FakeSlack } from "../support/fake-slack";
@@ -110,11 +112,10 @@ describe("slack nodes (against a fake Slack)", function () {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** Posts a slash command as Slack does, signed (unless told otherwise). */
-  async function slash(
-    fields: Record<string, string>,
-    options: { secret?: string; timestamp?: number } = {},
-  ): Promise<{ status: number; body: string }> {
+  type Signed = { body: string; headers: Record<string, string> };
+
+  /** A slash command as Slack sends it, signed (unless told otherwise). */
+  function signed(fields: Record<string, string>, options: { secret?: string; timestamp?: number } = {}): Signed {
     const body = new URLSearchParams({
       token: "legacy",
       team_id: "T1",
@@ -126,12 +127,18 @@ describe("slack nodes (against a fake Slack)", function () {
     }).toString();
     const ts = String(options.timestamp ?? Math.floor(Date.now() / 1000));
     const signature = slackSignature(options.secret ?? SECRET, ts, Buffer.from(body));
-    const res = await fetch(`${base}/slack/command`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": ts, "x-slack-signature": signature },
-      body,
-    });
+    return { body, headers: { "content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": ts, "x-slack-signature": signature } };
+  }
+
+  /** Sends a request as it is, byte for byte (as a replay would). */
+  async function post(request: Signed, urlPath = "/slack/command"): Promise<{ status: number; body: string }> {
+    const res = await fetch(`${base}${urlPath}`, { method: "POST", headers: request.headers, body: request.body });
     return { status: res.status, body: await res.text() };
+  }
+
+  /** Posts a slash command as Slack does, signed (unless told otherwise). */
+  function slash(fields: Record<string, string>, options: { secret?: string; timestamp?: number } = {}): Promise<{ status: number; body: string }> {
+    return post(signed(fields, options));
   }
 
   function outputs() {
@@ -280,6 +287,53 @@ describe("slack nodes (against a fake Slack)", function () {
       assert.equal(door.length + camera.length, 0);
     });
 
+    it("takes a signed request once: the same request again is refused 401, dead-lettered, audited, and opens nothing", async function () {
+      await load();
+      const { door } = outputs();
+      const request = signed({ user_id: "U0ANN", user_name: "ann", text: "open the door" });
+      assert.equal((await post(request)).status, 200);
+      await until(() => door.length === 1, "the door message");
+
+      const replay = await post(request);
+      assert.equal(replay.status, 401);
+      assert.match((JSON.parse(replay.body) as { error: string }).error, /replayed/);
+      const letters = new DeadLetterFile(dataDir).read();
+      assert.equal(letters.length, 1);
+      assert.match(letters[0]?.error ?? "", /replayed/);
+      assert.match(letters[0]?.payload ?? "", /user_id=U0ANN/);
+      const audit = new Audit(dataDir).read();
+      assert.deepEqual(
+        audit.map((r) => [r.event, r.via, r.who, r.slackUser]),
+        [["slack.replayed", "slack", "127.0.0.1", "U0ANN"]],
+      );
+      assert.equal((await post(request)).status, 401, "and again");
+      await sleep(100);
+      assert.equal(door.length, 1, "one door message for one command");
+
+      // the same words from the same user, signed anew by Slack, are a new command
+      const again = await slash({ user_id: "U0ANN", user_name: "ann", text: "open the door" }, { timestamp: Math.floor(Date.now() / 1000) + 1 });
+      assert.equal(again.status, 200);
+      await until(() => door.length === 2, "the second door message");
+    });
+
+    it("refuses a replay sent to another slack-command of the same app (one signing secret, one memory)", async function () {
+      const twoCommands = [
+        ...flow(),
+        { id: "cmd2", type: "slack-command", z: "tab", app: "app", path: "/slack/other", device: "backdoor", wires: [["door"], ["camera"]] },
+      ];
+      await helper.load(nodes as never, twoCommands as never, credentials());
+      server = http.createServer(httpNode!);
+      await new Promise<void>((resolve) => (server as http.Server).listen(0, "127.0.0.1", () => resolve()));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const { door } = outputs();
+      const request = signed({ user_id: "U0BOB", text: "open" });
+      assert.equal((await post(request, "/slack/command")).status, 200);
+      assert.equal((await post(request, "/slack/other")).status, 401);
+      assert.deepEqual(new Audit(dataDir).read().map((r) => [r.event, r.node]), [["slack.replayed", "cmd2"]]);
+      await sleep(100);
+      assert.equal(door.length, 1);
+    });
+
     it("answers anything else with help", async function () {
       await load();
       const res = await slash({ user_id: "U0ANN", text: "dance" });
@@ -423,5 +477,35 @@ describe("slack nodes (against a fake Slack)", function () {
       assert.match(new DeadLetterFile(dataDir).read()[0]?.error ?? "", /response-url/);
       assert.equal(slack.responses.length + slack.messages.length, 0);
     });
+  });
+});
+
+describe("slack replay cache", function () {
+  const WINDOW = 5 * 60_000;
+
+  it("remembers a signature until its timestamp leaves the 5-minute window, then forgets it", function () {
+    let now = 1_000_000;
+    const cache = new SlackReplayCache(() => now);
+    assert.equal(cache.accept("v0=a", now), "first");
+    assert.equal(cache.accept("v0=a", now), "replayed");
+    now += WINDOW;
+    assert.equal(cache.accept("v0=a", now - WINDOW), "replayed", "still inside the window: still a replay");
+    now += 1;
+    assert.equal(cache.accept("v0=b", now), "first");
+    assert.equal(cache.size, 1, "the expired one is forgotten (the signature check refuses it as stale by now)");
+  });
+
+  it("is bounded: full of signatures still in their window, it refuses new ones; as they expire, it takes them again", function () {
+    let now = 0;
+    const cache = new SlackReplayCache(() => now, 3);
+    // out of order timestamps (within the skew): the full sweep finds the expired one even behind a younger one
+    assert.equal(cache.accept("v0=1", now + 60_000), "first");
+    assert.equal(cache.accept("v0=2", now), "first");
+    assert.equal(cache.accept("v0=3", now + 60_000), "first");
+    assert.equal(cache.accept("v0=4", now), "full");
+    assert.equal(cache.size, 3);
+    now = WINDOW + 1;
+    assert.equal(cache.accept("v0=4", now), "first", "v0=2 has expired behind v0=1");
+    assert.equal(cache.accept("v0=1", now), "replayed", "v0=1 has not");
   });
 });

@@ -97,7 +97,7 @@ describe("drivers factory: sim drivers", () => {
     const bus: SimBus = {
       device: "dev1",
       subscribe: () => () => undefined,
-      publish: (topic) => published.push(topic),
+      publish: (topic) => void published.push(topic),
       warn: () => undefined,
     };
     const drivers = simDrivers(bus, new FakeClock());

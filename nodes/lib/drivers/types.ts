@@ -35,8 +35,11 @@ export interface GpioOutputOptions {
 }
 
 export interface GpioOutput {
+  /** Sets the level before it returns (on a Pi the kernel has it), so a dying process can still make it safe. */
   write(level: Level): void;
   read(): Level;
+  /** Resolves once the last level written has left the process too (the simulator's publish of it). */
+  settled?(): Promise<void>;
   close(): Promise<void>;
 }
 

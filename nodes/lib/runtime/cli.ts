@@ -4,13 +4,16 @@ import path from "node:path";
 import { PortInUseError } from "../broker/embedded-broker";
 import { ConfigError } from "./config";
 import { launch } from "./launcher";
+import { failSafeExit, SafeState } from "./safe-state";
 
-process.on("unhandledRejection", (reason) => {
-  // the embedded runtime installs no handler of its own: log, keep running
-  console.error("PiFog: unhandled rejection:", reason);
-});
+// An error that escaped leaves the runtime in a state nobody knows (a pulse whose timer may never fire): every
+// output goes to its safe level and the process exits, for systemd or the container to start it again.
+const safeState = new SafeState();
+const fatal = failSafeExit(safeState, { log: (line) => console.error(line), exit: (code) => process.exit(code) });
+process.on("uncaughtException", (err) => fatal("uncaught exception", err));
+process.on("unhandledRejection", (reason) => fatal("unhandled rejection", reason));
 
-launch()
+launch(process.env, safeState)
   .then((pifog) => {
     const local = (port: number) => `http://127.0.0.1:${port}`;
     const where = {

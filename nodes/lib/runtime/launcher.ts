@@ -8,6 +8,8 @@ import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../broker/registry";
 import { closeDurableSinks } from "../history/sinks";
 import { readConfig, type PifogConfig } from "./config";
+import { keepNewFilesPrivate } from "./file-modes";
+import { SafeState } from "./safe-state";
 
 export interface RunningPifog {
   config: PifogConfig;
@@ -18,7 +20,10 @@ export interface RunningPifog {
   stop(): Promise<void>;
 }
 
-export async function launch(env: NodeJS.ProcessEnv = process.env): Promise<RunningPifog> {
+/** `safeState`: where the nodes that drive outputs register how to make them safe (the CLI's fail-safe uses it). */
+export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = new SafeState()): Promise<RunningPifog> {
+  // before anything is written (the settings, loaded below, also tighten what the data dir already holds)
+  keepNewFilesPrivate();
   const config = readConfig(env);
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
@@ -49,6 +54,7 @@ export async function launch(env: NodeJS.ProcessEnv = process.env): Promise<Runn
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const settings = require("../../../settings") as Record<string, unknown> & { httpAdminRoot: string; httpNodeRoot: string };
+  settings.pifogSafeState = safeState;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const RED = require("node-red") as typeof import("node-red");
   RED.init(server, settings as never);

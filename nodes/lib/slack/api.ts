@@ -4,6 +4,7 @@
 // retries are off and a rate limit is rejected at once: slack-notify's durable outbox does the retrying, and it
 // needs to know what went wrong, so every failure becomes a SlackApiError with a plain code.
 import type { Logger, LogLevel, WebClient, WebClientOptions } from "@slack/web-api";
+import type { SlackReplayCache } from "./replay-cache";
 
 type WebApi = typeof import("@slack/web-api");
 let webApiModule: WebApi | null = null;
@@ -230,6 +231,8 @@ export interface SlackAppNode {
   slack: SlackAppSettings;
   /** A configuration error, or null. */
   problem: string | null;
+  /** The signed HTTP requests accepted within the window, shared by every slack-command of the app (one secret). */
+  replays: SlackReplayCache;
   /** Socket mode: `user` answers the slash commands; false when another node already does. */
   register(user: SlackCommandUser): boolean;
   deregister(user: SlackCommandUser): void;

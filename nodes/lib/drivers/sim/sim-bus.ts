@@ -3,6 +3,7 @@
 export interface SimBus {
   readonly device: string;
   subscribe(topic: string, handler: (payload: Buffer) => void): () => void;
-  publish(topic: string, payload: string, retain: boolean): void;
+  /** May return when the broker has it (a dying process waits for an output's safe level to get out). */
+  publish(topic: string, payload: string, retain: boolean): void | Promise<void>;
   warn(message: string): void;
 }

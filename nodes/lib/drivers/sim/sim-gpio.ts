@@ -55,6 +55,7 @@ export class SimGpioInput implements GpioInput {
 
 export class SimGpioOutput implements GpioOutput {
   private level: Level;
+  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: GpioOutputOptions, private readonly bus: SimBus) {
     this.level = options.initial;
@@ -62,7 +63,12 @@ export class SimGpioOutput implements GpioOutput {
   }
 
   private publish(): void {
-    this.bus.publish(topics.simState(this.bus.device, this.options.name), String(this.level), true);
+    const sent = this.bus.publish(topics.simState(this.bus.device, this.options.name), String(this.level), true);
+    this.inFlight = Promise.resolve(sent).catch(() => undefined);
+  }
+
+  settled(): Promise<void> {
+    return this.inFlight;
   }
 
   write(level: Level): void {
