@@ -238,7 +238,7 @@ describe("door-opener node", () => {
     assert.equal(result.abortedBy, "failure");
     assert.equal(Date.parse(result.closedAt!) - Date.parse(result.openedAt!), 1500, "cut short when it went safe");
     const audit = new DoorAudit(h.dataDir).read();
-    assert.deepEqual(audit.map((r) => [r.id, r.by, r.result, r.reason ?? null, r.abortedBy ?? null]), [
+    assert.deepEqual(audit.map((r) => [r.id, r.claimedBy, r.result, r.reason ?? null, r.abortedBy ?? null]), [
       ["f1", "ann", "opened", null, null],
       ["f1", "ann", "opened", "aborted", "failure"],
     ]);
