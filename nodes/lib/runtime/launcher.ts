@@ -6,6 +6,10 @@ import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../broker/registry";
 import { closeDurableSinks } from "../history/sinks";
+import { Audit } from "../audit/audit";
+import { systemClock } from "../clock";
+import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
+import { signInThrottlesOf } from "../security/sign-in";
 import { readConfig, type PifogConfig } from "./config";
 
 export interface RunningPifog {
@@ -57,6 +61,12 @@ export async function launch(env: NodeJS.ProcessEnv = process.env): Promise<Runn
     const embedded = broker;
     RED.events.on("flows:started", () => embedded.release());
   }
+  // the editor's login: wrong passwords limited per address and answered here, so Node-RED's own lock (per user
+  // name, from anywhere) never sees them and cannot be used to lock the admin out
+  app.use(
+    `${settings.httpAdminRoot.replace(/\/$/, "")}/auth/token`,
+    editorLoginGuard({ throttle: signInThrottlesOf(settings, systemClock).editor, audit: new Audit(config.dataDir), users: () => editorUsersOf(settings) }),
+  );
   app.use(settings.httpAdminRoot, RED.httpAdmin);
   app.use(settings.httpNodeRoot, RED.httpNode);
 
