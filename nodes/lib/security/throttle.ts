@@ -69,6 +69,8 @@ class Table {
   wait(key: string): number {
     const e = this.fresh(key);
     if (!e) return 0;
+    // one that keeps trying stays among the most recent, so others coming and going cannot push it out
+    this.touch(key, e);
     const t = this.now();
     if (e.lockedUntil > t) return e.lockedUntil - t;
     return e.failures + e.pending >= this.limits.maxFailures ? IN_FLIGHT_RETRY_MS : 0;
