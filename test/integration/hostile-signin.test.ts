@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
+import { io, type Socket } from "socket.io-client";
 import { Audit, type AuditRecord } from "../../nodes/lib/audit/audit";
 import { RoundTripProbe, type RoundTrips } from "../support/rtt";
 import { ROOT, startRuntime, type TestRuntime } from "../support/runtime";
+import { until } from "../support/until";
 
 const ACCOUNTS_CLI = path.join(ROOT, "dist", "nodes", "lib", "accounts", "cli.js");
 const ATTACKER = "127.0.0.2";
@@ -229,6 +231,72 @@ describe("hostile sign-ins", function () {
       assert.equal(during.lost, 0);
       assert.ok(during.p99 < 500, `MQTT round trip p99 ${during.p99.toFixed(1)} ms while 200 passwords were checked`);
       assert.equal((await v1Login(base, USER_ADDRESS, "sam@example.com", "correct horse")).status, 200);
+    });
+  });
+
+  describe("the dashboard's operator sign-in", () => {
+    let fog: TestRuntime;
+    const sockets: Socket[] = [];
+
+    before(async () => {
+      fog = await startRuntime({ role: "hub" });
+    });
+    after(async () => {
+      for (const s of sockets) s.disconnect();
+      await fog?.stop();
+    });
+
+    interface OperatorAnswer {
+      operator: string | null;
+      token?: string;
+      error?: string;
+    }
+
+    /** A dashboard browser at `from`, collecting what the Front door tab's operator widget is told. */
+    async function browser(from: string): Promise<{ socket: Socket; answers: OperatorAnswer[]; signIn(password: string, socketid?: string): void }> {
+      const socket = io(fog.info.http, { path: "/ui/socket.io", transports: ["polling"], agent: new http.Agent({ localAddress: from }) as never, reconnection: false });
+      sockets.push(socket);
+      const answers: OperatorAnswer[] = [];
+      socket.on("update-value", (data: { id?: string; msg?: { topic?: string; payload?: OperatorAnswer } }) => {
+        if (data?.id === "hub-front-ops-ui" && data.msg?.topic === "operator" && data.msg.payload) answers.push(data.msg.payload);
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+      });
+      return {
+        socket,
+        answers,
+        // as the widget's scope.send does; a hostile page may write any socketid it likes
+        signIn: (password, socketid = socket.id) =>
+          socket.emit("update-value", { id: "hub-front-ops-ui", msg: { topic: "sign-in", payload: { username: "admin", password } }, socketid }),
+      };
+    }
+
+    it("wrong passwords from one browser's address, even under the operator's socket id, never lock out the operator at another", async () => {
+      const operator = await browser(USER_ADDRESS);
+      const attacker = await browser(ATTACKER);
+      for (let i = 0; i < 30; i++) attacker.signIn(`guess ${i}`, operator.socket.id);
+      await until(() => attacker.answers.length === 30, "the attacker's 30 answers", 30_000, () => attacker.answers.length);
+      const wrong = attacker.answers.filter((a) => /wrong user name or password/.test(a.error ?? "")).length;
+      const waits = attacker.answers.filter((a) => /try again in \d+ s/.test(a.error ?? "")).length;
+      console.log(`      operator sign-in: 30 wrong passwords from ${ATTACKER}: ${wrong} wrong, ${waits} told to wait`);
+      assert.equal(wrong + waits, 30);
+      assert.ok(wrong >= 5 && wrong <= 20, String(wrong));
+      assert.equal(operator.answers.length, 0, "a page cannot speak under another browser's socket id");
+
+      operator.signIn(ADMIN_PASSWORD);
+      await until(() => operator.answers.length === 1, "the operator's answer", 20_000);
+      assert.equal(operator.answers[0]!.operator, "admin", JSON.stringify(operator.answers[0]));
+      assert.match(operator.answers[0]!.token ?? "", /^[0-9a-f]{48}$/);
+      attacker.signIn(ADMIN_PASSWORD);
+      await until(() => attacker.answers.length === 31, "the attacker's last answer", 20_000);
+      assert.equal(attacker.answers[30]!.operator, null, "the attacker's address waits, right password or not");
+
+      const audit = auditOf(fog).filter((r) => r.via === "dashboard");
+      assert.equal(audit.filter((r) => r.event === "auth.refused").length, wrong);
+      assert.equal(audit.filter((r) => r.event === "auth.throttled").length, waits + 1);
+      assert.ok(audit.every((r) => r.address === ATTACKER && r.who === `admin@${ATTACKER}`));
     });
   });
 });
