@@ -54,10 +54,10 @@ function post(base: string, url: string, from: string, body: string, type: strin
 const v1Login = (base: string, from: string, username: string, password: string, agent?: http.Agent) =>
   post(base, "/v1/auth", from, JSON.stringify({ username, password }), "application/json", agent);
 
-const editorLogin = (base: string, from: string, password: string) =>
+const editorLogin = (base: string, from: string, password: string, url = "/admin/auth/token") =>
   post(
     base,
-    "/admin/auth/token",
+    url,
     from,
     new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password }).toString(),
     "application/x-www-form-urlencoded",
@@ -174,7 +174,9 @@ describe("hostile sign-ins", function () {
       const base = fog.info.http;
       const answers: Answer[] = [];
       // well past Node-RED's own lock (5 wrong for a name from anywhere, then 10 minutes for everyone)
-      for (let i = 0; i < 30; i++) answers.push(await editorLogin(base, ATTACKER, `wrong password ${i}`));
+      // by every spelling of the path Node-RED answers (`//auth/token` too)
+      const spellings = ["/admin/auth/token", "/admin//auth/token", "/Admin/Auth/Token/", "/admin/./auth/token?x=1"];
+      for (let i = 0; i < 30; i++) answers.push(await editorLogin(base, ATTACKER, `wrong password ${i}`, spellings[i % spellings.length]));
       const statuses = answers.map((a) => a.status);
       console.log(`      editor login: 30 wrong admin passwords from ${ATTACKER}: ${statuses.filter((s) => s === 403).length} × 403, ${statuses.filter((s) => s === 429).length} × 429`);
       assert.deepEqual(statuses.slice(0, 5), [403, 403, 403, 403, 403]);

@@ -64,7 +64,7 @@ export async function launch(env: NodeJS.ProcessEnv = process.env): Promise<Runn
   // the editor's login: wrong passwords limited per address and answered here, so Node-RED's own lock (per user
   // name, from anywhere) never sees them and cannot be used to lock the admin out
   app.use(
-    `${settings.httpAdminRoot.replace(/\/$/, "")}/auth/token`,
+    settings.httpAdminRoot,
     editorLoginGuard({ throttle: signInThrottlesOf(settings, systemClock).editor, audit: new Audit(config.dataDir), users: () => editorUsersOf(settings) }),
   );
   app.use(settings.httpAdminRoot, RED.httpAdmin);

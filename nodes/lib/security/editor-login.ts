@@ -6,6 +6,7 @@
 // the token as before and clears its own count for that name. Wrong attempts from one address thus never feed
 // Node-RED's lock, and the right person signing in from another address is never refused.
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import path from "node:path";
 import type { Audit } from "../audit/audit";
 import { checkPassword } from "./passwords";
 import { auditSignIn, throttledMessage } from "./sign-in";
@@ -21,14 +22,17 @@ export interface EditorUser {
 export interface EditorLoginOptions {
   throttle: LoginThrottle;
   audit: Audit;
-  /** The editor's users (`adminAuth.users`), read on every sign-in. */
-  users: () => readonly EditorUser[];
+  /**
+   * The editor's users (`adminAuth.users`), read on every sign-in; null when the settings do not list them (a users
+   * function, a strategy): then the guard cannot check a password and leaves the sign-in to Node-RED as it is.
+   */
+  users: () => readonly EditorUser[] | null;
 }
 
-/** The users of a settings object's `adminAuth` (type "credentials", users as an array or one object). */
-export function editorUsersOf(settings: unknown): EditorUser[] {
+/** The users of a settings object's `adminAuth` (type "credentials", users as an array or one object), or null. */
+export function editorUsersOf(settings: unknown): EditorUser[] | null {
   const auth = (settings as { adminAuth?: { type?: unknown; users?: unknown } } | undefined)?.adminAuth;
-  if (!auth || auth.type !== "credentials" || !auth.users || typeof auth.users === "function") return [];
+  if (!auth || auth.type !== "credentials" || !auth.users || typeof auth.users === "function") return null;
   const list = Array.isArray(auth.users) ? (auth.users as unknown[]) : [auth.users];
   return list.filter(
     (u): u is EditorUser => !!u && typeof (u as EditorUser).username === "string" && typeof (u as EditorUser).password === "string",
@@ -39,15 +43,27 @@ function send(res: Response, status: number, body: Record<string, unknown>): voi
   res.status(status).set("Content-Type", "application/json; charset=utf-8").set("Cache-Control", "no-store").end(JSON.stringify(body));
 }
 
-/** Mount at `<httpAdminRoot>/auth/token`, before RED.httpAdmin. */
+/**
+ * Whether a path under the admin root is the token endpoint as Node-RED's router would take it: any case, with
+ * repeated or trailing slashes, or dot segments (Node-RED answers `//auth/token` too: an exact match would let a
+ * request past this guard into Node-RED's lock).
+ */
+export function isTokenPath(p: string): boolean {
+  const normal = path.posix.normalize(`/${p}`).replace(/\/+$/, "").toLowerCase();
+  return normal === "/auth/token";
+}
+
+/** Mount at `<httpAdminRoot>`, before RED.httpAdmin: it acts on POST <root>/auth/token only. */
 export function editorLoginGuard(o: EditorLoginOptions): Router {
   const router = express.Router();
+  router.use((req: Request, _res: Response, next: NextFunction) => (req.method === "POST" && isTokenPath(req.path) ? next() : next("router")));
   // parsed as Node-RED parses it (its body parsers then leave the body as it is)
   router.use(express.urlencoded({ extended: true, limit: "16kb" }), express.json({ limit: "16kb" }));
-  router.post("/", (req: Request, res: Response, next: NextFunction) => {
+  router.use((req: Request, res: Response, next: NextFunction) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
-    // Node-RED has no other grant; anything else it refuses without counting
-    if (b.grant_type !== "password") return next();
+    const users = o.users();
+    // Node-RED has no other grant (anything else it refuses without counting); users it alone knows are its own
+    if (b.grant_type !== "password" || users === null) return next();
     if (typeof b.username !== "string" || b.username === "" || typeof b.password !== "string") {
       send(res, 400, { error: "invalid_request", error_description: "username and password are required" });
       return;
@@ -62,7 +78,7 @@ export function editorLoginGuard(o: EditorLoginOptions): Router {
       send(res, 429, { error: throttledMessage(admission.limit, admission.retryAfterMs) });
       return;
     }
-    const known = o.users().find((u) => u.username === user);
+    const known = users.find((u) => u.username === user);
     checkPassword(password, known?.password).then(
       (right) => {
         if (!right) {
