@@ -6,6 +6,9 @@ import { readConfig } from "./nodes/lib/runtime/config";
 import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-modes";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
 import { adminAccount, credentialSecret } from "./nodes/lib/runtime/secrets";
+import { systemClock } from "./nodes/lib/clock";
+import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
+import { makeSignInThrottles } from "./nodes/lib/security/sign-in";
 
 // before anything is written: the data dir is private (a plain `node-red -s dist/settings.js` starts here)
 keepNewFilesPrivate();
@@ -20,6 +23,10 @@ if (admin.generatedPassword) {
   );
 }
 
+// made once for the runtime: every sign-in path counts wrong passwords per client address in these
+const signIn = makeSignInThrottles(config.signIn, systemClock);
+const dashboardSockets = new DashboardSockets();
+
 const settings = {
   uiPort: config.httpPort,
   uiHost: config.host,
@@ -29,7 +36,8 @@ const settings = {
   credentialSecret: credentialSecret(config.dataDir),
   httpAdminRoot: "/admin",
   httpNodeRoot: "/",
-  ui: { path: "ui" },
+  // the dashboard's sockets: their addresses noted, their `socketid` their own (nodes/lib/security/dashboard-sockets.ts)
+  ui: { path: "ui", ioMiddleware: [dashboardSockets.middleware] },
   adminAuth: {
     type: "credentials",
     users: [{ username: admin.username, password: admin.hash, permissions: "*" }],
@@ -40,6 +48,8 @@ const settings = {
   // the dashboard's operators (nodes/operator-gate): the editor's users
   pifogOperators: [{ username: admin.username, hash: admin.hash }],
   pifogRole: config.role,
+  pifogSignIn: signIn,
+  pifogDashboardSockets: dashboardSockets,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,
   diagnostics: { enabled: false, ui: false },

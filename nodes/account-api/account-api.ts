@@ -12,7 +12,8 @@ import { AccountStore } from "../lib/accounts/store";
 import { PayloadError } from "../lib/contract";
 import { settingsFor } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { auditOf, clockOf, dataDirOf } from "../lib/node-red/settings";
+import { signInThrottlesOf } from "../lib/security/sign-in";
 import { showStatus } from "../lib/node-red/status";
 
 export interface AccountApiDef extends NodeDef {
@@ -72,7 +73,10 @@ function defineAccountApi(RED: NodeAPI) {
           this.error(RED._("account-api.errors.store", { error: (err as Error).message }));
         }
       };
-      active.set(this.id, { store, secret, lifetimeMs: s.lifetimeMs, clock: clockOf(RED), changed });
+      const clock = clockOf(RED);
+      // the runtime's one throttle for /v1 sign-ins (so a redeploy does not forget who was locked)
+      const throttle = signInThrottlesOf(RED.settings, clock).api;
+      active.set(this.id, { store, secret, lifetimeMs: s.lifetimeMs, clock, throttle, audit: auditOf(RED), changed });
 
       this.on("input", (msg: NodeMessageInFlow, send, done) => {
         try {

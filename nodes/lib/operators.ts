@@ -1,9 +1,12 @@
 // Who may press the dashboard's front-door buttons: an operator is a user of the Node-RED editor (the runtime's
 // `pifogOperators`: usernames and bcrypt hashes, the same accounts as adminAuth). Signing in on the dashboard gives
 // a random session token, kept only in that browser tab and valid for a while; every action carries it.
-// Repeated wrong passwords lock signing in for a minute (per user name), so the dashboard is no password oracle.
+// Wrong passwords are limited per browser address and per (address, user name) (nodes/lib/security/throttle.ts),
+// so the dashboard is no password oracle, and wrong attempts from one address never lock out an operator at another.
 import bcrypt from "bcryptjs";
 import crypto from "node:crypto";
+import { DEFAULT_SIGN_IN, makeSignInThrottles } from "./security/sign-in";
+import type { LoginThrottle } from "./security/throttle";
 
 export interface Operator {
   username: string;
@@ -17,38 +20,46 @@ export interface OperatorSession {
   expiresAt: number;
 }
 
-export type SignIn = { ok: true; session: OperatorSession } | { ok: false; reason: "wrong" | "locked" | "no-operators" };
+export type SignIn =
+  | { ok: true; session: OperatorSession }
+  | { ok: false; reason: "wrong" | "no-operators" }
+  | { ok: false; reason: "locked"; retryAfterMs: number; limit: "address" | "user" };
 
-const MAX_FAILURES = 5;
-const LOCK_MS = 60_000;
 /** A hash of nothing in particular, so an unknown user costs as much time as a known one. */
 let dummyHash: string | null = null;
 const dummy = () => (dummyHash ??= bcrypt.hashSync(crypto.randomBytes(16).toString("hex"), 10));
 
 export class OperatorSessions {
   private readonly sessions = new Map<string, OperatorSession>();
-  private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(
     private readonly operators: readonly Operator[],
     private readonly sessionMs: number,
     private readonly now: () => number,
+    /** The runtime's operator sign-in throttle (shared by every gate); a gate alone gets its own. */
+    private readonly throttle: LoginThrottle = makeSignInThrottles(DEFAULT_SIGN_IN, { now }).operator,
   ) {}
 
-  async signIn(username: unknown, password: unknown): Promise<SignIn> {
+  /** `address`: the browser's (the dashboard socket's peer address); wrong passwords are counted by it. */
+  async signIn(username: unknown, password: unknown, address = "unknown"): Promise<SignIn> {
     if (this.operators.length === 0) return { ok: false, reason: "no-operators" };
     const name = typeof username === "string" ? username.trim().slice(0, 128) : "";
     const pass = typeof password === "string" ? password.slice(0, 1024) : "";
-    const f = this.failures.get(name);
-    if (f && f.count >= MAX_FAILURES && this.now() - f.since < LOCK_MS) return { ok: false, reason: "locked" };
+    const admission = this.throttle.admit(address, name);
+    if (!admission.allowed) return { ok: false, reason: "locked", retryAfterMs: admission.retryAfterMs, limit: admission.limit };
+    let match: boolean;
     const operator = this.operators.find((o) => o.username === name);
-    const match = await bcrypt.compare(pass, operator?.hash ?? dummy());
+    try {
+      match = await bcrypt.compare(pass, operator?.hash ?? dummy());
+    } catch (err) {
+      admission.attempt.abandon();
+      throw err;
+    }
     if (!operator || !match || pass === "") {
-      const since = f && this.now() - f.since < LOCK_MS ? f.since : this.now();
-      this.failures.set(name, { count: (f && this.now() - f.since < LOCK_MS ? f.count : 0) + 1, since });
+      admission.attempt.wrong();
       return { ok: false, reason: "wrong" };
     }
-    this.failures.delete(name);
+    admission.attempt.right();
     this.prune();
     const session = { token: crypto.randomBytes(24).toString("hex"), username: operator.username, expiresAt: this.now() + this.sessionMs };
     this.sessions.set(session.token, session);

@@ -8,10 +8,13 @@ import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red"
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
 import { DoorAudit } from "../lib/door-audit";
-import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
+import { auditOf, clockOf, dataDirOf, given } from "../lib/node-red/settings";
 import { settingsFor } from "../lib/node-red/device";
 import { showStatus } from "../lib/node-red/status";
 import { OperatorSessions, operatorsOf } from "../lib/operators";
+import { socketAddressesOf } from "../lib/security/dashboard-sockets";
+import { auditSignIn, signInThrottlesOf } from "../lib/security/sign-in";
+import { retryAfterSeconds } from "../lib/security/throttle";
 
 export interface OperatorGateDef extends NodeDef {
   sessionMinutes?: string | number;
@@ -41,7 +44,10 @@ function defineOperatorGate(RED: NodeAPI) {
       if (!s) return;
       const clock: Clock = clockOf(RED);
       const operators = operatorsOf(RED.settings);
-      const sessions = new OperatorSessions(operators, s.sessionMs, () => clock.now());
+      // wrong passwords count per browser address (the dashboard socket's), in the runtime's one operator throttle
+      const sessions = new OperatorSessions(operators, s.sessionMs, () => clock.now(), signInThrottlesOf(RED.settings, clock).operator);
+      const sockets = socketAddressesOf(RED.settings);
+      const audit = auditOf(RED);
       if (operators.length === 0) showStatus(this, "warn", RED._("operator-gate.status.no-operators"));
       else showStatus(this, "off", RED._("operator-gate.status.ready"));
 
@@ -52,13 +58,20 @@ function defineOperatorGate(RED: NodeAPI) {
         const topic = typeof msg.topic === "string" ? msg.topic : "";
         if (topic === "sign-in") {
           const p = (msg.payload ?? {}) as { username?: unknown; password?: unknown };
-          sessions.signIn(p.username, p.password).then(
+          const address = sockets?.addressOf(msg.socketid) ?? "unknown";
+          const user = typeof p.username === "string" ? p.username.trim().slice(0, 128) : "";
+          sessions.signIn(p.username, p.password, address).then(
             (r) => {
               if (r.ok) {
                 showStatus(this, "ok", RED._("operator-gate.status.signed-in", { user: r.session.username }));
                 send([null, answer(msg, { operator: r.session.username, token: r.session.token, expiresAt: new Date(r.session.expiresAt).toISOString() })]);
               } else {
-                const why = RED._(`operator-gate.refused.${r.reason}`);
+                const why =
+                  r.reason === "locked"
+                    ? RED._(`operator-gate.refused.locked-${r.limit}`, { seconds: retryAfterSeconds(r.retryAfterMs) })
+                    : RED._(`operator-gate.refused.${r.reason}`);
+                if (r.reason === "locked") auditSignIn(audit, { via: "dashboard", address, user, throttled: r });
+                else if (r.reason === "wrong") auditSignIn(audit, { via: "dashboard", address, user });
                 this.warn(RED._("operator-gate.log.sign-in-refused", { user: String(p.username ?? ""), why }));
                 showStatus(this, "warn", why);
                 send([null, answer(msg, { operator: null, error: why })]);

@@ -45,11 +45,17 @@ describe("Power tab in Chromium (role all, simulated power Pi)", function () {
 
   function inStore<T>(fn: (store: AccountStore) => T): T {
     const store = new AccountStore(fog.runtime.dataDir);
+    let result: T;
     try {
-      return fn(store);
-    } finally {
+      result = fn(store);
+    } catch (err) {
       store.close();
+      throw err;
     }
+    // password checks and hashing are asynchronous: the store stays open until they are done
+    if (result instanceof Promise) return result.finally(() => store.close()) as T;
+    store.close();
+    return result;
   }
 
   async function screenshot(name: string): Promise<void> {
@@ -111,7 +117,7 @@ describe("Power tab in Chromium (role all, simulated power Pi)", function () {
   });
 
   it("an account made elsewhere (the CLI) shows when the Power tab is opened again, still unlocked", async () => {
-    inStore((s) => s.createAccount("kim@example.com", "kims password", ["kim@example.com"]));
+    await inStore((s) => s.createAccount("kim@example.com", "kims password", ["kim@example.com"]));
     await openTab(ui.page, "Doors");
     await openTab(ui.page, "Power");
     await waitForText(ui.page, "#pf-owner-account-0", /^kim@example\.com kim@example\.com none$/);

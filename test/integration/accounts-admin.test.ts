@@ -49,11 +49,17 @@ describe("the owner's account setup (/admin/pifog/accounts)", function () {
   /** The store as the CLI and the e-mail node see it, opened on the runtime's data dir. */
   function inStore<T>(fn: (store: AccountStore) => T): T {
     const store = new AccountStore(fog.dataDir);
+    let result: T;
     try {
-      return fn(store);
-    } finally {
+      result = fn(store);
+    } catch (err) {
       store.close();
+      throw err;
     }
+    // password checks and hashing are asynchronous: the store stays open until they are done
+    if (result instanceof Promise) return result.finally(() => store.close()) as T;
+    store.close();
+    return result;
   }
 
   before(async () => {
@@ -134,8 +140,8 @@ describe("the owner's account setup (/admin/pifog/accounts)", function () {
     assert.equal(r.status, 409);
     assert.equal(typeof r.body.error, "string");
     assert.match(r.body.error, /taken/);
-    assert.ok(inStore((s) => s.verify("sam@example.com", "correct horse")), "the old password still works");
-    assert.equal(inStore((s) => s.verify("sam@example.com", "another password")), null);
+    assert.ok(await inStore((s) => s.verify("sam@example.com", "correct horse")), "the old password still works");
+    assert.equal(await inStore((s) => s.verify("sam@example.com", "another password")), null);
   });
 
   it("bad requests are 400 (or 404 for an unknown account) with an error, and change nothing", async () => {

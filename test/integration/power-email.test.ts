@@ -25,7 +25,7 @@ describe("power outage e-mails, end to end", function () {
     // the SMTP server's certificate is trusted the standard way, as a user with a private CA would
     fog = await startRuntime({ role: "all", env: { NODE_EXTRA_CA_CERTS: path.join(ROOT, "test", "fixtures", "smtp-cert.pem") } });
     const store = new AccountStore(fog.dataDir);
-    const account = store.createAccount("owner", "correct horse", [A, B]);
+    const account = await store.createAccount("owner", "correct horse", [A, B]);
     store.attachDevice(account.id, "powerpi", "Garage");
     store.close();
 

@@ -107,7 +107,7 @@ describe("email node", () => {
     });
     smtp = await TestSmtpServer.start();
     accounts = new AccountStore(dataDir);
-    const account = accounts.createAccount("sam", "correct horse battery", [ALICE, BOB]);
+    const account = await accounts.createAccount("sam", "correct horse battery", [ALICE, BOB]);
     accounts.attachDevice(account.id, "powerpi", "Garage");
   });
 

@@ -5,7 +5,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import bcrypt from "bcryptjs";
+import { Audit } from "../../nodes/lib/audit/audit";
 import { DoorAudit } from "../../nodes/lib/door-audit";
+import type { SocketAddresses } from "../../nodes/lib/security/dashboard-sockets";
 import operatorGate, { normaliseOperatorGate } from "../../nodes/operator-gate/operator-gate";
 import { FakeClock } from "../support/fake-clock";
 import { helper } from "../support/node-harness";
@@ -31,11 +33,13 @@ describe("operator-gate node", () => {
   let dataDir: string;
   let clock: FakeClock;
   const hash = bcrypt.hashSync("door-pass", 4);
+  // the dashboard's sockets as the runtime notes them: the attacker's browser and the operator's, on two machines
+  const sockets: SocketAddresses = { addressOf: (id) => ({ "sock-1": "192.168.1.20", "sock-evil": "192.168.1.66" })[String(id)] };
 
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-gate-"));
     clock = new FakeClock(Date.UTC(2026, 10, 22, 9, 0, 0));
-    helper.settings({ pifogDataDir: dataDir, pifogClock: clock, pifogOperators: [{ username: "admin", hash }] });
+    helper.settings({ pifogDataDir: dataDir, pifogClock: clock, pifogOperators: [{ username: "admin", hash }], pifogDashboardSockets: sockets });
     await helper.load([operatorGate], flow);
   });
   afterEach(async () => {
@@ -88,15 +92,34 @@ describe("operator-gate node", () => {
     assert.equal((await late).payload.refused, "take-picture", "an ended session is refused");
   });
 
-  it("refuses a wrong password, and locks the name after five", async () => {
+  it("refuses a wrong password, and after five from one browser's address makes that address wait, audited", async () => {
     const wrong = await signIn("nope");
     assert.equal(wrong.payload.operator, null);
     assert.match(wrong.payload.error!, /wrong user name or password|refused\.wrong/);
     for (let i = 0; i < 4; i++) await signIn("nope");
     const locked = await signIn("door-pass");
-    assert.match(locked.payload.error!, /try again in a minute|refused\.locked/);
+    assert.equal(locked.payload.operator, null, "even the right password waits at that address");
+    assert.match(locked.payload.error!, /try again in 60 s|refused\.locked-user/);
     clock.tick(61_000);
     assert.equal((await signIn("door-pass")).payload.operator, "admin");
+    const audit = new Audit(dataDir).read();
+    assert.equal(audit.filter((r) => r.event === "auth.refused").length, 5);
+    const throttled = audit.filter((r) => r.event === "auth.throttled");
+    assert.equal(throttled.length, 1);
+    assert.deepEqual([throttled[0]!.via, throttled[0]!.who, throttled[0]!.address, throttled[0]!.user], ["dashboard", "admin@192.168.1.20", "192.168.1.20", "admin"]);
+  });
+
+  it("wrong passwords from another browser's address never lock out the operator", async () => {
+    for (let i = 0; i < 30; i++) await signIn("guess", "sock-evil");
+    const attacker = await signIn("door-pass", "sock-evil");
+    assert.equal(attacker.payload.operator, null, "the attacker's address waits, right password or not");
+    assert.match(attacker.payload.error!, /try again in \d+ s|refused\.locked/);
+    const operator = await signIn("door-pass", "sock-1");
+    assert.equal(operator.payload.operator, "admin", "the operator at another address signs in");
+    assert.equal(operator.socketid, "sock-1");
+    const audit = new Audit(dataDir).read();
+    assert.ok(audit.filter((r) => r.event === "auth.refused").length <= 20, "at most the address's limit of passwords checked");
+    assert.ok(audit.every((r) => r.address === "192.168.1.66"));
   });
 
   it("signs out: the token no longer opens anything", async () => {

@@ -63,11 +63,17 @@ describe("power-tracker node", () => {
   const requests = (since = 0) => h.client.received.filter((m, i) => i >= since && m.topic === "pifog/pp/power/request");
   const withStore = <T>(fn: (s: AccountStore) => T): T => {
     const s = new AccountStore(h.dataDir);
+    let result: T;
     try {
-      return fn(s);
-    } finally {
+      result = fn(s);
+    } catch (err) {
       s.close();
+      throw err;
     }
+    // password hashing is asynchronous: the store stays open until it is done
+    if (result instanceof Promise) return result.finally(() => s.close()) as T;
+    s.close();
+    return result;
   };
 
   /** The power Pi as the hub first meets it: online, mains on since T0. */
@@ -107,7 +113,7 @@ describe("power-tracker node", () => {
   });
 
   it("power lost and back: Off and On with the device's name and the power Pi's times", async () => {
-    withStore((s) => s.attachDevice(s.createAccount("sam@example.com", "password1", ["sam@example.com"]).id, "pp", "Garage"));
+    await withStore(async (s) => s.attachDevice((await s.createAccount("sam@example.com", "password1", ["sam@example.com"])).id, "pp", "Garage"));
     await load();
     await powerPiUp();
     await h.client.publish("pifog/pp/power/events", powerState("off", T0 + 30_000));

@@ -31,6 +31,7 @@ describe("runtime config", () => {
       deviceId: "all",
       hardware: "auto",
       adminPassword: undefined,
+      signIn: { userAttempts: 5, addressAttempts: 20, lockMs: 60_000 },
     });
   });
 
@@ -78,6 +79,9 @@ describe("runtime config", () => {
         PIFOG_DEVICE_ID: "sp1",
         PIFOG_HARDWARE: "sim",
         PIFOG_ADMIN_PASSWORD: "s3cret pass",
+        PIFOG_SIGNIN_ATTEMPTS: "3",
+        PIFOG_SIGNIN_ADDRESS_ATTEMPTS: "10",
+        PIFOG_SIGNIN_LOCK_SECONDS: "30",
       },
       CWD,
     );
@@ -92,7 +96,14 @@ describe("runtime config", () => {
       deviceId: "sp1",
       hardware: "sim",
       adminPassword: "s3cret pass",
+      signIn: { userAttempts: 3, addressAttempts: 10, lockMs: 30_000 },
     });
+  });
+
+  it("a sign-in limit that is not a whole number in range is a ConfigError naming the variable", () => {
+    configError({ PIFOG_SIGNIN_ATTEMPTS: "0" }, "PIFOG_SIGNIN_ATTEMPTS", "0");
+    configError({ PIFOG_SIGNIN_ADDRESS_ATTEMPTS: "many" }, "PIFOG_SIGNIN_ADDRESS_ATTEMPTS", "many");
+    configError({ PIFOG_SIGNIN_LOCK_SECONDS: "1.5" }, "PIFOG_SIGNIN_LOCK_SECONDS", "1.5");
   });
 
   it("refuses a faces remote broker that is not an MQTT URL", () => {

@@ -62,16 +62,21 @@ export function adminAccountRoutes(app: express.Router, needsPermission: (permis
   router.use(express.json({ limit: "16kb", strict: true }));
 
   const handle =
-    (fn: (req: Request, res: Response, ctx: ApiContext) => void) =>
+    (fn: (req: Request, res: Response, ctx: ApiContext) => void | Promise<void>) =>
     (req: Request, res: Response): void => {
-      try {
-        const ctx = context();
-        if (!ctx) throw new HttpError(503, "the account API is not running (no account-api node deployed)");
-        fn(req, res, ctx);
-      } catch (err) {
+      const failed = (err: unknown) => {
+        if (res.headersSent) return;
         if (err instanceof HttpError) send(res, err.status, { error: err.message });
         else if (err instanceof AccountError) send(res, 400, { error: err.message });
         else send(res, 500, { error: "Internal error" });
+      };
+      try {
+        const ctx = context();
+        if (!ctx) throw new HttpError(503, "the account API is not running (no account-api node deployed)");
+        const done = fn(req, res, ctx);
+        if (done) done.catch(failed);
+      } catch (err) {
+        failed(err);
       }
     };
 
@@ -83,7 +88,7 @@ export function adminAccountRoutes(app: express.Router, needsPermission: (permis
 
   router.get("/", handle((_req, res, ctx) => send(res, 200, adminListing(ctx.store))));
 
-  router.post("/", needsPermission(WRITE_PERMISSION), handle((req, res, ctx) => {
+  router.post("/", needsPermission(WRITE_PERMISSION), handle(async (req, res, ctx) => {
     const b = body(req);
     if (typeof b.username !== "string" || b.username.trim() === "") throw new HttpError(400, "username is required");
     if (typeof b.password !== "string") throw new HttpError(400, "password is required");
@@ -92,7 +97,7 @@ export function adminAccountRoutes(app: express.Router, needsPermission: (permis
     if (ctx.store.accountByUsername(username)) throw new HttpError(409, `username ${username} is taken`);
     let created;
     try {
-      created = ctx.store.createAccount(username, b.password, emails);
+      created = await ctx.store.createAccount(username, b.password, emails);
     } catch (err) {
       // taken between the check and the insert
       if (err instanceof AccountError && ctx.store.accountByUsername(username)) throw new HttpError(409, err.message);

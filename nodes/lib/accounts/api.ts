@@ -3,7 +3,10 @@
 // Errors are {"error": "…"}; a bad or expired token is 403, another account's resource 404, and (fixing the
 // original's 500) a missing Authorization header 401. CORS as the original: any origin.
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { Audit } from "../audit/audit";
 import type { Clock } from "../clock";
+import { auditSignIn, throttledMessage } from "../security/sign-in";
+import { clientAddress, retryAfterSeconds, type LoginThrottle } from "../security/throttle";
 import { isTopicLevel } from "../contract";
 import { signToken, TokenError, verifyToken } from "./jwt";
 import { AccountError, type AccountStore, type DeviceRecord } from "./store";
@@ -13,6 +16,10 @@ export interface ApiContext {
   secret: string;
   lifetimeMs: number;
   clock: Clock;
+  /** Wrong sign-ins per address and per (address, user name): over the limit, 429 before any password check. */
+  throttle: LoginThrottle;
+  /** Where wrong and throttled sign-ins are recorded. */
+  audit: Audit;
   /** Called after the API changed the store (e-mails, a device's name, an account made or a device attached). */
   changed?: () => void;
 }
@@ -113,23 +120,46 @@ export function accountRoutes(app: Express, context: () => ApiContext | null): v
     return b as Record<string, unknown>;
   };
 
-  const handle = (fn: (req: Request, res: Response, ctx: ApiContext) => void) => (req: Request, res: Response) => {
-    try {
-      fn(req, res, ctxOf());
-    } catch (err) {
+  const handle = (fn: (req: Request, res: Response, ctx: ApiContext) => void | Promise<void>) => (req: Request, res: Response) => {
+    const failed = (err: unknown) => {
+      if (res.headersSent) return;
       if (err instanceof HttpError) send(res, err.status, { error: err.message });
       else if (err instanceof AccountError) send(res, 400, { error: err.message });
       else send(res, 500, { error: "Internal error" });
+    };
+    try {
+      const done = fn(req, res, ctxOf());
+      if (done) done.catch(failed);
+    } catch (err) {
+      failed(err);
     }
   };
 
-  router.post("/auth", handle((req, res, ctx) => {
+  router.post("/auth", handle(async (req, res, ctx) => {
     const b = body(req);
     if (typeof b.username !== "string" || b.username === "" || typeof b.password !== "string" || b.password === "") {
       throw new HttpError(400, "username and password are required");
     }
-    const account = ctx.store.verify(b.username, b.password);
-    if (!account) throw new HttpError(403, "Incorrect username or password");
+    const address = clientAddress(req.socket.remoteAddress);
+    const admission = ctx.throttle.admit(address, b.username);
+    if (!admission.allowed) {
+      auditSignIn(ctx.audit, { via: "http", address, user: b.username, throttled: admission });
+      res.set("Retry-After", String(retryAfterSeconds(admission.retryAfterMs)));
+      throw new HttpError(429, throttledMessage(admission.limit, admission.retryAfterMs));
+    }
+    let account;
+    try {
+      account = await ctx.store.verify(b.username, b.password);
+    } catch (err) {
+      admission.attempt.abandon();
+      throw err;
+    }
+    if (!account) {
+      admission.attempt.wrong();
+      auditSignIn(ctx.audit, { via: "http", address, user: b.username });
+      throw new HttpError(403, "Incorrect username or password");
+    }
+    admission.attempt.right();
     send(res, 200, { token: signToken(account.id, ctx.secret, ctx.clock.now(), ctx.lifetimeMs), accountId: account.id });
   }));
 

@@ -72,8 +72,8 @@ export interface CliIo {
   err: (line: string) => void;
 }
 
-/** Runs one command; returns the exit code. */
-export function runCli(argv: string[], io: CliIo): number {
+/** Runs one command; resolves to the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parseArgs(argv);
@@ -96,7 +96,7 @@ export function runCli(argv: string[], io: CliIo): number {
     const run = plan(p, io.env);
     const { dataDir } = readConfig(io.env, io.cwd);
     store = new AccountStore(dataDir);
-    run(store, io);
+    await run(store, io);
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
@@ -110,7 +110,7 @@ export function runCli(argv: string[], io: CliIo): number {
   }
 }
 
-function plan(p: Parsed, env: NodeJS.ProcessEnv): (store: AccountStore, io: CliIo) => void {
+function plan(p: Parsed, env: NodeJS.ProcessEnv): (store: AccountStore, io: CliIo) => void | Promise<void> {
   switch (p.command) {
     case "create": {
       allowOnly(p, ["username", "password", "email"]);
@@ -118,8 +118,8 @@ function plan(p: Parsed, env: NodeJS.ProcessEnv): (store: AccountStore, io: CliI
       const password = one(p, "password", false) ?? env.PIFOG_ACCOUNT_PASSWORD;
       if (!password) throw new UsageError("--password (or PIFOG_ACCOUNT_PASSWORD) is required");
       const emails = p.options.get("email") ?? [];
-      return (store, io) => {
-        const a = store.createAccount(username, password, emails);
+      return async (store, io) => {
+        const a = await store.createAccount(username, password, emails);
         io.out(`created account ${a.username} (${a.id})${a.emails.length ? `, e-mails: ${a.emails.join(", ")}` : ""}`);
       };
     }
@@ -152,8 +152,8 @@ function plan(p: Parsed, env: NodeJS.ProcessEnv): (store: AccountStore, io: CliI
       const username = one(p, "account")!;
       const password = one(p, "password", false) ?? env.PIFOG_ACCOUNT_PASSWORD;
       if (!password) throw new UsageError("--password (or PIFOG_ACCOUNT_PASSWORD) is required");
-      return (store, io) => {
-        store.setPassword(accountNamed(store, username).id, password);
+      return async (store, io) => {
+        await store.setPassword(accountNamed(store, username).id, password);
         io.out(`password of ${username} changed`);
       };
     }
@@ -180,9 +180,9 @@ function plan(p: Parsed, env: NodeJS.ProcessEnv): (store: AccountStore, io: CliI
 }
 
 if (require.main === module) {
-  process.exitCode = runCli(process.argv.slice(2), {
+  void runCli(process.argv.slice(2), {
     env: process.env,
     out: (line) => console.log(line),
     err: (line) => console.error(line),
-  });
+  }).then((code) => (process.exitCode = code));
 }

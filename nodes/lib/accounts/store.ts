@@ -1,8 +1,8 @@
 // Accounts and their devices (detectordag's DynamoDB table and IoT things, kept locally in SQLite):
 // who owns which power Pi, who gets its e-mails, and each device's last power and connection status.
-import bcrypt from "bcryptjs";
 import crypto from "node:crypto";
 import type { ConnectionStatus, MainsState } from "../contract";
+import { checkPassword, hashPassword } from "../security/passwords";
 import { dataDatabase, type DatabaseHandle } from "../store/sqlite";
 
 export interface Account {
@@ -91,15 +91,17 @@ export class AccountStore {
     return this.handle.db;
   }
 
-  createAccount(username: string, password: string, emails: string[] = []): Account {
+  /** Hashing runs on libuv's thread pool: the event loop (the broker, the door) goes on meanwhile. */
+  async createAccount(username: string, password: string, emails: string[] = []): Promise<Account> {
     if (!username || username.length > 254) throw new AccountError("username is required");
     if (!password || password.length < 8) throw new AccountError("password must be at least 8 characters");
     const list = validEmails(emails);
     const id = crypto.randomUUID();
+    const hash = await hashPassword(password);
     try {
       this.db
         .prepare("INSERT INTO accounts (id, username, password_hash, emails) VALUES (?, ?, ?, ?)")
-        .run(id, username, bcrypt.hashSync(password, 10), JSON.stringify(list));
+        .run(id, username, hash, JSON.stringify(list));
     } catch (err) {
       if (/UNIQUE/.test((err as Error).message)) throw new AccountError(`username ${username} is taken`);
       throw err;
@@ -107,18 +109,13 @@ export class AccountStore {
     return { id, username, emails: list };
   }
 
-  /** The account when the password is right, else null (the same answer for an unknown user). */
-  verify(username: string, password: string): Account | null {
+  /**
+   * The account when the password is right, else null, in the same time for an unknown user. The check runs on
+   * libuv's thread pool, so a flood of sign-ins never stalls the event loop.
+   */
+  async verify(username: string, password: string): Promise<Account | null> {
     const row = this.db.prepare("SELECT * FROM accounts WHERE username = ?").get(username) as AccountRow | undefined;
-    if (!row) {
-      try {
-        bcrypt.compareSync(password, "$2b$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva"); // the same time either way
-      } catch {
-        // nothing to learn from it
-      }
-      return null;
-    }
-    return bcrypt.compareSync(password, row.password_hash) ? toAccount(row) : null;
+    return (await checkPassword(password, row?.password_hash)) && row ? toAccount(row) : null;
   }
 
   account(id: string): Account | null {
@@ -142,9 +139,10 @@ export class AccountStore {
     return this.account(accountId)!;
   }
 
-  setPassword(accountId: string, password: string): void {
+  async setPassword(accountId: string, password: string): Promise<void> {
     if (!password || password.length < 8) throw new AccountError("password must be at least 8 characters");
-    this.db.prepare("UPDATE accounts SET password_hash = ? WHERE id = ?").run(bcrypt.hashSync(password, 10), accountId);
+    const hash = await hashPassword(password);
+    this.db.prepare("UPDATE accounts SET password_hash = ? WHERE id = ?").run(hash, accountId);
   }
 
   /** Attaches a device to an account (making the device record if needed). */

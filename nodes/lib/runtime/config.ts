@@ -1,6 +1,7 @@
 // The runtime's configuration, from the environment (the README's "Configuration" table).
 import path from "node:path";
 import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
+import { DEFAULT_SIGN_IN, type SignInLimits } from "../security/sign-in";
 
 export const ROLES = ["all", "hub", "sensorhub", "doorpi", "statuspi", "sensors", "powerpi", "powerhub", "buttonpi", "camerapi", "facewriter"] as const;
 export type Role = (typeof ROLES)[number];
@@ -18,6 +19,8 @@ export interface PifogConfig {
   deviceId: string;
   hardware: HardwareSetting;
   adminPassword?: string;
+  /** Wrong sign-ins allowed per address and per (address, user name) (PIFOG_SIGNIN_*). */
+  signIn: SignInLimits;
 }
 
 export class ConfigError extends Error {}
@@ -27,6 +30,14 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (raw === undefined || raw.trim() === "") return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number 0..65535, not "${raw}"`);
+  return n;
+}
+
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`${name} must be a whole number 1..${max}, not "${raw}"`);
   return n;
 }
 
@@ -64,5 +75,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     deviceId,
     hardware,
     adminPassword: env.PIFOG_ADMIN_PASSWORD || undefined,
+    signIn: {
+      userAttempts: count(env, "PIFOG_SIGNIN_ATTEMPTS", DEFAULT_SIGN_IN.userAttempts, 1000),
+      addressAttempts: count(env, "PIFOG_SIGNIN_ADDRESS_ATTEMPTS", DEFAULT_SIGN_IN.addressAttempts, 10_000),
+      lockMs: count(env, "PIFOG_SIGNIN_LOCK_SECONDS", DEFAULT_SIGN_IN.lockMs / 1000, 86_400) * 1000,
+    },
   };
 }

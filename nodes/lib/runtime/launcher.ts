@@ -7,6 +7,10 @@ import { Audit } from "../audit/audit";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../broker/registry";
 import { closeDurableSinks } from "../history/sinks";
+import { Audit } from "../audit/audit";
+import { systemClock } from "../clock";
+import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
+import { signInThrottlesOf } from "../security/sign-in";
 import { readConfig, type PifogConfig } from "./config";
 import { keepNewFilesPrivate } from "./file-modes";
 import { SafeState } from "./safe-state";
@@ -64,6 +68,12 @@ export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = n
     const embedded = broker;
     RED.events.on("flows:started", () => embedded.release());
   }
+  // the editor's login: wrong passwords limited per address and answered here, so Node-RED's own lock (per user
+  // name, from anywhere) never sees them and cannot be used to lock the admin out
+  app.use(
+    settings.httpAdminRoot,
+    editorLoginGuard({ throttle: signInThrottlesOf(settings, systemClock).editor, audit: new Audit(config.dataDir), users: () => editorUsersOf(settings) }),
+  );
   app.use(settings.httpAdminRoot, RED.httpAdmin);
   app.use(settings.httpNodeRoot, RED.httpNode);
 
