@@ -7,7 +7,6 @@ import { Audit } from "../audit/audit";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../broker/registry";
 import { closeDurableSinks } from "../history/sinks";
-import { Audit } from "../audit/audit";
 import { systemClock } from "../clock";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
 import { signInThrottlesOf } from "../security/sign-in";
