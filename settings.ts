@@ -4,7 +4,7 @@
 import path from "node:path";
 import { readConfig } from "./nodes/lib/runtime/config";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
-import { adminAccount, credentialSecret } from "./nodes/lib/runtime/secrets";
+import { adminAccount, credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
 
 const config = readConfig();
 const admin = adminAccount(config.dataDir, config.adminPassword);
@@ -13,6 +13,13 @@ if (admin.generatedPassword) {
   console.log(
     `\nPiFog editor login (shown once): user "${admin.username}", password "${admin.generatedPassword}"\n` +
       `  (set PIFOG_ADMIN_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "admin.json")})\n`,
+  );
+}
+const operator = operatorAccount(config.dataDir, config.operatorPassword);
+if (operator.generatedPassword) {
+  console.log(
+    `\nPiFog dashboard operator sign-in (shown once): user "${operator.username}", password "${operator.generatedPassword}"\n` +
+      `  (set PIFOG_OPERATOR_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "operator.json")})\n`,
   );
 }
 
@@ -33,8 +40,8 @@ const settings = {
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
   pifogDataDir: config.dataDir,
-  // the dashboard's operators (nodes/operator-gate): the editor's users
-  pifogOperators: [{ username: admin.username, hash: admin.hash }],
+  // the dashboard's operator (nodes/operator-gate): its own password, never the editor's
+  pifogOperators: [{ username: operator.username, hash: operator.hash }],
   pifogRole: config.role,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,

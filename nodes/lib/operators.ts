@@ -1,8 +1,9 @@
-// Who may press the dashboard's front-door buttons: an operator is a user of the Node-RED editor (the runtime's
-// `pifogOperators`: usernames and bcrypt hashes, the same accounts as adminAuth). Signing in on the dashboard gives
+// Who may press the dashboard's front-door buttons: an operator (the runtime's `pifogOperators`: usernames and
+// bcrypt hashes; settings.ts names one, "operator", whose password is its own, never the editor's, so a password
+// typed on the dashboard cannot unlock the editor). Signing in on the dashboard gives
 // a random session token, kept only in that browser tab and valid for a while; every action carries it.
 // Repeated wrong passwords lock signing in for a minute (per user name), so the dashboard is no password oracle.
-import bcrypt from "bcryptjs";
+import { hashSync, verify } from "@node-rs/bcrypt";
 import crypto from "node:crypto";
 
 export interface Operator {
@@ -23,7 +24,7 @@ const MAX_FAILURES = 5;
 const LOCK_MS = 60_000;
 /** A hash of nothing in particular, so an unknown user costs as much time as a known one. */
 let dummyHash: string | null = null;
-const dummy = () => (dummyHash ??= bcrypt.hashSync(crypto.randomBytes(16).toString("hex"), 10));
+const dummy = () => (dummyHash ??= hashSync(crypto.randomBytes(16).toString("hex"), 10));
 
 export class OperatorSessions {
   private readonly sessions = new Map<string, OperatorSession>();
@@ -42,7 +43,8 @@ export class OperatorSessions {
     const f = this.failures.get(name);
     if (f && f.count >= MAX_FAILURES && this.now() - f.since < LOCK_MS) return { ok: false, reason: "locked" };
     const operator = this.operators.find((o) => o.username === name);
-    const match = await bcrypt.compare(pass, operator?.hash ?? dummy());
+    // on libuv's thread pool: a burst of sign-ins does not hold up the broker and the flows
+    const match = await verify(pass, operator?.hash ?? dummy()).catch(() => false);
     if (!operator || !match || pass === "") {
       const since = f && this.now() - f.since < LOCK_MS ? f.since : this.now();
       this.failures.set(name, { count: (f && this.now() - f.since < LOCK_MS ? f.count : 0) + 1, since });

@@ -18,6 +18,8 @@ export interface PifogConfig {
   deviceId: string;
   hardware: HardwareSetting;
   adminPassword?: string;
+  /** The dashboard operator's password (the Front door tab's sign-in), never the editor's. */
+  operatorPassword?: string;
 }
 
 export class ConfigError extends Error {}
@@ -64,5 +66,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     deviceId,
     hardware,
     adminPassword: env.PIFOG_ADMIN_PASSWORD || undefined,
+    operatorPassword: env.PIFOG_OPERATOR_PASSWORD || undefined,
   };
 }
