@@ -2,6 +2,7 @@
 // Used by the embedded launcher (`npm start`) and also by a plain `node-red -s dist/settings.js`,
 // which is why this is `export =` and not `export default` (the CLI does not unwrap `.default`).
 import path from "node:path";
+import { runtimeDashboardGuard } from "./nodes/lib/dashboard/runtime-guard";
 import { readConfig } from "./nodes/lib/runtime/config";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
 import { adminAccount, credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
@@ -32,7 +33,8 @@ const settings = {
   credentialSecret: credentialSecret(config.dataDir),
   httpAdminRoot: "/admin",
   httpNodeRoot: "/",
-  ui: { path: "ui" },
+  // every event on the dashboard's socket is checked before the dashboard sees it (nodes/lib/dashboard)
+  ui: { path: "ui", ioMiddleware: runtimeDashboardGuard(config.dataDir).middleware },
   adminAuth: {
     type: "credentials",
     users: [{ username: admin.username, password: admin.hash, permissions: "*" }],
