@@ -1,4 +1,4 @@
-// The operator gate in front of the dashboard's door buttons: only a signed-in editor user gets an action through;
+// The operator gate in front of the dashboard's door buttons: only a signed-in operator gets an action through;
 // everyone else is answered "operators only", and a refused open-door is in the door audit.
 import assert from "node:assert/strict";
 import fs from "node:fs";
