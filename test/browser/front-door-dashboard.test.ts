@@ -31,7 +31,7 @@ describe("Front door tab in Chromium (role all, simulated camera and door opener
     await ui.page.waitForSelector("#pf-take-picture", { timeout: UI_TIMEOUT });
     assert.equal(await ui.page.isDisabled("#pf-take-picture"), true);
     assert.equal(await ui.page.isDisabled("#pf-open-door"), true);
-    await waitForText(ui.page, ".pf-ops .pf-who", /Only operators/);
+    await waitForText(ui.page, ".pf-ops .pf-who", /Only the operator may/);
   });
 
   it("the editor's admin login is refused; the operator signs in with its own password", async () => {

@@ -51,6 +51,11 @@ describe("dashboard socket events", () => {
     });
   });
 
+  it("leaves behind any other field a page's send() adds to a template's msg (retain, qos, …)", () => {
+    const out = passes("update-value", { id: "ops", msg: { topic: "t", payload: 1, retain: true, qos: 2, socketid: "x", _session: {} } });
+    assert.deepEqual(out[1], { id: "ops", msg: { topic: "t", payload: 1 }, socketid: "real-socket" });
+  });
+
   it("rebuilds what passes: the dashboard never holds an object the client made", () => {
     const payload = { a: [1, 2, { b: "c" }] };
     const out = passes("update-value", { id: "ops", msg: { payload } })[1] as { msg: { payload: unknown } };
@@ -61,7 +66,7 @@ describe("dashboard socket events", () => {
   it("never lets a template's HTML, or any field that would redraw a widget, come from a browser", () => {
     const evil = "<script>alert(1)</script>";
     refused(["update-value", { id: "ops", msg: { template: evil, payload: 1 } }], /msg\.template is not something a browser may send/);
-    refused(["update-value", { id: "ops", msg: { templateScope: "global", template: evil } }], /msg\.templateScope/);
+    refused(["update-value", { id: "ops", msg: { templateScope: "global", payload: 1 } }], /msg\.templateScope/);
     refused(["update-value", { id: "ops", msg: { payload: 1 }, format: evil }], /unexpected field format/);
     refused(["update-value", { id: "ops", msg: { payload: 1 }, className: "x" }], /unexpected field className/);
     refused(["update-value", { id: "ops", msg: { payload: 1 }, initController: "function(){}" }], /unexpected field initController/);

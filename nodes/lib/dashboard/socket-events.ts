@@ -7,8 +7,8 @@
 //
 // update-value is taken only for a widget that takes input (its output is wired) and, for a ui_template, only one
 // that keeps a browser's input to itself (storeOutMessages off: with it on, the dashboard shares every browser's
-// input with every other browser) and draws in its own card (templateScope local). A template's input is
-// {topic, payload, token}, the fields PiFog's templates send; its HTML and script only ever come from the flow.
+// input with every other browser) and draws in its own card (templateScope local). A template's input is rebuilt
+// as {topic, payload, token}, the fields PiFog's templates send; its HTML and script only ever come from the flow.
 
 /** What the guard needs to know about a dashboard widget, from the deployed flow. */
 export interface WidgetInfo {
@@ -58,6 +58,10 @@ export const LIMITS = {
 } as const;
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** What in a template's msg changes what it draws (the dashboard's client renders msg.template, in the page's head
+ * when msg.templateScope says so). */
+const TEMPLATE_MARKUP = ["template", "templateScope"];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object" || Array.isArray(v) || Buffer.isBuffer(v)) return false;
@@ -207,8 +211,10 @@ function checkUpdate(args: unknown[], socketId: string, widget: WidgetLookup): E
     if (extra.length) return refuse(name, `unexpected field ${extra[0]!.slice(0, 64)} for template ${id}`);
     const m = u.msg;
     if (!isPlainObject(m)) return refuse(name, `no msg object for template ${id}`);
-    const extraMsg = extraKeys(m, ["topic", "payload", "token"]);
-    if (extraMsg.length) return refuse(name, `msg.${extraMsg[0]!.slice(0, 64)} is not something a browser may send to template ${id}`);
+    // a template's markup never comes from a browser: an event that tries is refused (and recorded) outright;
+    // other fields a page's send() adds (retain, qos, …) are simply left behind when the msg is rebuilt below
+    const markup = TEMPLATE_MARKUP.find((k) => Object.hasOwn(m, k));
+    if (markup) return refuse(name, `msg.${markup} is not something a browser may send to template ${id}: its HTML comes from the flow only`);
     const msg: Record<string, unknown> = {};
     if (m.topic !== undefined) {
       if (!boundedString(m.topic, LIMITS.topic)) return refuse(name, `msg.topic is not a string of at most ${LIMITS.topic} characters`);
