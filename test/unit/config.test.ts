@@ -31,6 +31,7 @@ describe("runtime config", () => {
       deviceId: "all",
       hardware: "auto",
       adminPassword: undefined,
+      operatorPassword: undefined,
     });
   });
 
@@ -78,6 +79,7 @@ describe("runtime config", () => {
         PIFOG_DEVICE_ID: "sp1",
         PIFOG_HARDWARE: "sim",
         PIFOG_ADMIN_PASSWORD: "s3cret pass",
+        PIFOG_OPERATOR_PASSWORD: "door pass",
       },
       CWD,
     );
@@ -92,6 +94,7 @@ describe("runtime config", () => {
       deviceId: "sp1",
       hardware: "sim",
       adminPassword: "s3cret pass",
+      operatorPassword: "door pass",
     });
   });
 
@@ -103,6 +106,11 @@ describe("runtime config", () => {
     for (const url of ["mqtt://hub:1883", "mqtts://hub", "ws://hub:1880/mqtt", "wss://hub/mqtt"]) {
       assert.equal(readConfig({ PIFOG_MQTT_URL: url }, CWD).mqttUrl, url);
     }
+  });
+
+  it("an operator password that is the editor's is a ConfigError naming both variables", () => {
+    configError({ PIFOG_ADMIN_PASSWORD: "same", PIFOG_OPERATOR_PASSWORD: "same" }, "PIFOG_OPERATOR_PASSWORD");
+    configError({ PIFOG_ADMIN_PASSWORD: "same", PIFOG_OPERATOR_PASSWORD: "same" }, "PIFOG_ADMIN_PASSWORD");
   });
 
   it("a bad port is a ConfigError naming the variable", () => {

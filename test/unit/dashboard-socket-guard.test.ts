@@ -47,6 +47,8 @@ function setup(widgets = (id: string) => (id === "ops" ? { type: "ui_template", 
     now: () => clock.now(),
     burst: 10,
     perSecond: 5,
+    costlyBurst: 3,
+    costlyPerSecond: 1,
     maxDropsPerSocket: 5,
     warnEveryMs: 10_000,
   });
@@ -118,12 +120,24 @@ describe("dashboard socket guard", () => {
   it("limits each socket's events per second, even well-formed ones", () => {
     const s = setup();
     let passed = 0;
-    for (let i = 0; i < 14; i++) if (s.socket.send("ui-replay-state")) passed++;
+    for (let i = 0; i < 14; i++) if (s.socket.send("ui-collapse", { group: "g", state: true })) passed++;
     assert.equal(passed, 10, "a burst of 10");
     assert.match(s.letters[0]!.error, /more than 5 events a second/);
     s.clock.tick(1000);
-    for (let i = 0; i < 6; i++) if (s.socket.send("ui-replay-state")) passed++;
+    for (let i = 0; i < 6; i++) if (s.socket.send("ui-collapse", { group: "g", state: false })) passed++;
     assert.equal(passed, 15, "then 5 a second");
+  });
+
+  it("allows fewer of the events that make the hub work for others (tab changes, refreshes, replays)", () => {
+    const s = setup();
+    let passed = 0;
+    for (let i = 0; i < 4; i++) if (s.socket.send("ui-refresh")) passed++;
+    assert.equal(passed, 3, "a burst of 3");
+    assert.match(s.letters[0]!.error, /ui-refresh: more than 1 tab changes, refreshes and replays a second/);
+    assert.ok(s.socket.send("ui-collapse", { group: "g", state: true }), "other events still pass");
+    s.clock.tick(1000);
+    assert.ok(s.socket.send("ui-change", 1));
+    assert.equal(s.socket.send("ui-replay-state"), null);
   });
 
   it("finds widgets in the deployed flow, indexed again after a deploy, and only running ones", () => {

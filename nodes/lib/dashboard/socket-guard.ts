@@ -26,6 +26,9 @@ export interface SocketGuardOptions {
   /** Events a socket may send in a burst, and per second after it. */
   burst?: number;
   perSecond?: number;
+  /** The same for the events that cost the hub more than they cost the sender (COSTLY). */
+  costlyBurst?: number;
+  costlyPerSecond?: number;
   /** Dropped events after which a socket is cut. */
   maxDropsPerSocket?: number;
   /** At most one warning in this many ms. */
@@ -43,18 +46,47 @@ export interface SocketGuardStats {
 
 const SOURCE = "dashboard-socket";
 
+/** Events a dashboard sends when it connects or a person changes tab, each of which makes the hub do work for
+ * others: ui-change runs the flows' "tab opened" controls (history queries), ui-refresh sends the whole menu to
+ * every dashboard, ui-replay-state sends every widget's state back. */
+const COSTLY = new Set(["ui-change", "ui-refresh", "ui-replay-state"]);
+
+class TokenBucket {
+  private tokens: number;
+
+  constructor(
+    private readonly burst: number,
+    private readonly perSecond: number,
+    private filledAt: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(now: number): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.filledAt) / 1000) * this.perSecond);
+    this.filledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
 export class DashboardSocketGuard {
   private readonly counts: SocketGuardStats = { passed: 0, dropped: 0, cut: 0, refused: 0 };
   private lastWarnAt = -Infinity;
   private droppedSinceWarn = 0;
   private readonly burst: number;
   private readonly perSecond: number;
+  private readonly costlyBurst: number;
+  private readonly costlyPerSecond: number;
   private readonly maxDrops: number;
   private readonly warnEveryMs: number;
 
   constructor(private readonly o: SocketGuardOptions) {
     this.burst = o.burst ?? 100;
     this.perSecond = o.perSecond ?? 50;
+    this.costlyBurst = o.costlyBurst ?? 10;
+    this.costlyPerSecond = o.costlyPerSecond ?? 2;
     this.maxDrops = o.maxDropsPerSocket ?? 20;
     this.warnEveryMs = o.warnEveryMs ?? 10_000;
   }
@@ -77,8 +109,8 @@ export class DashboardSocketGuard {
       socket.disconnect(true);
       return;
     }
-    let tokens = this.burst;
-    let filledAt = this.o.now();
+    const all = new TokenBucket(this.burst, this.perSecond, this.o.now());
+    const costly = new TokenBucket(this.costlyBurst, this.costlyPerSecond, this.o.now());
     let drops = 0;
     let cut = false;
     socket.use((packet, pass) => {
@@ -87,13 +119,13 @@ export class DashboardSocketGuard {
         return;
       }
       const now = this.o.now();
-      tokens = Math.min(this.burst, tokens + ((now - filledAt) / 1000) * this.perSecond);
-      filledAt = now;
+      const event = eventName(packet);
       let check: ReturnType<typeof checkDashboardEvent>;
-      if (tokens < 1) {
-        check = { ok: false, event: eventName(packet), reason: `more than ${this.perSecond} events a second` };
+      if (!all.take(now)) {
+        check = { ok: false, event, reason: `more than ${this.perSecond} events a second` };
+      } else if (COSTLY.has(event) && !costly.take(now)) {
+        check = { ok: false, event, reason: `more than ${this.costlyPerSecond} tab changes, refreshes and replays a second` };
       } else {
-        tokens -= 1;
         try {
           check = checkDashboardEvent(packet, socket.id, this.o.widgets);
         } catch (err) {

@@ -55,6 +55,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  if (env.PIFOG_OPERATOR_PASSWORD && env.PIFOG_OPERATOR_PASSWORD === env.PIFOG_ADMIN_PASSWORD) {
+    // the operator's password is typed into the dashboard, a page anyone on the network can load
+    throw new ConfigError("PIFOG_OPERATOR_PASSWORD must not be PIFOG_ADMIN_PASSWORD: the dashboard's sign-in never takes the editor's password");
+  }
   return {
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
