@@ -72,7 +72,7 @@ describe("operator-gate node", () => {
     assert.equal(through, 0);
   });
 
-  it("signs an editor user in and lets their actions through with their name, until the session ends", async () => {
+  it("signs an operator in and lets their actions through with their name, until the session ends", async () => {
     const a = await signIn("door-pass");
     assert.equal(a.payload.operator, "admin");
     assert.match(a.payload.token!, /^[0-9a-f]{48}$/);
