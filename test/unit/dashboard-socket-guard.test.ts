@@ -140,6 +140,26 @@ describe("dashboard socket guard", () => {
     assert.equal(s.socket.send("ui-replay-state"), null);
   });
 
+  it("never throws into socket.io, even when its records and log fail", () => {
+    const guard = new DashboardSocketGuard({
+      widgets: () => undefined,
+      deadLetters: { append: () => { throw new Error("disk full"); } },
+      audit: { record: () => { throw new Error("disk full"); } },
+      warn: () => { throw new Error("no log"); },
+      now: () => 0,
+    });
+    const socket = new FakeSocket();
+    guard.middleware(socket, () => undefined);
+    const original = console.error;
+    console.error = () => undefined;
+    try {
+      assert.equal(socket.send("ui-collapse", null), null);
+    } finally {
+      console.error = original;
+    }
+    assert.equal(guard.stats().dropped, 1);
+  });
+
   it("finds widgets in the deployed flow, indexed again after a deploy, and only running ones", () => {
     let flows: unknown = { rev: "1" };
     let config: Array<Record<string, unknown>> = [

@@ -114,6 +114,14 @@ export class DashboardSocketGuard {
     let drops = 0;
     let cut = false;
     socket.use((packet, pass) => {
+      try {
+        filter(packet, pass);
+      } catch (err) {
+        // a record or a log that fails must not take the process down with it: the event (already counted) goes nowhere
+        console.error(`PiFog: dashboard socket guard: ${(err as Error).message}`);
+      }
+    });
+    const filter = (packet: unknown[], pass: (err?: Error) => void): void => {
       if (cut) {
         this.counts.dropped++;
         return;
@@ -129,7 +137,7 @@ export class DashboardSocketGuard {
         try {
           check = checkDashboardEvent(packet, socket.id, this.o.widgets);
         } catch (err) {
-          check = { ok: false, event: eventName(packet), reason: `could not be checked (${(err as Error).message})` };
+          check = { ok: false, event, reason: `could not be checked (${(err as Error).message})` };
         }
       }
       if (check.ok) {
@@ -143,12 +151,12 @@ export class DashboardSocketGuard {
       if (++drops >= this.maxDrops) {
         cut = true;
         this.counts.cut++;
-        this.o.audit.record({ event: "dashboard.socket.cut", via: "dashboard", who, reason: `${drops} events no dashboard sends`, socket: socket.id });
-        this.o.warn(`dashboard socket: cut ${who} (socket ${socket.id}) after ${drops} events no dashboard sends`);
+        this.o.audit.record({ event: "dashboard.socket.cut", via: "dashboard", who, reason: `${drops} events dropped`, socket: socket.id });
+        this.o.warn(`dashboard socket: cut ${who} (socket ${socket.id}) after ${drops} dropped events`);
         socket.disconnect(true);
       }
       // never pass(): a dropped event goes nowhere, and never pass(err): that would reach socket.io's error path
-    });
+    };
     next();
   };
 
