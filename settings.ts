@@ -2,10 +2,11 @@
 // Used by the embedded launcher (`npm start`) and also by a plain `node-red -s dist/settings.js`,
 // which is why this is `export =` and not `export default` (the CLI does not unwrap `.default`).
 import path from "node:path";
+import { runtimeDashboardGuard } from "./nodes/lib/dashboard/runtime-guard";
 import { readConfig } from "./nodes/lib/runtime/config";
 import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-modes";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
-import { adminAccount, credentialSecret } from "./nodes/lib/runtime/secrets";
+import { adminAccount, credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
 import { systemClock } from "./nodes/lib/clock";
 import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
 import { makeSignInThrottles } from "./nodes/lib/security/sign-in";
@@ -22,6 +23,13 @@ if (admin.generatedPassword) {
       `  (set PIFOG_ADMIN_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "admin.json")})\n`,
   );
 }
+const operator = operatorAccount(config.dataDir, config.operatorPassword);
+if (operator.generatedPassword) {
+  console.log(
+    `\nPiFog dashboard operator sign-in (shown once): user "${operator.username}", password "${operator.generatedPassword}"\n` +
+      `  (set PIFOG_OPERATOR_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "operator.json")})\n`,
+  );
+}
 
 // made once for the runtime: every sign-in path counts wrong passwords per client address in these
 const signIn = makeSignInThrottles(config.signIn, systemClock);
@@ -36,8 +44,9 @@ const settings = {
   credentialSecret: credentialSecret(config.dataDir),
   httpAdminRoot: "/admin",
   httpNodeRoot: "/",
-  // the dashboard's sockets: their addresses noted, their `socketid` their own (nodes/lib/security/dashboard-sockets.ts)
-  ui: { path: "ui", ioMiddleware: [dashboardSockets.middleware] },
+  // every event on the dashboard's socket is checked before the dashboard sees it (nodes/lib/dashboard); then each
+  // socket's address is noted for the sign-in throttle (nodes/lib/security/dashboard-sockets.ts)
+  ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(config.dataDir).middleware, dashboardSockets.middleware] },
   adminAuth: {
     type: "credentials",
     users: [{ username: admin.username, password: admin.hash, permissions: "*" }],
@@ -45,8 +54,8 @@ const settings = {
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
   pifogDataDir: config.dataDir,
-  // the dashboard's operators (nodes/operator-gate): the editor's users
-  pifogOperators: [{ username: admin.username, hash: admin.hash }],
+  // the dashboard's operator (nodes/operator-gate): its own password, never the editor's
+  pifogOperators: [{ username: operator.username, hash: operator.hash }],
   pifogRole: config.role,
   pifogSignIn: signIn,
   pifogDashboardSockets: dashboardSockets,

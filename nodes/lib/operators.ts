@@ -1,10 +1,11 @@
-// Who may press the dashboard's front-door buttons: an operator is a user of the Node-RED editor (the runtime's
-// `pifogOperators`: usernames and bcrypt hashes, the same accounts as adminAuth). Signing in on the dashboard gives
+// Who may press the dashboard's front-door buttons: an operator (the runtime's `pifogOperators`: usernames and
+// bcrypt hashes; settings.ts names one, "operator", whose password is its own, never the editor's, so a password
+// typed on the dashboard cannot unlock the editor). Signing in on the dashboard gives
 // a random session token, kept only in that browser tab and valid for a while; every action carries it.
 // Wrong passwords are limited per browser address and per (address, user name) (nodes/lib/security/throttle.ts),
 // so the dashboard is no password oracle, and wrong attempts from one address never lock out an operator at another.
-import bcrypt from "bcryptjs";
 import crypto from "node:crypto";
+import { checkPassword } from "./security/passwords";
 import { DEFAULT_SIGN_IN, makeSignInThrottles } from "./security/sign-in";
 import type { LoginThrottle } from "./security/throttle";
 
@@ -25,9 +26,6 @@ export type SignIn =
   | { ok: false; reason: "wrong" | "no-operators" }
   | { ok: false; reason: "locked"; retryAfterMs: number; limit: "address" | "user" };
 
-/** A hash of nothing in particular, so an unknown user costs as much time as a known one. */
-let dummyHash: string | null = null;
-const dummy = () => (dummyHash ??= bcrypt.hashSync(crypto.randomBytes(16).toString("hex"), 10));
 
 export class OperatorSessions {
   private readonly sessions = new Map<string, OperatorSession>();
@@ -50,7 +48,9 @@ export class OperatorSessions {
     let match: boolean;
     const operator = this.operators.find((o) => o.username === name);
     try {
-      match = await bcrypt.compare(pass, operator?.hash ?? dummy());
+      // on libuv's thread pool: a burst of sign-ins does not hold up the broker and the flows; an unknown name
+      // costs as much time as a known one
+      match = await checkPassword(pass, operator?.hash);
     } catch (err) {
       admission.attempt.abandon();
       throw err;

@@ -1,5 +1,6 @@
-// The `operator-gate` node: lets the dashboard's front-door buttons through for operators only. An operator is a
-// user of the Node-RED editor (the runtime's `pifogOperators`, the same accounts as the editor login). A dashboard
+// The `operator-gate` node: lets the dashboard's front-door buttons through for operators only. An operator is one
+// of the runtime's `pifogOperators` (PiFog's settings name one, "operator", with its own password: never the
+// editor's, which a dashboard page must never be asked for). A dashboard
 // signs in with `topic: "sign-in"` and gets a session token back (output 2, to that browser only: msg.socketid is
 // kept); every other message is an action (its topic, e.g. "open-door") and must carry `msg.token`. Allowed
 // actions leave on output 1 with `msg.operator`; refused ones are answered on output 2, logged, and a refused

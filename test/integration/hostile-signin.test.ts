@@ -17,6 +17,8 @@ const ACCOUNTS_CLI = path.join(ROOT, "dist", "nodes", "lib", "accounts", "cli.js
 const ATTACKER = "127.0.0.2";
 const USER_ADDRESS = "127.0.0.1";
 const ADMIN_PASSWORD = "test-admin-password";
+/** The dashboard operator's own password (test/support/runtime.ts gives it to test runtimes). */
+const OPERATOR_PASSWORD = "test-operator-password";
 
 interface Answer {
   status: number;
@@ -272,7 +274,7 @@ describe("hostile sign-ins", function () {
         answers,
         // as the widget's scope.send does; a hostile page may write any socketid it likes
         signIn: (password, socketid = socket.id) =>
-          socket.emit("update-value", { id: "hub-front-ops-ui", msg: { topic: "sign-in", payload: { username: "admin", password } }, socketid }),
+          socket.emit("update-value", { id: "hub-front-ops-ui", msg: { topic: "sign-in", payload: { username: "operator", password } }, socketid }),
       };
     }
 
@@ -288,18 +290,18 @@ describe("hostile sign-ins", function () {
       assert.ok(wrong >= 5 && wrong <= 20, String(wrong));
       assert.equal(operator.answers.length, 0, "a page cannot speak under another browser's socket id");
 
-      operator.signIn(ADMIN_PASSWORD);
+      operator.signIn(OPERATOR_PASSWORD);
       await until(() => operator.answers.length === 1, "the operator's answer", 20_000);
-      assert.equal(operator.answers[0]!.operator, "admin", JSON.stringify(operator.answers[0]));
+      assert.equal(operator.answers[0]!.operator, "operator", JSON.stringify(operator.answers[0]));
       assert.match(operator.answers[0]!.token ?? "", /^[0-9a-f]{48}$/);
-      attacker.signIn(ADMIN_PASSWORD);
+      attacker.signIn(OPERATOR_PASSWORD);
       await until(() => attacker.answers.length === 31, "the attacker's last answer", 20_000);
       assert.equal(attacker.answers[30]!.operator, null, "the attacker's address waits, right password or not");
 
       const audit = auditOf(fog).filter((r) => r.via === "dashboard");
       assert.equal(audit.filter((r) => r.event === "auth.refused").length, wrong);
       assert.equal(audit.filter((r) => r.event === "auth.throttled").length, waits + 1);
-      assert.ok(audit.every((r) => r.address === ATTACKER && r.who === `admin@${ATTACKER}`));
+      assert.ok(audit.every((r) => r.address === ATTACKER && r.who === `operator@${ATTACKER}`));
     });
   });
 });

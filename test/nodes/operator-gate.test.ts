@@ -1,4 +1,4 @@
-// The operator gate in front of the dashboard's door buttons: only a signed-in editor user gets an action through;
+// The operator gate in front of the dashboard's door buttons: only a signed-in operator gets an action through;
 // everyone else is answered "operators only", and a refused open-door is in the door audit.
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -76,7 +76,7 @@ describe("operator-gate node", () => {
     assert.equal(through, 0);
   });
 
-  it("signs an editor user in and lets their actions through with their name, until the session ends", async () => {
+  it("signs an operator in and lets their actions through with their name, until the session ends", async () => {
     const a = await signIn("door-pass");
     assert.equal(a.payload.operator, "admin");
     assert.match(a.payload.token!, /^[0-9a-f]{48}$/);

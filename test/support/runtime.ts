@@ -50,6 +50,7 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
     PIFOG_HOST: "127.0.0.1",
     PIFOG_HARDWARE: "sim",
     PIFOG_ADMIN_PASSWORD: "test-admin-password",
+    PIFOG_OPERATOR_PASSWORD: "test-operator-password",
     PIFOG_LOG_LEVEL: "warn",
     ...options.env,
   };

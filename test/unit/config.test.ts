@@ -32,6 +32,7 @@ describe("runtime config", () => {
       hardware: "auto",
       adminPassword: undefined,
       signIn: { userAttempts: 5, addressAttempts: 20, lockMs: 60_000 },
+      operatorPassword: undefined,
     });
   });
 
@@ -82,6 +83,7 @@ describe("runtime config", () => {
         PIFOG_SIGNIN_ATTEMPTS: "3",
         PIFOG_SIGNIN_ADDRESS_ATTEMPTS: "10",
         PIFOG_SIGNIN_LOCK_SECONDS: "30",
+        PIFOG_OPERATOR_PASSWORD: "door pass",
       },
       CWD,
     );
@@ -97,6 +99,7 @@ describe("runtime config", () => {
       hardware: "sim",
       adminPassword: "s3cret pass",
       signIn: { userAttempts: 3, addressAttempts: 10, lockMs: 30_000 },
+      operatorPassword: "door pass",
     });
   });
 
@@ -114,6 +117,11 @@ describe("runtime config", () => {
     for (const url of ["mqtt://hub:1883", "mqtts://hub", "ws://hub:1880/mqtt", "wss://hub/mqtt"]) {
       assert.equal(readConfig({ PIFOG_MQTT_URL: url }, CWD).mqttUrl, url);
     }
+  });
+
+  it("an operator password that is the editor's is a ConfigError naming both variables", () => {
+    configError({ PIFOG_ADMIN_PASSWORD: "same", PIFOG_OPERATOR_PASSWORD: "same" }, "PIFOG_OPERATOR_PASSWORD");
+    configError({ PIFOG_ADMIN_PASSWORD: "same", PIFOG_OPERATOR_PASSWORD: "same" }, "PIFOG_ADMIN_PASSWORD");
   });
 
   it("a bad port is a ConfigError naming the variable", () => {

@@ -21,6 +21,8 @@ export interface PifogConfig {
   adminPassword?: string;
   /** Wrong sign-ins allowed per address and per (address, user name) (PIFOG_SIGNIN_*). */
   signIn: SignInLimits;
+  /** The dashboard operator's password (the Front door tab's sign-in), never the editor's. */
+  operatorPassword?: string;
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +66,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  if (env.PIFOG_OPERATOR_PASSWORD && env.PIFOG_OPERATOR_PASSWORD === env.PIFOG_ADMIN_PASSWORD) {
+    // the operator's password is typed into the dashboard, a page anyone on the network can load
+    throw new ConfigError("PIFOG_OPERATOR_PASSWORD must not be PIFOG_ADMIN_PASSWORD: the dashboard's sign-in never takes the editor's password");
+  }
   return {
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
@@ -80,5 +86,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       addressAttempts: count(env, "PIFOG_SIGNIN_ADDRESS_ATTEMPTS", DEFAULT_SIGN_IN.addressAttempts, 10_000),
       lockMs: count(env, "PIFOG_SIGNIN_LOCK_SECONDS", DEFAULT_SIGN_IN.lockMs / 1000, 86_400) * 1000,
     },
+    operatorPassword: env.PIFOG_OPERATOR_PASSWORD || undefined,
   };
 }

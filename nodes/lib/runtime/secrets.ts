@@ -1,7 +1,9 @@
-// The editor's admin password and Node-RED's credential secret, both kept in the data dir.
+// The editor's admin password, the dashboard operator's password and Node-RED's credential secret, all kept in
+// the data dir.
 // The secret is made once (mode 0600) and never changed behind the user's back: changing it would make
 // every stored credential unreadable.
 import bcrypt from "bcryptjs";
+import { hashSync as bcryptHashSync, verifySync as bcryptVerifySync } from "@node-rs/bcrypt";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -58,4 +60,55 @@ export function adminAccount(dataDir: string, password?: string): AdminAccount {
   const account = { username: "admin", hash: bcrypt.hashSync(generatedPassword, 10) };
   store(account);
   return { ...account, generatedPassword };
+}
+
+export interface OperatorAccount {
+  username: string;
+  hash: string;
+  /** Set only when the password was generated now: to be printed once. */
+  generatedPassword?: string;
+}
+
+/** The dashboard's operator (the Front door tab's sign-in): its own password, never the editor's, so a password
+ * typed into the dashboard (a page any browser on the network can load) cannot unlock the editor.
+ * PIFOG_OPERATOR_PASSWORD sets it; otherwise the stored hash, or a new password made once. Only the bcrypt hash
+ * is kept, in `<data dir>/operator.json` (0600). */
+export function operatorAccount(dataDir: string, password?: string): OperatorAccount {
+  return passwordAccount(path.join(dataDir, "operator.json"), "operator", password);
+}
+
+function passwordAccount(file: string, username: string, password?: string): OperatorAccount {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const stored = (): { username: string; hash: string } | null => {
+    try {
+      const s = JSON.parse(fs.readFileSync(file, "utf8")) as { username?: unknown; hash?: unknown };
+      return typeof s.username === "string" && typeof s.hash === "string" && s.username && s.hash ? { username: s.username, hash: s.hash } : null;
+    } catch {
+      return null; // none stored yet, or cut short by a power loss: make it again
+    }
+  };
+  const store = (account: { username: string; hash: string }) => {
+    fs.writeFileSync(file, JSON.stringify(account, null, 2), { mode: 0o600 });
+    fs.chmodSync(file, 0o600); // `mode` applies only when the file is made
+  };
+  const current = stored();
+  if (password) {
+    if (current && current.username === username && safeVerify(password, current.hash)) return current;
+    const account = { username, hash: bcryptHashSync(password, 10) };
+    store(account);
+    return account;
+  }
+  if (current) return current;
+  const generatedPassword = crypto.randomBytes(12).toString("base64url");
+  const account = { username, hash: bcryptHashSync(generatedPassword, 10) };
+  store(account);
+  return { ...account, generatedPassword };
+}
+
+function safeVerify(password: string, hash: string): boolean {
+  try {
+    return bcryptVerifySync(password, hash);
+  } catch {
+    return false; // not a bcrypt hash: set it again
+  }
 }

@@ -1,0 +1,193 @@
+// The dashboard's socket middleware (`ui.ioMiddleware` in the settings): it keeps the two checks the dashboard's
+// own middleware makes (which giving ioMiddleware replaces), then holds every incoming event to what the
+// dashboard's client sends (socket-events.ts). A dropped event never reaches the dashboard and never throws: it is
+// counted, written to the dead-letter record and the audit, and logged (one warning per interval at most, so a
+// flood cannot fill the log). Every socket has an event budget, and one that keeps sending what no dashboard sends
+// is cut, so one connection cannot make the records churn.
+import type { AuditEvent } from "../audit/audit";
+import { payloadText, type DeadLetter } from "../dead-letter";
+import { checkDashboardEvent, type WidgetLookup } from "./socket-events";
+
+/** The part of a socket.io server socket the guard uses. */
+export interface GuardedSocket {
+  id: string;
+  handshake: { address: string; xdomain: boolean };
+  client: { conn: { request: { url?: string }; close(): void } };
+  use(fn: (packet: unknown[], next: (err?: Error) => void) => void): unknown;
+  disconnect(close?: boolean): unknown;
+}
+
+export interface SocketGuardOptions {
+  widgets: WidgetLookup;
+  deadLetters: { append(letter: Omit<DeadLetter, "at">): void };
+  audit: { record(event: AuditEvent): void };
+  warn: (text: string) => void;
+  now: () => number;
+  /** Events a socket may send in a burst, and per second after it. */
+  burst?: number;
+  perSecond?: number;
+  /** The same for the events that cost the hub more than they cost the sender (COSTLY). */
+  costlyBurst?: number;
+  costlyPerSecond?: number;
+  /** Dropped events after which a socket is cut. */
+  maxDropsPerSocket?: number;
+  /** At most one warning in this many ms. */
+  warnEveryMs?: number;
+}
+
+export interface SocketGuardStats {
+  passed: number;
+  dropped: number;
+  /** Sockets cut for sending too much that no dashboard sends. */
+  cut: number;
+  /** Connections refused before any event (a raw websocket, a cross-site page). */
+  refused: number;
+}
+
+const SOURCE = "dashboard-socket";
+
+/** Events a dashboard sends when it connects or a person changes tab, each of which makes the hub do work for
+ * others: ui-change runs the flows' "tab opened" controls (history queries), ui-refresh sends the whole menu to
+ * every dashboard, ui-replay-state sends every widget's state back. */
+const COSTLY = new Set(["ui-change", "ui-refresh", "ui-replay-state"]);
+
+class TokenBucket {
+  private tokens: number;
+
+  constructor(
+    private readonly burst: number,
+    private readonly perSecond: number,
+    private filledAt: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(now: number): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.filledAt) / 1000) * this.perSecond);
+    this.filledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export class DashboardSocketGuard {
+  private readonly counts: SocketGuardStats = { passed: 0, dropped: 0, cut: 0, refused: 0 };
+  private lastWarnAt = -Infinity;
+  private droppedSinceWarn = 0;
+  private readonly burst: number;
+  private readonly perSecond: number;
+  private readonly costlyBurst: number;
+  private readonly costlyPerSecond: number;
+  private readonly maxDrops: number;
+  private readonly warnEveryMs: number;
+
+  constructor(private readonly o: SocketGuardOptions) {
+    this.burst = o.burst ?? 100;
+    this.perSecond = o.perSecond ?? 50;
+    this.costlyBurst = o.costlyBurst ?? 10;
+    this.costlyPerSecond = o.costlyPerSecond ?? 2;
+    this.maxDrops = o.maxDropsPerSocket ?? 20;
+    this.warnEveryMs = o.warnEveryMs ?? 10_000;
+  }
+
+  stats(): SocketGuardStats {
+    return { ...this.counts };
+  }
+
+  /** For `ui.ioMiddleware`: socket.io calls it once per connection. */
+  readonly middleware = (socket: GuardedSocket, next: (err?: Error) => void): void => {
+    const who = socket.handshake.address;
+    // the dashboard's own rules: its client starts with polling, and only its own pages may connect
+    if ((socket.client.conn.request.url ?? "").includes("transport=websocket")) {
+      this.refuse(who, "a direct websocket (the dashboard's client starts with polling)");
+      socket.client.conn.close();
+      return;
+    }
+    if (socket.handshake.xdomain !== false) {
+      this.refuse(who, "a page from another site");
+      socket.disconnect(true);
+      return;
+    }
+    const all = new TokenBucket(this.burst, this.perSecond, this.o.now());
+    const costly = new TokenBucket(this.costlyBurst, this.costlyPerSecond, this.o.now());
+    let drops = 0;
+    let cut = false;
+    socket.use((packet, pass) => {
+      try {
+        filter(packet, pass);
+      } catch (err) {
+        // a record or a log that fails must not take the process down with it: the event (already counted) goes nowhere
+        console.error(`PiFog: dashboard socket guard: ${(err as Error).message}`);
+      }
+    });
+    const filter = (packet: unknown[], pass: (err?: Error) => void): void => {
+      if (cut) {
+        this.counts.dropped++;
+        return;
+      }
+      const now = this.o.now();
+      const event = eventName(packet);
+      let check: ReturnType<typeof checkDashboardEvent>;
+      if (!all.take(now)) {
+        check = { ok: false, event, reason: `more than ${this.perSecond} events a second` };
+      } else if (COSTLY.has(event) && !costly.take(now)) {
+        check = { ok: false, event, reason: `more than ${this.costlyPerSecond} tab changes, refreshes and replays a second` };
+      } else {
+        try {
+          check = checkDashboardEvent(packet, socket.id, this.o.widgets);
+        } catch (err) {
+          check = { ok: false, event, reason: `could not be checked (${(err as Error).message})` };
+        }
+      }
+      if (check.ok) {
+        // socket.io hands this same array to the dashboard's handlers: from here on it holds only what was allowed
+        packet.splice(0, packet.length, ...check.packet);
+        this.counts.passed++;
+        pass();
+        return;
+      }
+      this.drop(socket, packet, check.event, check.reason);
+      if (++drops >= this.maxDrops) {
+        cut = true;
+        this.counts.cut++;
+        this.o.audit.record({ event: "dashboard.socket.cut", via: "dashboard", who, reason: `${drops} events dropped`, socket: socket.id });
+        this.o.warn(`dashboard socket: cut ${who} (socket ${socket.id}) after ${drops} dropped events`);
+        socket.disconnect(true);
+      }
+      // never pass(): a dropped event goes nowhere, and never pass(err): that would reach socket.io's error path
+    };
+    next();
+  };
+
+  private drop(socket: GuardedSocket, packet: unknown[], event: string, reason: string): void {
+    this.counts.dropped++;
+    const who = socket.handshake.address;
+    try {
+      this.o.deadLetters.append({ node: SOURCE, type: "ui-socket", error: `${event}: ${reason}`, topic: event, payload: payloadText(packet.slice(1)) });
+    } catch (err) {
+      this.o.warn(`dashboard socket: could not write the dead-letter record (${(err as Error).message})`);
+    }
+    this.o.audit.record({ event: "dashboard.event.dropped", via: "dashboard", who, reason: `${event}: ${reason}`, socket: socket.id });
+    this.droppedSinceWarn++;
+    const now = this.o.now();
+    if (now - this.lastWarnAt >= this.warnEveryMs) {
+      this.o.warn(
+        `dashboard socket: dropped ${this.droppedSinceWarn} event(s) no dashboard sends (${this.counts.dropped} since start; ` +
+          `latest ${event} from ${who}: ${reason}); see dead-letter.jsonl`,
+      );
+      this.lastWarnAt = now;
+      this.droppedSinceWarn = 0;
+    }
+  }
+
+  private refuse(who: string, reason: string): void {
+    this.counts.refused++;
+    this.o.audit.record({ event: "dashboard.socket.refused", via: "dashboard", who, reason });
+  }
+}
+
+function eventName(packet: unknown): string {
+  const name = Array.isArray(packet) ? (packet as unknown[])[0] : undefined;
+  return typeof name === "string" ? name.slice(0, 64) : "?";
+}
