@@ -33,6 +33,8 @@ const settings = {
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
   pifogDataDir: config.dataDir,
+  // the broker's packet limit, so the history stores whatever the broker accepted (nodes/lib/broker/limits.ts)
+  pifogMqttMaxPacket: config.mqttMaxPacket,
   // the dashboard's operators (nodes/operator-gate): the editor's users
   pifogOperators: [{ username: admin.username, hash: admin.hash }],
   pifogRole: config.role,

@@ -31,6 +31,8 @@ describe("runtime config", () => {
       deviceId: "all",
       hardware: "auto",
       adminPassword: undefined,
+      mqttMaxPacket: 8 * 1024 * 1024,
+      mqttWsOrigins: [],
     });
   });
 
@@ -78,6 +80,8 @@ describe("runtime config", () => {
         PIFOG_DEVICE_ID: "sp1",
         PIFOG_HARDWARE: "sim",
         PIFOG_ADMIN_PASSWORD: "s3cret pass",
+        PIFOG_MQTT_MAX_PACKET: "4MiB",
+        PIFOG_MQTT_WS_ORIGINS: "https://fog.example, http://Pi.Local:1880/",
       },
       CWD,
     );
@@ -92,7 +96,25 @@ describe("runtime config", () => {
       deviceId: "sp1",
       hardware: "sim",
       adminPassword: "s3cret pass",
+      mqttMaxPacket: 4 * 1024 * 1024,
+      mqttWsOrigins: ["https://fog.example", "http://pi.local:1880"],
     });
+  });
+
+  it("reads the MQTT packet limit in bytes or with a unit, within what MQTT allows", () => {
+    const size = (v: string) => readConfig({ PIFOG_MQTT_MAX_PACKET: v }, CWD).mqttMaxPacket;
+    assert.equal(size("8388608"), 8388608);
+    assert.equal(size("512KiB"), 512 * 1024);
+    assert.equal(size("512k"), 512 * 1024);
+    assert.equal(size(" 8 MB "), 8_000_000);
+    assert.equal(size("1.5MiB"), 1.5 * 1024 * 1024);
+    assert.equal(size("256MiB"), 256 * 1024 * 1024);
+    for (const bad of ["lots", "-1", "8 GiB", "0", "100", "300MiB", "8 MiB x"]) configError({ PIFOG_MQTT_MAX_PACKET: bad }, "PIFOG_MQTT_MAX_PACKET", bad);
+  });
+
+  it("a WebSocket origin that is not one is a ConfigError naming the variable", () => {
+    for (const bad of ["fog.example", "ftp://fog.example", "https://"]) configError({ PIFOG_MQTT_WS_ORIGINS: bad }, "PIFOG_MQTT_WS_ORIGINS", bad);
+    assert.deepEqual(readConfig({ PIFOG_MQTT_WS_ORIGINS: "*" }, CWD).mqttWsOrigins, ["*"]);
   });
 
   it("refuses a faces remote broker that is not an MQTT URL", () => {

@@ -1,5 +1,8 @@
 // The runtime's configuration, from the environment (the README's "Configuration" table).
 import path from "node:path";
+import { parseByteSize } from "../broker/limits";
+import { DEFAULT_MAX_PACKET_BYTES } from "../broker/packet-guard";
+import { parseOrigins } from "../broker/ws-origin";
 import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
 
 export const ROLES = ["all", "hub", "sensorhub", "doorpi", "statuspi", "sensors", "powerpi", "powerhub", "buttonpi", "camerapi", "facewriter"] as const;
@@ -18,6 +21,10 @@ export interface PifogConfig {
   deviceId: string;
   hardware: HardwareSetting;
   adminPassword?: string;
+  /** The largest MQTT packet the embedded broker takes, in bytes (PIFOG_MQTT_MAX_PACKET). */
+  mqttMaxPacket: number;
+  /** Web origins besides the fog's own host that may open /mqtt from a browser (PIFOG_MQTT_WS_ORIGINS). */
+  mqttWsOrigins: string[];
 }
 
 export class ConfigError extends Error {}
@@ -53,6 +60,19 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  const rawMaxPacket = (env.PIFOG_MQTT_MAX_PACKET ?? "").trim();
+  let mqttMaxPacket = DEFAULT_MAX_PACKET_BYTES;
+  let mqttWsOrigins: string[];
+  try {
+    if (rawMaxPacket) mqttMaxPacket = parseByteSize(rawMaxPacket, "PIFOG_MQTT_MAX_PACKET");
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  try {
+    mqttWsOrigins = parseOrigins(env.PIFOG_MQTT_WS_ORIGINS);
+  } catch (err) {
+    throw new ConfigError(`PIFOG_MQTT_WS_ORIGINS: ${(err as Error).message}`);
+  }
   return {
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
@@ -64,5 +84,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     deviceId,
     hardware,
     adminPassword: env.PIFOG_ADMIN_PASSWORD || undefined,
+    mqttMaxPacket,
+    mqttWsOrigins,
   };
 }

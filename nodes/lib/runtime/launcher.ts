@@ -3,6 +3,7 @@
 import express from "express";
 import http from "node:http";
 import type { Socket } from "node:net";
+import { Audit } from "../audit/audit";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../broker/registry";
 import { closeDurableSinks } from "../history/sinks";
@@ -22,7 +23,13 @@ export async function launch(env: NodeJS.ProcessEnv = process.env): Promise<Runn
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
   if (!mqttUrl) {
-    broker = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host });
+    broker = await EmbeddedBroker.start({
+      port: config.mqttPort,
+      host: config.host,
+      maxPacketBytes: config.mqttMaxPacket,
+      webSocketOrigins: config.mqttWsOrigins,
+      audit: new Audit(config.dataDir),
+    });
     mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
     registerEmbeddedBroker(broker, mqttUrl);
   }
