@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import helper from "node-red-node-test-helper";
-import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
+import { EmbeddedBroker, type EmbeddedBrokerOptions } from "../../nodes/lib/broker/embedded-broker";
 import { closeDurableSinks } from "../../nodes/lib/history/sinks";
 import { TestClient } from "./mqtt";
 
@@ -19,11 +19,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
-  const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1" });
+/** `options.maxPacketBytes` also goes to the nodes' settings, as the runtime's PIFOG_MQTT_MAX_PACKET does. */
+export async function startHarness(options: Partial<EmbeddedBrokerOptions> = {}): Promise<Harness> {
+  const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1", ...options });
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-node-"));
-  helper.settings({ pifogDataDir: dataDir });
+  helper.settings({ pifogDataDir: dataDir, ...(options.maxPacketBytes ? { pifogMqttMaxPacket: options.maxPacketBytes } : {}) });
   const client = await TestClient.connect(url);
   await client.subscribe("#");
   return {
