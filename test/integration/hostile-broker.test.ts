@@ -46,6 +46,25 @@ async function publishOutcome(url: string, clientId: string, topic: string, payl
   }
 }
 
+/** The same over MQTT-over-WebSocket, the whole PUBLISH as one WebSocket message (as a browser client may send it). */
+async function publishAsOneWebSocketMessage(url: string, clientId: string, topic: string, payload: Buffer): Promise<"acked" | "closed"> {
+  const ws = new WebSocket(url, "mqtt");
+  ws.on("error", () => undefined);
+  const parser = mqttParser();
+  const packets: Packet[] = [];
+  parser.on("packet", (p: Packet) => packets.push(p));
+  ws.on("message", (data: Buffer) => parser.parse(data));
+  let closed = false;
+  ws.on("close", () => (closed = true));
+  await new Promise<void>((resolve) => ws.once("open", () => resolve()));
+  ws.send(generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 30 }));
+  await until(() => packets.some((p) => p.cmd === "connack"), "CONNACK over WebSocket");
+  ws.send(generate({ cmd: "publish", topic, payload, qos: 1, messageId: 1, dup: false, retain: false }));
+  await until(() => closed || packets.some((p) => p.cmd === "puback"), "a PUBACK or the close");
+  ws.terminate();
+  return packets.some((p) => p.cmd === "puback") ? "acked" : "closed";
+}
+
 /** Opens a WebSocket on /mqtt as a browser page from `origin` would; the HTTP status of the upgrade's answer. */
 function upgradeStatus(url: string, origin: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -122,25 +141,32 @@ describe("hostile MQTT clients against the embedded broker", function () {
     await rt?.stop();
   });
 
-  for (const via of ["tcp", "ws"] as const) {
-    it(`refuses a 50 MB publish over ${via === "tcp" ? "TCP" : "WebSocket"} at its header: connection closed, no PUBACK, memory stays bounded`, async () => {
-      const url = via === "tcp" ? rt.info.mqtt : rt.info.mqttWebSocket!;
+  const huge = [
+    { via: "mqtt", name: "TCP", send: (url: string, id: string, payload: Buffer) => publishOutcome(url, id, "hostile/huge", payload) },
+    { via: "mqtt-ws", name: "WebSocket", send: (url: string, id: string, payload: Buffer) => publishOutcome(url, id, "hostile/huge", payload) },
+    { via: "mqtt-ws", name: "WebSocket, as one message", send: (url: string, id: string, payload: Buffer) => publishAsOneWebSocketMessage(url, id, "hostile/huge", payload) },
+  ];
+  huge.forEach(({ via, name, send }, i) => {
+    it(`refuses a 50 MB publish over ${name}: connection closed before the payload is read, no PUBACK, memory stays bounded`, async () => {
+      const url = via === "mqtt" ? rt.info.mqtt : rt.info.mqttWebSocket!;
+      const clientId = `hostile-huge-${i}`;
       const before = rssMiB(rt.info.pid);
-      const outcome = await publishOutcome(url, `hostile-huge-${via}`, "hostile/huge", Buffer.alloc(50 * 1000 * 1000, 0x42));
+      const outcome = await send(url, clientId, Buffer.alloc(50 * 1000 * 1000, 0x42));
       const after = rssMiB(rt.info.pid);
-      console.log(`      50 MB publish over ${via}: ${outcome}; runtime RSS ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB after`);
+      console.log(`      50 MB publish over ${name}: ${outcome}; runtime RSS ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB after`);
       assert.equal(outcome, "closed", "never acknowledged");
       assert.ok(after - before < 24, `RSS grew by ${(after - before).toFixed(1)} MiB`);
-      await until(() => audited(rt.dataDir, "mqtt.packet.too-large").some((r) => r.via === (via === "tcp" ? "mqtt" : "mqtt-ws")), "the refusal in the audit");
-      const record = audited(rt.dataDir, "mqtt.packet.too-large").find((r) => r.via === (via === "tcp" ? "mqtt" : "mqtt-ws"))!;
-      assert.equal(record.who, `mqtt:hostile-huge-${via}`);
-      assert.match(record.reason, /over the 8388608-byte limit/);
+      const refusal = () => audited(rt.dataDir, "mqtt.packet.too-large").find((r) => r.who === `mqtt:${clientId}`);
+      await until(() => refusal() !== undefined, "the refusal in the audit");
+      assert.equal(refusal()!.via, via);
+      assert.match(refusal()!.reason, /over the 8388608-byte limit/);
+      assert.equal(audited(rt.dataDir, "mqtt.packet.too-large").filter((r) => r.who === `mqtt:${clientId}`).length, 1, "audited once");
       // the broker and the history are still there
       const probe = await RoundTripProbe.connect(rt.info.mqtt, "after-huge");
       assert.equal((await probe.measure(3)).lost, 0);
       await probe.close();
     });
-  }
+  });
 
   it("acknowledges a publish just under the limit (a high-res still) only once the history has stored it", async () => {
     const image = Buffer.alloc(DEFAULT_MAX_PACKET_BYTES - 64 * 1024, 0x2f).toString("latin1");

@@ -186,6 +186,8 @@ export class EmbeddedBroker {
           if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
             this.refusedConnection({ kind: "too-large", size: null, packetType: null }, guarded.clientId, "mqtt-ws", address);
           }
+          // ws would read (and drop) the rest while its close handshake waits for the peer: stop reading at once
+          ws.terminate();
         });
         this.aedes.handle(guarded, request);
       });
