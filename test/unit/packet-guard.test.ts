@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Duplex } from "node:stream";
 import { generate } from "mqtt-packet";
+import type { AuditEvent } from "../../nodes/lib/audit/audit";
 import { GuardedConnection, type Refusal } from "../../nodes/lib/broker/connection-guard";
 import { PacketSizeGuard, type PacketVerdict } from "../../nodes/lib/broker/packet-guard";
 import { checkOrigin } from "../../nodes/lib/broker/ws-origin";
@@ -91,12 +92,13 @@ function peer() {
 }
 
 describe("guarded connection", () => {
-  const limits = { maxPacketBytes: 1000, maxBufferedBytes: 10_000, stallMs: 5000 };
+  const limits = { maxPacketBytes: 1000, maxBufferedBytes: 10_000, stallMs: 5000, via: "mqtt", address: "127.0.0.1:5000" };
 
   it("passes bytes both ways and closes at a header over the limit, before the body is handed on", async () => {
     const p = peer();
     const refusals: Refusal[] = [];
-    const guarded = new GuardedConnection(p.stream, { ...limits, onRefusal: (r) => refusals.push(r) });
+    const events: AuditEvent[] = [];
+    const guarded = new GuardedConnection(p.stream, { ...limits, onRefusal: (e, r) => (events.push(e), refusals.push(r)) });
     const seen: Buffer[] = [];
     guarded.on("data", (c: Buffer) => seen.push(c));
     p.stream.push(publish(50));
@@ -105,6 +107,8 @@ describe("guarded connection", () => {
     p.stream.push(Buffer.concat([header(5000), Buffer.alloc(100)]));
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(refusals, [{ kind: "too-large", size: 5003, packetType: 3 }]);
+    assert.equal(events[0]!.event, "mqtt.packet.too-large");
+    assert.equal(events[0]!.who, "127.0.0.1:5000", "before a CONNECT, the address");
     assert.equal(Buffer.concat(seen).length, publish(50).length, "nothing of the big packet was handed on");
     assert.ok(guarded.destroyed && p.stream.destroyed);
   });
@@ -112,7 +116,7 @@ describe("guarded connection", () => {
   it("never makes the writer wait, and cuts a peer that has more than the bound waiting", () => {
     const p = peer();
     const refusals: Refusal[] = [];
-    const guarded = new GuardedConnection(p.stream, { ...limits, clock: new FakeClock(), onRefusal: (r) => refusals.push(r) });
+    const guarded = new GuardedConnection(p.stream, { ...limits, clock: new FakeClock(), onRefusal: (_event, r) => refusals.push(r) });
     for (let i = 0; i < 9; i++) assert.equal(guarded.write(Buffer.alloc(1000)), true, "no backpressure for the broker");
     assert.deepEqual(refusals, []);
     p.take();
@@ -125,7 +129,9 @@ describe("guarded connection", () => {
     const clock = new FakeClock();
     const p = peer();
     const refusals: Refusal[] = [];
-    const guarded = new GuardedConnection(p.stream, { ...limits, clock, onRefusal: (r) => refusals.push(r) });
+    const events: AuditEvent[] = [];
+    const guarded = new GuardedConnection(p.stream, { ...limits, clock, onRefusal: (e, r) => (events.push(e), refusals.push(r)) });
+    (guarded as unknown as { client: { id: string } }).client = { id: "slow-one" }; // as aedes does after CONNECT
     guarded.write(Buffer.alloc(100));
     clock.tick(4000);
     p.take(); // it read something
@@ -134,6 +140,9 @@ describe("guarded connection", () => {
     assert.deepEqual(refusals, [], "progress within the stall time");
     clock.tick(5000);
     assert.deepEqual(refusals, [{ kind: "not-reading", bufferedBytes: 100, stalledMs: 5000 }]);
+    assert.equal(events[0]!.event, "mqtt.client.cut");
+    assert.equal(events[0]!.who, "mqtt:slow-one");
+    assert.match(events[0]!.reason, /nothing taken for 5 s/);
     assert.ok(p.stream.destroyed);
   });
 });

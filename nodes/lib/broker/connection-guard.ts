@@ -7,6 +7,7 @@
 //   timeout. Here a write is always done at once (aedes never waits); what the peer has not taken stays in the
 //   connection's own buffer, bounded: over `maxBufferedBytes`, or no progress for `stallMs`, the client is cut.
 import { Duplex } from "node:stream";
+import type { AuditEvent } from "../audit/audit";
 import { systemClock, type Clock } from "../clock";
 import { PacketSizeGuard, type PacketVerdict } from "./packet-guard";
 
@@ -25,9 +26,44 @@ export type Refusal =
   | { kind: "not-reading"; bufferedBytes: number; stalledMs: number | null };
 
 export interface GuardOptions extends ConnectionLimits {
+  /** The listener (`mqtt`, `mqtt-ws`) and the peer's address, for the record. */
+  via: string;
+  address: string;
   clock?: Clock;
-  /** Called once, when the guard closes the connection; `clientId` once aedes knows it. */
-  onRefusal: (refusal: Refusal, clientId: string | null) => void;
+  /** Called once, when the guard closes the connection: the refusal as the audit records it. */
+  onRefusal: (event: AuditEvent, refusal: Refusal) => void;
+}
+
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+/** A refusal in the audit's words; `who` is the MQTT client id once the CONNECT was read, else the address. */
+export function refusalEvent(refusal: Refusal, clientId: string | null, o: Pick<GuardOptions, "via" | "address" | "maxPacketBytes" | "maxBufferedBytes">): AuditEvent {
+  const base = { via: o.via, who: clientId ? `mqtt:${clientId}` : o.address, address: o.address };
+  switch (refusal.kind) {
+    case "too-large":
+      return {
+        ...base,
+        event: "mqtt.packet.too-large",
+        reason:
+          refusal.size !== null
+            ? `a packet of ${refusal.size} bytes (${mib(refusal.size)}) is over the ${o.maxPacketBytes}-byte limit (PIFOG_MQTT_MAX_PACKET); connection closed before its payload was read`
+            : `a WebSocket message over the ${o.maxPacketBytes}-byte limit (PIFOG_MQTT_MAX_PACKET); connection closed before it was read`,
+        size: refusal.size ?? undefined,
+        packetType: refusal.packetType ?? undefined,
+      };
+    case "malformed":
+      return { ...base, event: "mqtt.packet.malformed", reason: "a packet length that is not MQTT; connection closed" };
+    case "not-reading":
+      return {
+        ...base,
+        event: "mqtt.client.cut",
+        reason:
+          refusal.stalledMs === null
+            ? `not reading: ${mib(refusal.bufferedBytes)} waiting for it, over the ${mib(o.maxBufferedBytes)} bound; cut so the others keep their deliveries`
+            : `not reading: nothing taken for ${refusal.stalledMs / 1000} s with ${mib(refusal.bufferedBytes)} waiting; cut so the others keep their deliveries`,
+        bufferedBytes: refusal.bufferedBytes,
+      };
+  }
 }
 
 export class GuardedConnection extends Duplex {
@@ -113,12 +149,13 @@ export class GuardedConnection extends Duplex {
     this.stallTimer = null;
   }
 
-  private refuse(refusal: Refusal): void {
+  /** Closes the connection for `refusal` (also for one found below this stream: ws refusing a message's size). */
+  refuse(refusal: Refusal): void {
     if (this.refused) return;
     this.refused = true;
     this.inner.pause();
     try {
-      this.o.onRefusal(refusal, this.clientId);
+      this.o.onRefusal(refusalEvent(refusal, this.clientId, this.o), refusal);
     } finally {
       this.destroy();
     }

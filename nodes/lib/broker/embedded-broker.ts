@@ -5,10 +5,10 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, createWebSocketStream } from "ws";
 import type { AuditEvent } from "../audit/audit";
-import { GuardedConnection, type Refusal } from "./connection-guard";
+import { GuardedConnection } from "./connection-guard";
 import { DEFAULT_STALL_MS, maxBufferedBytesFor } from "./limits";
 import { DEFAULT_MAX_PACKET_BYTES } from "./packet-guard";
-import { checkOrigin } from "./ws-origin";
+import { checkOrigin, refuseUpgrade } from "./ws-origin";
 
 export interface EmbeddedBrokerOptions {
   port: number;
@@ -171,11 +171,7 @@ export class EmbeddedBroker {
       const origin = checkOrigin(request.headers.origin, request.headers.host, this.options.webSocketOrigins ?? []);
       if (!origin.allowed) {
         this.refused({ event: "mqtt.ws.origin-refused", via: "mqtt-ws", who: address, reason: origin.reason, origin: request.headers.origin });
-        const body = JSON.stringify({ error: `${origin.reason}: MQTT over WebSocket is refused to this web page` });
-        socket.end(
-          `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
-        return;
+        return refuseUpgrade(socket, origin.reason);
       }
       if ("setNoDelay" in socket && typeof socket.setNoDelay === "function") socket.setNoDelay(true);
       wss.handleUpgrade(request, socket, head, (ws) => {
@@ -183,9 +179,7 @@ export class EmbeddedBroker {
         stream.on("error", () => stream.destroy());
         const guarded = this.guard(stream, "mqtt-ws", address);
         ws.on("error", (err: Error & { code?: string }) => {
-          if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
-            this.refusedConnection({ kind: "too-large", size: null, packetType: null }, guarded.clientId, "mqtt-ws", address);
-          }
+          if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") guarded.refuse({ kind: "too-large", size: null, packetType: null });
           // ws would read (and drop) the rest while its close handshake waits for the peer: stop reading at once
           ws.terminate();
         });
@@ -200,45 +194,10 @@ export class EmbeddedBroker {
       maxPacketBytes: this.maxPacketBytes,
       maxBufferedBytes: maxBufferedBytesFor(this.maxPacketBytes),
       stallMs: DEFAULT_STALL_MS,
-      onRefusal: (refusal, clientId) => this.refusedConnection(refusal, clientId, via, address),
+      via,
+      address,
+      onRefusal: (event) => this.refused(event),
     });
-  }
-
-  private refusedConnection(refusal: Refusal, clientId: string | null, via: string, address: string): void {
-    const who = clientId ? `mqtt:${clientId}` : address;
-    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-    switch (refusal.kind) {
-      case "too-large":
-        this.refused({
-          event: "mqtt.packet.too-large",
-          via,
-          who,
-          address,
-          reason:
-            refusal.size !== null
-              ? `a packet of ${refusal.size} bytes (${mib(refusal.size)}) is over the ${this.maxPacketBytes}-byte limit (PIFOG_MQTT_MAX_PACKET); connection closed before its payload was read`
-              : `a WebSocket message over the ${this.maxPacketBytes}-byte limit (PIFOG_MQTT_MAX_PACKET); connection closed before it was read`,
-          size: refusal.size ?? undefined,
-          packetType: refusal.packetType ?? undefined,
-        });
-        return;
-      case "malformed":
-        this.refused({ event: "mqtt.packet.malformed", via, who, address, reason: "a packet length that is not MQTT; connection closed" });
-        return;
-      case "not-reading":
-        this.refused({
-          event: "mqtt.client.cut",
-          via,
-          who,
-          address,
-          reason:
-            refusal.stalledMs === null
-              ? `not reading: ${mib(refusal.bufferedBytes)} waiting for it, over the ${mib(maxBufferedBytesFor(this.maxPacketBytes))} bound; cut so the others keep their deliveries`
-              : `not reading: nothing taken for ${refusal.stalledMs / 1000} s with ${mib(refusal.bufferedBytes)} waiting; cut so the others keep their deliveries`,
-          bufferedBytes: refusal.bufferedBytes,
-        });
-        return;
-    }
   }
 
   private refused(event: AuditEvent): void {

@@ -3,6 +3,8 @@
 // could drive the broker (and the devices behind it) through a browser on the fog's network. Programs (mqtt.js in
 // Node, the devices) send no Origin and are not concerned.
 
+import type { Duplex } from "node:stream";
+
 /** `scheme://host[:port]` in lower case, the default port left out; null for what is not an http(s) origin. */
 export function normaliseOrigin(value: string): string | null {
   try {
@@ -48,4 +50,10 @@ function hostOf(host: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** Answers a refused upgrade as an HTTP refusal (403 with `{"error": …}`), before any WebSocket exists. */
+export function refuseUpgrade(socket: Duplex, reason: string): void {
+  const body = JSON.stringify({ error: `${reason}: MQTT over WebSocket is refused to this web page` });
+  socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
