@@ -106,13 +106,28 @@ export class GuardedConnection extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.refused || this.inner.destroyed) return callback();
-    this.inner.write(chunk);
-    this.written += chunk.length;
+    this.forward([chunk]);
+    callback();
+  }
+
+  // mqtt-packet corks the stream for each packet (header, topic, payload): hand them on as one write, as the
+  // socket would have sent them (one system call instead of one per piece)
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.forward(chunks.map((c) => c.chunk));
+    callback();
+  }
+
+  private forward(chunks: Buffer[]): void {
+    if (this.refused || this.inner.destroyed) return;
+    if (chunks.length > 1) this.inner.cork();
+    for (const chunk of chunks) {
+      this.inner.write(chunk);
+      this.written += chunk.length;
+    }
+    if (chunks.length > 1) this.inner.uncork();
     const buffered = this.inner.writableLength;
     if (buffered > this.o.maxBufferedBytes) this.refuse({ kind: "not-reading", bufferedBytes: buffered, stalledMs: null });
     else if (buffered > 0) this.watchStall();
-    callback();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
