@@ -54,6 +54,8 @@ const settings = {
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
   pifogDataDir: config.dataDir,
+  // the broker's packet limit, so the history stores whatever the broker accepted (nodes/lib/broker/limits.ts)
+  pifogMqttMaxPacket: config.mqttMaxPacket,
   // the dashboard's operator (nodes/operator-gate): its own password, never the editor's
   pifogOperators: [{ username: operator.username, hash: operator.hash }],
   pifogRole: config.role,

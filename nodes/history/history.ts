@@ -4,6 +4,7 @@
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
+import { maxPacketBytesOf } from "../lib/broker/limits";
 import { embeddedBrokerFor } from "../lib/broker/registry";
 import { HistorySink, type SinkOwner } from "../lib/history/history-sink";
 import { historyRoutes, type HistoryProvider } from "../lib/history/http-api";
@@ -110,6 +111,7 @@ function defineHistory(RED: NodeAPI) {
           filters: s.filters,
           clock: this.clock,
           numeric: (p) => numericValue(p),
+          maxPayloadBytes: embedded?.maxPacketBytes ?? maxPacketBytesOf(RED),
           embedded,
           external: { url: device.brokerUrl, clientId: `pifog-history-${device.deviceId}-${this.id}`.slice(0, 64), auth: device.brokerAuth },
           rawMs: s.rawMs,

@@ -68,17 +68,6 @@ describe("history node on the embedded broker", () => {
     await publisher.end();
   });
 
-  it("records and refuses a payload over 1 MiB without stopping", async () => {
-    await helper.load(nodes, historyFlow(h.url));
-    const publisher = await TestClient.connect(h.url);
-    await publisher.publish("big/one", "x".repeat(1024 * 1024 + 1));
-    await publisher.publish("small/one", "2");
-    assert.deepEqual(await stored(h.dataDir, "big/one"), []);
-    assert.deepEqual(await stored(h.dataDir, "small/one"), ["2"]);
-    assert.match(fs.readFileSync(path.join(h.dataDir, "dead-letter.jsonl"), "utf8"), /over the 1048576-byte limit/);
-    await publisher.end();
-  });
-
   it("keeps only its topics, and $SYS only when asked", async () => {
     await helper.load(nodes, historyFlow(h.url, { filters: "sensors/#, doors/+" }));
     const publisher = await TestClient.connect(h.url);
@@ -121,6 +110,60 @@ describe("history node on an external broker (Mosquitto)", function () {
     const rows = await wait("sensors/while-down", 20);
     assert.deepEqual(rows, Array.from({ length: 20 }, (_, i) => String(i)));
     await publisher.end();
+  });
+});
+
+describe("history node and the broker's packet limit", () => {
+  const limit = 64 * 1024;
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ maxPacketBytes: limit });
+    registerEmbeddedBroker(h.broker, h.url);
+  });
+  afterEach(async () => {
+    unregisterEmbeddedBroker(h.broker);
+    await h.close();
+  });
+
+  it("stores whatever the embedded broker accepted; a bigger packet is refused unacknowledged, never dropped after a PUBACK", async () => {
+    await helper.load(nodes, historyFlow(h.url));
+    const publisher = await TestClient.connect(h.url);
+    const largest = "x".repeat(limit - 100); // with its fixed header, topic and packet id: just under the limit
+    await publisher.publish("big/one", largest);
+    assert.deepEqual(await stored(h.dataDir, "big/one"), [largest]);
+    const closed = new Promise<void>((resolve) => publisher.client.once("close", () => resolve()));
+    let acked = false;
+    publisher.publish("big/two", "x".repeat(limit + 1)).then(() => (acked = true), () => undefined);
+    await closed;
+    assert.equal(acked, false);
+    assert.deepEqual(await stored(h.dataDir, "big/two"), []);
+    assert.equal(fs.existsSync(path.join(h.dataDir, "dead-letter.jsonl")), false, "refused by the broker, not taken and dropped");
+    publisher.client.end(true);
+    const again = await TestClient.connect(h.url);
+    await again.publish("small/one", "2");
+    assert.deepEqual(await stored(h.dataDir, "small/one"), ["2"]);
+    await again.end();
+  });
+
+  it("on another broker, records a payload over the configured limit as a dead letter and keeps going", async function () {
+    this.timeout(30_000);
+    const mosquitto = await startMosquitto();
+    try {
+      await helper.load(nodes, historyFlow(mosquitto.url, { ingest: "subscribe" }));
+      const publisher = await TestClient.connect(mosquitto.url);
+      await publisher.publish("big/one", "x".repeat(limit + 1));
+      await publisher.publish("small/one", "2");
+      const letters = path.join(h.dataDir, "dead-letter.jsonl");
+      for (let i = 0; i < 100 && (await stored(h.dataDir, "small/one")).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await stored(h.dataDir, "small/one"), ["2"]);
+      assert.deepEqual(await stored(h.dataDir, "big/one"), []);
+      assert.match(fs.readFileSync(letters, "utf8"), new RegExp(`over the ${limit}-byte limit`));
+      await publisher.end();
+    } finally {
+      await helper.unload();
+      await closeDurableSinks();
+      await mosquitto.stop();
+    }
   });
 });
 

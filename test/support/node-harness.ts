@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import helper from "node-red-node-test-helper";
-import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
+import { EmbeddedBroker, type EmbeddedBrokerOptions } from "../../nodes/lib/broker/embedded-broker";
 import { closeDurableSinks } from "../../nodes/lib/history/sinks";
 import { TestClient } from "./mqtt";
 
@@ -19,14 +19,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** `clientId`: the test client's MQTT client id; a test that plays a device (publishes its status or power, which the
+/** `options.maxPacketBytes` also goes to the nodes' settings, as the runtime's PIFOG_MQTT_MAX_PACKET does.
+ * `clientId`: the test client's MQTT client id; a test that plays a device (publishes its status or power, which the
  * broker takes only from that device's clients) names it `pifog-<device>-…`. */
-export async function startHarness(options: { clientId?: string } = {}): Promise<Harness> {
-  const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1" });
+export async function startHarness(options: Partial<EmbeddedBrokerOptions> & { clientId?: string } = {}): Promise<Harness> {
+  const { clientId, ...brokerOptions } = options;
+  const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1", ...brokerOptions });
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-node-"));
-  helper.settings({ pifogDataDir: dataDir });
-  const client = await TestClient.connect(url, options.clientId ? { clientId: options.clientId } : {});
+  helper.settings({ pifogDataDir: dataDir, ...(options.maxPacketBytes ? { pifogMqttMaxPacket: options.maxPacketBytes } : {}) });
+  const client = await TestClient.connect(url, clientId ? { clientId } : {});
   await client.subscribe("#");
   return {
     broker,

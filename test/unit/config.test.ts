@@ -33,6 +33,8 @@ describe("runtime config", () => {
       adminPassword: undefined,
       signIn: { userAttempts: 5, addressAttempts: 20, lockMs: 60_000 },
       operatorPassword: undefined,
+      mqttMaxPacket: 8 * 1024 * 1024,
+      mqttWsOrigins: [],
     });
   });
 
@@ -84,6 +86,8 @@ describe("runtime config", () => {
         PIFOG_SIGNIN_ADDRESS_ATTEMPTS: "10",
         PIFOG_SIGNIN_LOCK_SECONDS: "30",
         PIFOG_OPERATOR_PASSWORD: "door pass",
+        PIFOG_MQTT_MAX_PACKET: "4MiB",
+        PIFOG_MQTT_WS_ORIGINS: "https://fog.example, http://Pi.Local:1880/",
       },
       CWD,
     );
@@ -100,6 +104,8 @@ describe("runtime config", () => {
       adminPassword: "s3cret pass",
       signIn: { userAttempts: 3, addressAttempts: 10, lockMs: 30_000 },
       operatorPassword: "door pass",
+      mqttMaxPacket: 4 * 1024 * 1024,
+      mqttWsOrigins: ["https://fog.example", "http://pi.local:1880"],
     });
   });
 
@@ -107,6 +113,22 @@ describe("runtime config", () => {
     configError({ PIFOG_SIGNIN_ATTEMPTS: "0" }, "PIFOG_SIGNIN_ATTEMPTS", "0");
     configError({ PIFOG_SIGNIN_ADDRESS_ATTEMPTS: "many" }, "PIFOG_SIGNIN_ADDRESS_ATTEMPTS", "many");
     configError({ PIFOG_SIGNIN_LOCK_SECONDS: "1.5" }, "PIFOG_SIGNIN_LOCK_SECONDS", "1.5");
+  });
+
+  it("reads the MQTT packet limit in bytes or with a unit, within what MQTT allows", () => {
+    const size = (v: string) => readConfig({ PIFOG_MQTT_MAX_PACKET: v }, CWD).mqttMaxPacket;
+    assert.equal(size("8388608"), 8388608);
+    assert.equal(size("512KiB"), 512 * 1024);
+    assert.equal(size("512k"), 512 * 1024);
+    assert.equal(size(" 8 MB "), 8_000_000);
+    assert.equal(size("1.5MiB"), 1.5 * 1024 * 1024);
+    assert.equal(size("256MiB"), 256 * 1024 * 1024);
+    for (const bad of ["lots", "-1", "8 GiB", "0", "100", "300MiB", "8 MiB x"]) configError({ PIFOG_MQTT_MAX_PACKET: bad }, "PIFOG_MQTT_MAX_PACKET", bad);
+  });
+
+  it("a WebSocket origin that is not one is a ConfigError naming the variable", () => {
+    for (const bad of ["fog.example", "ftp://fog.example", "https://"]) configError({ PIFOG_MQTT_WS_ORIGINS: bad }, "PIFOG_MQTT_WS_ORIGINS", bad);
+    assert.deepEqual(readConfig({ PIFOG_MQTT_WS_ORIGINS: "*" }, CWD).mqttWsOrigins, ["*"]);
   });
 
   it("refuses a faces remote broker that is not an MQTT URL", () => {

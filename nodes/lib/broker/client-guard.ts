@@ -25,7 +25,7 @@ export class RefusalRecorder {
   private readonly recent = new Map<string, { until: number; held: number }>();
 
   constructor(
-    private readonly audit: Audit | null,
+    private readonly audit: Pick<Audit, "record"> | null,
     private readonly now: () => number = Date.now,
     private readonly windowMs = 10_000,
     private readonly log: (line: string) => void = (line) => console.warn(line),

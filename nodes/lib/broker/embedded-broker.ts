@@ -4,14 +4,22 @@ import type { Server as HttpServer, IncomingMessage } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, createWebSocketStream } from "ws";
-import type { Audit } from "../audit/audit";
+import type { AuditEvent } from "../audit/audit";
 import { ClientGuard, RefusalRecorder } from "./client-guard";
+import { GuardedConnection } from "./connection-guard";
+import { DEFAULT_STALL_MS, maxBufferedBytesFor } from "./limits";
+import { DEFAULT_MAX_PACKET_BYTES } from "./packet-guard";
+import { checkOrigin, refuseUpgrade } from "./ws-origin";
 
 export interface EmbeddedBrokerOptions {
   port: number;
   host: string;
-  /** Where refusals are recorded (the runtime's audit record). */
-  audit?: Audit | null;
+  /** The largest MQTT packet a listener takes, fixed header included (default DEFAULT_MAX_PACKET_BYTES). */
+  maxPacketBytes?: number;
+  /** Web origins besides the request's own host that may open MQTT over WebSocket from a browser. */
+  webSocketOrigins?: readonly string[];
+  /** Where refusals go (the runtime's Audit); they are logged either way. */
+  audit?: { record(event: AuditEvent): void };
 }
 
 export class PortInUseError extends Error {
@@ -55,9 +63,12 @@ export class EmbeddedBroker {
   private readonly interceptors = new Set<PublishInterceptor>();
   private held: Array<() => void> | null = null;
   port = 0;
+  /** The largest MQTT packet the listeners take; the history stores anything up to this. */
+  readonly maxPacketBytes: number;
 
-  private constructor(readonly aedes: Aedes, audit: Audit | null) {
-    const guard = new ClientGuard(() => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients, new RefusalRecorder(audit));
+  private constructor(readonly aedes: Aedes, private readonly options: EmbeddedBrokerOptions) {
+    this.maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+    const guard = new ClientGuard(() => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients, new RefusalRecorder(options.audit ?? null));
     aedes.authenticate = (client, _username, _password, callback) => guard.authenticate(client, callback);
     aedes.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
       if (this.held) {
@@ -135,10 +146,14 @@ export class EmbeddedBroker {
   }
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-    const aedes = await Aedes.createBroker({ id: "pifog" });
-    const broker = new EmbeddedBroker(aedes, options.audit ?? null);
+    // the connection guard never makes aedes wait for a slow reader; this short drain timeout is only the backstop
+    const aedes = await Aedes.createBroker({ id: "pifog", drainTimeout: DEFAULT_STALL_MS });
+    const broker = new EmbeddedBroker(aedes, options);
     // no Nagle: small MQTT packets go out at once instead of waiting on the peer's delayed ACK
-    const tcp = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+    const tcp = net.createServer({ noDelay: true }, (socket) => {
+      const address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+      aedes.handle(broker.guard(socket, "mqtt", address));
+    });
     try {
       broker.port = await listen(tcp, options.port, options.host, "PIFOG_MQTT_PORT");
     } catch (err) {
@@ -151,18 +166,48 @@ export class EmbeddedBroker {
 
   /** MQTT over WebSocket on `path` of an HTTP server, beside the editor's and the dashboard's sockets. */
   attachWebSocket(server: HttpServer, path = "/mqtt"): void {
-    const wss = new WebSocketServer({ noServer: true });
+    // a WebSocket message over the packet limit is refused by ws from its frame header, before it is buffered
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxPacketBytes });
     this.wss = wss;
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const pathname = new URL(request.url ?? "/", "http://localhost").pathname;
       if (pathname !== path) return; // the editor's comms and the dashboard's socket.io take theirs
+      const address = `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`;
+      const origin = checkOrigin(request.headers.origin, request.headers.host, this.options.webSocketOrigins ?? []);
+      if (!origin.allowed) {
+        this.refused({ event: "mqtt.ws.origin-refused", via: "mqtt-ws", who: address, reason: origin.reason, origin: request.headers.origin });
+        return refuseUpgrade(socket, origin.reason);
+      }
       if ("setNoDelay" in socket && typeof socket.setNoDelay === "function") socket.setNoDelay(true);
       wss.handleUpgrade(request, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on("error", () => stream.destroy());
-        this.aedes.handle(stream, request);
+        const guarded = this.guard(stream, "mqtt-ws", address);
+        ws.on("error", (err: Error & { code?: string }) => {
+          if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") guarded.refuse({ kind: "too-large", size: null, packetType: null });
+          // ws would read (and drop) the rest while its close handshake waits for the peer: stop reading at once
+          ws.terminate();
+        });
+        this.aedes.handle(guarded, request);
       });
     });
+  }
+
+  /** A listener's connection as aedes gets it: packet size and slow-reader limits applied (connection-guard.ts). */
+  private guard(stream: Duplex, via: string, address: string): GuardedConnection {
+    return new GuardedConnection(stream, {
+      maxPacketBytes: this.maxPacketBytes,
+      maxBufferedBytes: maxBufferedBytesFor(this.maxPacketBytes),
+      stallMs: DEFAULT_STALL_MS,
+      via,
+      address,
+      onRefusal: (event) => this.refused(event),
+    });
+  }
+
+  private refused(event: AuditEvent): void {
+    console.warn(`PiFog broker: ${event.event} ${event.who ?? ""}: ${event.reason}`);
+    this.options.audit?.record(event);
   }
 
   async close(): Promise<void> {

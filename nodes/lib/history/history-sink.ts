@@ -19,6 +19,8 @@ export interface HistorySinkOptions {
   filters: string[];
   clock: Clock;
   numeric: (payload: Buffer) => number | null;
+  /** The largest payload stored (the broker's packet limit). */
+  maxPayloadBytes: number;
   /** The embedded broker in this process, or how to reach another one. */
   embedded: EmbeddedBroker | null;
   external: { url: string; clientId: string; auth: { username?: string; password?: string } };
@@ -45,6 +47,7 @@ export class HistorySink implements DurableSink {
       batcher: this.batcher,
       clock: o.clock,
       numeric: o.numeric,
+      maxPayloadBytes: o.maxPayloadBytes,
       reject: (reason: string, topic: string, payload: Buffer) => this.owner?.reject(reason, topic, payload),
     };
     if (o.embedded) {

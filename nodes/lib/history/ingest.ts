@@ -9,10 +9,13 @@ import { topicMatches } from "../mqtt/topic-filter";
 import type { CommitBatcher } from "./commit-batcher";
 import type { HistoryRecord } from "./types";
 
-export const MAX_PAYLOAD_BYTES = 1024 * 1024;
-
 export interface IngestDeps {
   filters: string[];
+  /**
+   * The largest payload stored: the broker's packet limit (PIFOG_MQTT_MAX_PACKET), so that whatever the embedded
+   * broker accepted is stored, never acknowledged and then dropped; on another broker, what is bigger is dead-lettered.
+   */
+  maxPayloadBytes: number;
   batcher: CommitBatcher;
   clock: Clock;
   numeric: (payload: Buffer) => number | null;
@@ -48,8 +51,8 @@ export function ingestFromEmbeddedBroker(broker: EmbeddedBroker, deps: IngestDep
   return broker.intercept((packet, clientId) => {
     if (!wanted(deps.filters, packet.topic)) return;
     const payload = asBuffer(packet.payload);
-    if (payload.length > MAX_PAYLOAD_BYTES) {
-      deps.reject(`payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`, packet.topic, payload);
+    if (payload.length > deps.maxPayloadBytes) {
+      deps.reject(`payload of ${payload.length} bytes is over the ${deps.maxPayloadBytes}-byte limit`, packet.topic, payload);
       return;
     }
     // publishers resend unacknowledged QoS 1 messages after a reconnect, not always with DUP set: check them all
@@ -101,8 +104,8 @@ export function ingestFromBroker(url: string, clientId: string, auth: { username
   client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
     const payload = asBuffer(packet.payload);
     if (!wanted(deps.filters, packet.topic)) return callback();
-    if (payload.length > MAX_PAYLOAD_BYTES) {
-      deps.reject(`payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`, packet.topic, payload);
+    if (payload.length > deps.maxPayloadBytes) {
+      deps.reject(`payload of ${payload.length} bytes is over the ${deps.maxPayloadBytes}-byte limit`, packet.topic, payload);
       return callback();
     }
     const committed = deps.batcher.add(record(deps, packet.topic, payload, packet.qos, packet.retain, clientId, packet.messageId, packet.dup));

@@ -1,5 +1,8 @@
 // The runtime's configuration, from the environment (the README's "Configuration" table).
 import path from "node:path";
+import { parseByteSize } from "../broker/limits";
+import { DEFAULT_MAX_PACKET_BYTES } from "../broker/packet-guard";
+import { parseOrigins } from "../broker/ws-origin";
 import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
 import { DEFAULT_SIGN_IN, type SignInLimits } from "../security/sign-in";
 
@@ -23,6 +26,10 @@ export interface PifogConfig {
   signIn: SignInLimits;
   /** The dashboard operator's password (the Front door tab's sign-in), never the editor's. */
   operatorPassword?: string;
+  /** The largest MQTT packet the embedded broker takes, in bytes (PIFOG_MQTT_MAX_PACKET). */
+  mqttMaxPacket: number;
+  /** Web origins besides the fog's own host that may open /mqtt from a browser (PIFOG_MQTT_WS_ORIGINS). */
+  mqttWsOrigins: string[];
 }
 
 export class ConfigError extends Error {}
@@ -70,6 +77,19 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     // the operator's password is typed into the dashboard, a page anyone on the network can load
     throw new ConfigError("PIFOG_OPERATOR_PASSWORD must not be PIFOG_ADMIN_PASSWORD: the dashboard's sign-in never takes the editor's password");
   }
+  const rawMaxPacket = (env.PIFOG_MQTT_MAX_PACKET ?? "").trim();
+  let mqttMaxPacket = DEFAULT_MAX_PACKET_BYTES;
+  let mqttWsOrigins: string[];
+  try {
+    if (rawMaxPacket) mqttMaxPacket = parseByteSize(rawMaxPacket, "PIFOG_MQTT_MAX_PACKET");
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  try {
+    mqttWsOrigins = parseOrigins(env.PIFOG_MQTT_WS_ORIGINS);
+  } catch (err) {
+    throw new ConfigError(`PIFOG_MQTT_WS_ORIGINS: ${(err as Error).message}`);
+  }
   return {
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
@@ -87,5 +107,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       lockMs: count(env, "PIFOG_SIGNIN_LOCK_SECONDS", DEFAULT_SIGN_IN.lockMs / 1000, 86_400) * 1000,
     },
     operatorPassword: env.PIFOG_OPERATOR_PASSWORD || undefined,
+    mqttMaxPacket,
+    mqttWsOrigins,
   };
 }

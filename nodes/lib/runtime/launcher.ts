@@ -31,7 +31,13 @@ export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = n
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
   if (!mqttUrl) {
-    broker = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host, audit: new Audit(config.dataDir) });
+    broker = await EmbeddedBroker.start({
+      port: config.mqttPort,
+      host: config.host,
+      maxPacketBytes: config.mqttMaxPacket,
+      webSocketOrigins: config.mqttWsOrigins,
+      audit: new Audit(config.dataDir),
+    });
     mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
     registerEmbeddedBroker(broker, mqttUrl);
   }
