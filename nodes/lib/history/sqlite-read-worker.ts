@@ -1,0 +1,18 @@
+// A reader thread: one read-only connection to the history database (WAL lets it read while the writer on the
+// event loop commits), answering one request at a time. See sqlite-read-pool.ts.
+import { parentPort, workerData } from "node:worker_threads";
+import type Database from "better-sqlite3";
+import { prepareReader, runRead, type ReadRequest } from "./sqlite-reads";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const BetterSqlite3 = require("better-sqlite3") as typeof Database;
+const db = new BetterSqlite3((workerData as { file: string }).file, { readonly: true, fileMustExist: true });
+prepareReader(db);
+
+parentPort?.on("message", (msg: { id: number; req: ReadRequest }) => {
+  try {
+    parentPort?.postMessage({ id: msg.id, result: runRead(db, msg.req) });
+  } catch (err) {
+    parentPort?.postMessage({ id: msg.id, error: (err as Error).message });
+  }
+});
