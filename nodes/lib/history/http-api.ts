@@ -4,6 +4,7 @@
 import type { Express, Request, Response } from "express";
 import type { Audit } from "../audit/audit";
 import { systemClock, type Clock } from "../clock";
+import { answerFrom, type AnswerRequest } from "./answer";
 import { QueryBusy, QueryGate, DEFAULT_GATE, type QueryGateOptions } from "./query-gate";
 import { HISTORY_BUDGET, QueryError, parseHistoryQuery } from "./query-params";
 import type { HistoryStore } from "./types";
@@ -55,19 +56,15 @@ export function historyRoutes(app: Express, providers: () => HistoryProvider[], 
     else res.status(500).json({ error: (err as Error).message });
   };
 
+  const answer = (req: Request, res: Response, store: HistoryStore, a: AnswerRequest) =>
+    gateFor(store)
+      .run(() => (store.answer ? store.answer(a) : answerFrom(store, a)))
+      .then((body) => res.type("application/json").send(body), (err) => fail(req, res, err));
+
   app.get("/api/history/topics", (req, res) => {
     const store = storeFor(req);
     if (!store) return void res.status(503).json({ error: "no history node is running" });
-    gateFor(store)
-      .run(() => store.topics(HISTORY_BUDGET.maxTopicList))
-      .then(
-        (topics) =>
-          res.json({
-            topics: topics.map((t) => ({ ...t, lastAt: new Date(t.lastAt).toISOString() })),
-            ...(topics.length >= HISTORY_BUDGET.maxTopicList ? { truncated: true } : {}),
-          }),
-        (err) => fail(req, res, err),
-      );
+    answer(req, res, store, { kind: "topics", limit: HISTORY_BUDGET.maxTopicList });
   });
 
   app.get("/api/history", (req, res) => {
@@ -79,35 +76,14 @@ export function historyRoutes(app: Express, providers: () => HistoryProvider[], 
     } catch (err) {
       return void fail(req, res, err);
     }
-    const { topics, from, to, limit, bucket } = q;
-    const topic = topics.length === 1 ? topics[0]! : topics;
-    const range = { topic, from: new Date(from).toISOString(), to: new Date(to).toISOString() };
-    const gate = gateFor(store);
-    if (bucket === null) {
-      gate.run(() => store.messages({ topic: topics, from, to, limit, maxBytes: HISTORY_BUDGET.maxBytes })).then((messages) => {
-        const chars = messages.reduce((n, m) => n + m.payload.length, 0);
-        res.json({
-          ...range,
-          messages: messages.map((m) => ({ ...m, at: new Date(m.at).toISOString() })),
-          // cut by the size budget: ask again from the last message's time for the rest
-          ...(chars >= HISTORY_BUDGET.maxBytes ? { truncated: true } : {}),
-        });
-      }, (err) => fail(req, res, err));
-    } else {
-      gate.run(() => store.buckets({ topic: topics, from, to, limit: HISTORY_BUDGET.maxPoints }, bucket)).then((points) => {
-        const series = new Map<string, Array<Record<string, unknown>>>();
-        for (const p of points) {
-          const list = series.get(p.topic) ?? [];
-          list.push({ t: new Date(p.t).toISOString(), count: p.count, min: p.min, max: p.max, mean: p.mean });
-          series.set(p.topic, list);
-        }
-        res.json({
-          ...range,
-          bucket,
-          series: [...series].map(([t, pts]) => ({ topic: t, points: pts })),
-          ...(points.length >= HISTORY_BUDGET.maxPoints ? { truncated: true } : {}),
-        });
-      }, (err) => fail(req, res, err));
-    }
+    const { topics: topic, from, to, limit, bucket } = q;
+    answer(
+      req,
+      res,
+      store,
+      bucket === null
+        ? { kind: "messages", query: { topic, from, to, limit, maxBytes: HISTORY_BUDGET.maxBytes } }
+        : { kind: "buckets", query: { topic, from, to, limit: HISTORY_BUDGET.maxPoints }, bucket },
+    );
   });
 }

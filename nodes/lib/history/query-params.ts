@@ -62,7 +62,9 @@ export function parseTime(value: unknown, fallback: number, name: string): numbe
     if (text.startsWith("-")) throw new QueryError(`${name} must not be negative (milliseconds since 1970)`);
     n = text.length > 16 ? Infinity : Number(text);
   } else if (ISO.test(text)) {
-    n = Date.parse(text);
+    // Date.parse takes 2026-02-30 for 2 March: a day the month does not have is a mistake, not a date
+    const [y, mo, d] = text.slice(0, 10).split("-").map(Number) as [number, number, number];
+    n = new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d ? Date.parse(text) : NaN;
     if (!Number.isFinite(n)) throw new QueryError(`${name} is not a date: ${shown(text)}`);
   } else {
     throw new QueryError(`${name} must be an ISO 8601 date or milliseconds since 1970, not ${shown(text)}`);

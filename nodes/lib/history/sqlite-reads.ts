@@ -3,6 +3,7 @@
 // acknowledgements and the dashboard must not wait for it.
 import type { Database } from "better-sqlite3";
 import { topicMatches } from "../mqtt/topic-filter";
+import { bucketsAnswer, messagesAnswer, topicsAnswer, type AnswerRequest } from "./answer";
 import { filterToGlob, isWildcard, queryFilters } from "./filter-sql";
 import { mergeBuckets, payloadAsText, type RollupRow } from "./store-shared";
 import { HOUR_MS, type BucketPoint, type HistoryQuery, type StoredMessage, type TopicSummary } from "./types";
@@ -11,7 +12,8 @@ export type ReadRequest =
   | { op: "messages"; query: HistoryQuery }
   | { op: "buckets"; query: HistoryQuery; bucketMs: number }
   | { op: "topics"; limit: number }
-  | { op: "count" };
+  | { op: "count" }
+  | { op: "answer"; req: AnswerRequest };
 
 /** What a reader connection needs before its first read. */
 export function prepareReader(db: Database): void {
@@ -90,6 +92,17 @@ function topics(db: Database, limit: number): TopicSummary[] {
   return rows.map((r) => ({ topic: r.topic, count: r.count, lastAt: r.at, lastValue: r.value, lastPayload: payloadAsText(r.payload) }));
 }
 
+function answer(db: Database, req: AnswerRequest): string {
+  switch (req.kind) {
+    case "messages":
+      return messagesAnswer(req.query, messages(db, req.query));
+    case "buckets":
+      return bucketsAnswer(req.query, req.bucket, buckets(db, req.query, req.bucket));
+    case "topics":
+      return topicsAnswer(req.limit, topics(db, req.limit));
+  }
+}
+
 export function runRead(db: Database, req: ReadRequest): unknown {
   switch (req.op) {
     case "messages":
@@ -100,5 +113,7 @@ export function runRead(db: Database, req: ReadRequest): unknown {
       return topics(db, req.limit);
     case "count":
       return (db.prepare("SELECT count(*) AS n FROM history_messages").get() as { n: number }).n;
+    case "answer":
+      return answer(db, req.req);
   }
 }

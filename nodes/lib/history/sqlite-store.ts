@@ -2,6 +2,7 @@
 // every read on reader threads (sqlite-read-pool.ts).
 import type { Statement } from "better-sqlite3";
 import { dataDatabase, type DatabaseHandle } from "../store/sqlite";
+import type { AnswerRequest } from "./answer";
 import { queryFilters } from "./filter-sql";
 import { SqliteReadPool } from "./sqlite-read-pool";
 import {
@@ -122,6 +123,11 @@ export class SqliteHistoryStore implements HistoryStore {
       .prepare(`EXPLAIN QUERY PLAN ${REPEAT_SQL}`)
       .all("c", 1, 0, "t", Buffer.alloc(0)) as Array<{ detail: string }>;
     return rows.map((r) => r.detail).join("; ");
+  }
+
+  /** The API's JSON answer, read and written on a reader thread: the event loop only sends it. */
+  answer(req: AnswerRequest): Promise<string> {
+    return this.reads.run({ op: "answer", req });
   }
 
   count(): Promise<number> {

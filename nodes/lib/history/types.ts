@@ -65,6 +65,8 @@ export interface HistoryStore {
   /** Rolls raw messages older than `before` into hourly roll-ups and deletes them; drops roll-ups older than `rollupsBefore`. */
   prune(before: number, rollupsBefore: number): Promise<{ rolledUp: number; deleted: number }>;
   count(): Promise<number>;
+  /** The history API's JSON answer, where a store can build it off the event loop (see answer.ts). */
+  answer?(req: import("./answer").AnswerRequest): Promise<string>;
   close(): Promise<void>;
 }
 
