@@ -1,4 +1,5 @@
 // The history logger's record and its storage backends' one interface (SQLite embedded, PostgreSQL scale-out).
+import type { AnswerRequest } from "./answer";
 
 export interface HistoryRecord {
   topic: string;
@@ -66,7 +67,7 @@ export interface HistoryStore {
   prune(before: number, rollupsBefore: number): Promise<{ rolledUp: number; deleted: number }>;
   count(): Promise<number>;
   /** The history API's JSON answer, where a store can build it off the event loop (see answer.ts). */
-  answer?(req: import("./answer").AnswerRequest): Promise<string>;
+  answer?(req: AnswerRequest): Promise<string>;
   close(): Promise<void>;
 }
 
