@@ -1,6 +1,7 @@
 // The history API's parameters and budget (query-params.ts), the gate that bounds how many queries run
 // (query-gate.ts), and the SQL forms of an MQTT filter (filter-sql.ts).
 import assert from "node:assert/strict";
+import { bucketsAnswer, messagesAnswer } from "../../nodes/lib/history/answer";
 import { filterToGlob, filterToRegex } from "../../nodes/lib/history/filter-sql";
 import { QueryBusy, QueryGate } from "../../nodes/lib/history/query-gate";
 import { QueryError, parseHistoryQuery } from "../../nodes/lib/history/query-params";
@@ -118,5 +119,24 @@ describe("history query gate", () => {
     await Promise.resolve();
     assert.equal(gate.inFlight, 0);
     assert.equal(await gate.run(() => Promise.resolve("next")), "next");
+  });
+});
+
+describe("history answers", () => {
+  const query = { topic: ["a/#"], from: 0, to: 1000, limit: 10, maxBytes: 10 };
+  const msg = (payload: string) => ({ topic: "a/b", at: 1, value: null, payload, qos: 1, retain: false });
+
+  it("says when the size budget cut the messages, and only then", () => {
+    const cut = JSON.parse(messagesAnswer(query, [msg("12345"), msg("67890")])) as Record<string, unknown>;
+    assert.equal(cut.truncated, true);
+    assert.equal(cut.topic, "a/#");
+    assert.equal((cut.messages as Array<{ at: string }>)[0]!.at, "1970-01-01T00:00:00.001Z");
+    assert.equal("truncated" in (JSON.parse(messagesAnswer(query, [msg("1234")])) as object), false);
+  });
+
+  it("says when the points budget cut the series", () => {
+    const pt = (t: number) => ({ topic: "a/b", t, count: 1, min: 1, max: 1, mean: 1 });
+    const cut = JSON.parse(bucketsAnswer({ ...query, topic: ["a/#", "b"], limit: 2 }, 1000, [pt(0), pt(1000)])) as Record<string, unknown>;
+    assert.deepEqual([cut.topic, cut.truncated, (cut.series as unknown[]).length], [["a/#", "b"], true, 1]);
   });
 });

@@ -1,6 +1,6 @@
 // The history API's JSON answers. Built where the store reads: SQLite's reader threads turn rows into the
 // final text there, so the event loop only sends a string (turning 10,000 rows into 2 MB of JSON takes it
-// 20-90 ms on a busy Pi-sized machine, and twenty of those at once were still a stall).
+// 20-90 ms on a busy Pi-sized machine, and twenty of those at once were still a stall), already UTF-8.
 import type { BucketPoint, HistoryQuery, HistoryStore, StoredMessage, TopicSummary } from "./types";
 
 export type AnswerRequest =
@@ -47,7 +47,11 @@ export function topicsAnswer(limit: number, topics: TopicSummary[]): string {
 }
 
 /** For a store that answers on the event loop (PostgreSQL: its rows arrive there anyway). */
-export async function answerFrom(store: HistoryStore, req: AnswerRequest): Promise<string> {
+export async function answerFrom(store: HistoryStore, req: AnswerRequest): Promise<Uint8Array> {
+  return Buffer.from(await answerText(store, req));
+}
+
+async function answerText(store: HistoryStore, req: AnswerRequest): Promise<string> {
   switch (req.kind) {
     case "messages":
       return messagesAnswer(req.query, await store.messages(req.query));

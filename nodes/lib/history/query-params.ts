@@ -26,7 +26,7 @@ export const HISTORY_BUDGET = {
   /** Points in one bucketed answer, all series together. */
   maxPoints: 100_000,
   /** Payload bytes in one answer of messages: past it the answer is cut and says so. */
-  maxBytes: 16 * 1024 * 1024,
+  maxBytes: 8 * 1024 * 1024,
   /** Topics listed by /api/history/topics. */
   maxTopicList: 10_000,
 } as const;

@@ -11,7 +11,9 @@ prepareReader(db);
 
 parentPort?.on("message", (msg: { id: number; req: ReadRequest }) => {
   try {
-    parentPort?.postMessage({ id: msg.id, result: runRead(db, msg.req) });
+    const result = runRead(db, msg.req);
+    // an answer's bytes move to the event loop's thread without a copy
+    parentPort?.postMessage({ id: msg.id, result }, result instanceof Uint8Array ? [result.buffer as ArrayBuffer] : []);
   } catch (err) {
     parentPort?.postMessage({ id: msg.id, error: (err as Error).message });
   }

@@ -92,7 +92,11 @@ function topics(db: Database, limit: number): TopicSummary[] {
   return rows.map((r) => ({ topic: r.topic, count: r.count, lastAt: r.at, lastValue: r.value, lastPayload: payloadAsText(r.payload) }));
 }
 
-function answer(db: Database, req: AnswerRequest): string {
+function answer(db: Database, req: AnswerRequest): Uint8Array {
+  return new TextEncoder().encode(answerText(db, req));
+}
+
+function answerText(db: Database, req: AnswerRequest): string {
   switch (req.kind) {
     case "messages":
       return messagesAnswer(req.query, messages(db, req.query));

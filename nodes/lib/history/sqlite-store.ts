@@ -126,7 +126,7 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   /** The API's JSON answer, read and written on a reader thread: the event loop only sends it. */
-  answer(req: AnswerRequest): Promise<string> {
+  answer(req: AnswerRequest): Promise<Uint8Array> {
     return this.reads.run({ op: "answer", req });
   }
 

@@ -67,7 +67,7 @@ export interface HistoryStore {
   prune(before: number, rollupsBefore: number): Promise<{ rolledUp: number; deleted: number }>;
   count(): Promise<number>;
   /** The history API's JSON answer, where a store can build it off the event loop (see answer.ts). */
-  answer?(req: AnswerRequest): Promise<string>;
+  answer?(req: AnswerRequest): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
