@@ -109,13 +109,21 @@ export class PgHistoryStore implements HistoryStore {
     }
   }
 
-  /** `$1…` for the filters, then from and to: a filter is matched exactly by a regular expression. */
+  /**
+   * The filters, then from and to. Exact topics are one `= ANY` (the (topic, at) index), the wildcard filters one
+   * regular expression for them all: twenty filters evaluated one by one on every row took seconds.
+   */
   private where(query: HistoryQuery, column: "at" | "hour", from = query.from) {
+    const filters = queryFilters(query);
+    const exact = filters.filter((f) => !isWildcard(f));
+    const wild = filters.filter(isWildcard);
     const args: unknown[] = [];
-    const any = queryFilters(query).map((f) => {
-      args.push(isWildcard(f) ? filterToRegex(f) : f);
-      return `topic ${isWildcard(f) ? "~" : "="} $${args.length}`;
-    });
+    const any: string[] = [];
+    if (wild.includes("#")) any.push("TRUE");
+    else {
+      if (exact.length > 0) any.push(`topic = ANY($${args.push(exact)}::text[])`);
+      if (wild.length > 0) any.push(`topic ~ $${args.push(`^(?:${wild.map((f) => filterToRegex(f).slice(1, -1)).join("|")})$`)}`);
+    }
     args.push(from, query.to);
     return { sql: `(${any.join(" OR ")}) AND ${column} >= $${args.length - 1} AND ${column} < $${args.length}`, args };
   }
