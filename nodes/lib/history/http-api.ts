@@ -56,17 +56,22 @@ export function historyRoutes(app: Express, providers: () => HistoryProvider[], 
     else res.status(500).json({ error: (err as Error).message });
   };
 
-  const answer = (req: Request, res: Response, store: HistoryStore, a: AnswerRequest) =>
+  const answer = (req: Request, res: Response, store: HistoryStore, a: AnswerRequest) => {
+    // a caller who hung up while waiting for a turn costs no read
+    let gone = false;
+    res.on("close", () => (gone = true));
     gateFor(store)
-      .run(() => (store.answer ? store.answer(a) : answerFrom(store, a)))
+      .run(() => (gone ? Promise.resolve(new Uint8Array(0)) : store.answer ? store.answer(a) : answerFrom(store, a)))
       .then(
         (bytes) => {
+          if (gone) return;
           // sent as they are: res.send would hash megabytes for an ETag on the event loop
           res.set({ "Content-Type": "application/json; charset=utf-8", "Content-Length": String(bytes.byteLength) });
           res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
         },
         (err) => fail(req, res, err),
       );
+  };
 
   app.get("/api/history/topics", (req, res) => {
     const store = storeFor(req);
