@@ -14,7 +14,7 @@ import { SqliteHistoryStore } from "../lib/history/sqlite-store";
 import type { HistoryStore } from "../lib/history/types";
 import { numericValue } from "../lib/telemetry-value";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { auditOf, clockOf, dataDirOf } from "../lib/node-red/settings";
 import { showStatus } from "../lib/node-red/status";
 import { deviceFor, settingsFor } from "../lib/node-red/device";
 
@@ -177,5 +177,5 @@ function defineHistory(RED: NodeAPI) {
 
 export default function register(RED: NodeAPI): void {
   defineHistory(RED).registerType(RED, "history", { credentials: { pgPassword: { type: "password" } } });
-  historyRoutes(RED.httpNode, () => [...active.values()]);
+  historyRoutes(RED.httpNode, () => [...active.values()], { audit: auditOf(RED), clock: clockOf(RED) });
 }

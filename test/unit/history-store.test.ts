@@ -106,6 +106,26 @@ for (const backend of backends) {
       assert.deepEqual(await q("a_b/c"), ["a_b/c"]);
     });
 
+    it("answers a filter exactly however many near-misses its pattern catches, and several filters at once", async () => {
+      const rows = [];
+      // 500 messages one level too deep come first: a pattern-then-check read with a slack of limit × 4 returned none
+      for (let i = 0; i < 500; i++) rows.push(rec(`a/x${i}/deep/c`, t0 + i, "0"));
+      rows.push(rec("a/b/c", t0 + 600, "1"), rec("a/[x]*/c", t0 + 601, "2"), rec("z/%_/q", t0 + 602, "3"), rec("A/b/c", t0 + 603, "4"));
+      await store.insert(rows);
+      const q = (topic: string | string[]) => store.messages({ topic, from: t0, to: t0 + 1000, limit: 10 }).then((r) => r.map((m) => m.topic));
+      assert.deepEqual(await q("a/+/c"), ["a/b/c", "a/[x]*/c"]);
+      assert.deepEqual(await q(["a/b/c", "z/+/q", "A/#"]), ["a/b/c", "z/%_/q", "A/b/c"]);
+      assert.deepEqual(await q("a/[x]*/c"), ["a/[x]*/c"]);
+      const pts = await store.buckets({ topic: ["a/+/c", "z/#"], from: t0, to: t0 + 1000, limit: 100 }, 60_000);
+      assert.deepEqual(pts.map((p) => [p.topic, p.count]), [["a/[x]*/c", 1], ["a/b/c", 1], ["z/%_/q", 1]]);
+    });
+
+    it("stops a read at its size budget, keeping the message that crosses it", async () => {
+      await store.insert([rec("big", t0, "x".repeat(600)), rec("big", t0 + 1, "y".repeat(600)), rec("big", t0 + 2, "z")]);
+      const rows = await store.messages({ topic: "big", from: t0, to: t0 + 10, limit: 10, maxBytes: 1000 });
+      assert.equal(rows.length, 2);
+    });
+
     it("stores a redelivered (DUP) QoS 1 message once, but a new message with a reused packet id again", async () => {
       const first = rec("s/t", t0, "42", { messageId: 7 });
       assert.equal(await store.insert([first]), 1);

@@ -1,5 +1,12 @@
 // GET /api/history?topic=&from=&to=&bucket=&limit=  and  GET /api/history/topics  (JSON)
+// Every query is checked and held to its budget (query-params.ts) before it runs, and runs through its store's
+// gate (query-gate.ts): a few at once, a few waiting, the rest told to come back (503, Retry-After).
 import type { Express, Request, Response } from "express";
+import type { Audit } from "../audit/audit";
+import { systemClock, type Clock } from "../clock";
+import { answerFrom, type AnswerRequest } from "./answer";
+import { QueryBusy, QueryGate, DEFAULT_GATE, type QueryGateOptions } from "./query-gate";
+import { HISTORY_BUDGET, QueryError, parseHistoryQuery } from "./query-params";
 import type { HistoryStore } from "./types";
 
 export interface HistoryProvider {
@@ -7,102 +14,88 @@ export interface HistoryProvider {
   readonly store: HistoryStore | null;
 }
 
-const DAY_MS = 86_400_000;
-const MAX_LIMIT = 10_000;
-
-export class QueryError extends Error {}
-
-/** An ISO date or milliseconds since the epoch. */
-export function parseTime(value: unknown, fallback: number, name: string): number {
-  if (value === undefined || value === "") return fallback;
-  const text = String(value);
-  const n = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(n)) throw new QueryError(`${name} must be an ISO date or milliseconds, not "${text.slice(0, 40)}"`);
-  return n;
-}
-
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS };
-
-/** `5m`, `1h`, `30s`, `1d`, milliseconds, or `auto` (about 200 points over the range). */
-export function parseBucket(value: unknown, from: number, to: number): number | null {
-  if (value === undefined || value === "") return null;
-  const text = String(value);
-  if (text === "auto") {
-    const raw = Math.max(1000, Math.ceil((to - from) / 200));
-    const steps = [1000, 5000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, DAY_MS];
-    return steps.find((s) => s >= raw) ?? Math.ceil(raw / DAY_MS) * DAY_MS;
-  }
-  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text);
-  if (!m) throw new QueryError(`bucket must be like 30s, 5m, 1h, 1d, milliseconds or auto, not "${text.slice(0, 20)}"`);
-  const ms = Number(m[1]) * (m[2] && m[2] !== "ms" ? UNITS[m[2]]! : 1);
-  if (ms < 1000) throw new QueryError("bucket must be at least 1 s");
-  return ms;
+export interface HistoryRoutesOptions {
+  audit?: Pick<Audit, "record">;
+  clock?: Clock;
+  gate?: Partial<Omit<QueryGateOptions, "clock">>;
 }
 
 const mounted = new WeakSet<object>();
 
-export function historyRoutes(app: Express, providers: () => HistoryProvider[]): void {
+export function historyRoutes(app: Express, providers: () => HistoryProvider[], options: HistoryRoutesOptions = {}): void {
   if (mounted.has(app)) return;
   mounted.add(app);
+  const clock = options.clock ?? systemClock;
+  const gates = new WeakMap<HistoryStore, QueryGate>();
+  const gateFor = (store: HistoryStore) => {
+    let gate = gates.get(store);
+    if (!gate) gates.set(store, (gate = new QueryGate({ ...DEFAULT_GATE, ...options.gate, clock })));
+    return gate;
+  };
   const storeFor = (req: Request): HistoryStore | null => {
     const all = providers();
     const wanted = typeof req.query.node === "string" ? all.find((p) => p.id === req.query.node) : all[0];
     return wanted?.store ?? null;
   };
-  const fail = (res: Response, err: unknown) => {
-    if (err instanceof QueryError) res.status(400).json({ error: err.message });
+  const refuse = (req: Request, res: Response, status: number, reason: string, retryAfterS?: number) => {
+    options.audit?.record({
+      event: status === 400 ? "history.query.refused" : "history.query.busy",
+      via: "http",
+      who: req.ip ?? req.socket.remoteAddress ?? "unknown",
+      reason,
+      status,
+      query: req.originalUrl.slice(0, 300),
+    });
+    if (retryAfterS !== undefined) res.set("Retry-After", String(retryAfterS));
+    res.status(status).json({ error: reason });
+  };
+  const fail = (req: Request, res: Response, err: unknown) => {
+    if (res.headersSent) return;
+    if (err instanceof QueryError) refuse(req, res, 400, err.message);
+    else if (err instanceof QueryBusy) refuse(req, res, 503, err.message, err.retryAfterS);
     else res.status(500).json({ error: (err as Error).message });
+  };
+
+  const answer = (req: Request, res: Response, store: HistoryStore, a: AnswerRequest) => {
+    // a caller who hung up while waiting for a turn costs no read
+    let gone = false;
+    res.on("close", () => (gone = true));
+    gateFor(store)
+      .run(() => (gone ? Promise.resolve(new Uint8Array(0)) : store.answer ? store.answer(a) : answerFrom(store, a)))
+      .then(
+        (bytes) => {
+          if (gone) return;
+          // sent as they are: res.send would hash megabytes for an ETag on the event loop
+          res.set({ "Content-Type": "application/json; charset=utf-8", "Content-Length": String(bytes.byteLength) });
+          res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        },
+        (err) => fail(req, res, err),
+      );
   };
 
   app.get("/api/history/topics", (req, res) => {
     const store = storeFor(req);
     if (!store) return void res.status(503).json({ error: "no history node is running" });
-    store.topics().then(
-      (topics) => res.json({ topics: topics.map((t) => ({ ...t, lastAt: new Date(t.lastAt).toISOString() })) }),
-      (err) => fail(res, err),
-    );
+    answer(req, res, store, { kind: "topics", limit: HISTORY_BUDGET.maxTopicList });
   });
 
   app.get("/api/history", (req, res) => {
     const store = storeFor(req);
     if (!store) return void res.status(503).json({ error: "no history node is running" });
+    let q;
     try {
-      // one topic (or filter), or several: ?topic=a&topic=b
-      const raw = req.query.topic;
-      const topics = (Array.isArray(raw) ? raw : [raw]).filter((t): t is string => typeof t === "string" && t !== "");
-      if (topics.length === 0) throw new QueryError("topic is required (an exact topic or an MQTT filter)");
-      if (topics.length > 20) throw new QueryError("at most 20 topics at once");
-      const to = parseTime(req.query.to, Date.now(), "to");
-      const from = parseTime(req.query.from, to - DAY_MS, "from");
-      if (from >= to) throw new QueryError("from must be before to");
-      const limit = Math.min(MAX_LIMIT, Math.max(1, Number(req.query.limit ?? 1000) || 1000));
-      const bucket = parseBucket(req.query.bucket, from, to);
-      const range = { topic: topics.length === 1 ? topics[0] : topics, from: new Date(from).toISOString(), to: new Date(to).toISOString() };
-      if (bucket === null) {
-        Promise.all(topics.map((topic) => store.messages({ topic, from, to, limit }))).then(
-          (lists) => {
-            const messages = lists.flat().sort((a, b) => a.at - b.at).slice(0, limit);
-            res.json({ ...range, messages: messages.map((m) => ({ ...m, at: new Date(m.at).toISOString() })) });
-          },
-          (err) => fail(res, err),
-        );
-      } else {
-        Promise.all(topics.map((topic) => store.buckets({ topic, from, to, limit }, bucket))).then((lists) => {
-          const series = new Map<string, Array<Record<string, unknown>>>();
-          for (const points of lists) {
-            const before = new Set(series.keys()); // a topic two filters match is taken from the first
-            for (const p of points) {
-              if (before.has(p.topic)) continue;
-              const list = series.get(p.topic) ?? [];
-              list.push({ t: new Date(p.t).toISOString(), count: p.count, min: p.min, max: p.max, mean: p.mean });
-              series.set(p.topic, list);
-            }
-          }
-          res.json({ ...range, bucket, series: [...series].map(([t, pts]) => ({ topic: t, points: pts })) });
-        }, (err) => fail(res, err));
-      }
+      q = parseHistoryQuery(req.query as Record<string, unknown>, clock.now());
     } catch (err) {
-      fail(res, err);
+      return void fail(req, res, err);
     }
+    const { topics: topic, from, to, limit, bucket } = q;
+    answer(
+      req,
+      res,
+      store,
+      bucket === null
+        ? { kind: "messages", query: { topic, from, to, limit, maxBytes: HISTORY_BUDGET.maxBytes } }
+        : { kind: "buckets", query: { topic, from, to, limit: HISTORY_BUDGET.maxPoints }, bucket },
+    );
   });
 }

@@ -1,10 +1,12 @@
-// History in SQLite (the embedded default): better-sqlite3, WAL, one transaction per batch.
+// History in SQLite (the embedded default): better-sqlite3, WAL, one transaction per batch on the event loop;
+// every read on reader threads (sqlite-read-pool.ts).
 import type { Statement } from "better-sqlite3";
-import { topicMatches } from "../mqtt/topic-filter";
 import { dataDatabase, type DatabaseHandle } from "../store/sqlite";
+import type { AnswerRequest } from "./answer";
+import { queryFilters } from "./filter-sql";
+import { SqliteReadPool } from "./sqlite-read-pool";
 import {
   HOUR_MS,
-  filterToLike,
   type BucketPoint,
   type HistoryQuery,
   type HistoryRecord,
@@ -12,7 +14,7 @@ import {
   type StoredMessage,
   type TopicSummary,
 } from "./types";
-import { REPEAT_WINDOW_MS, RepeatFilter, mergeBuckets, payloadAsText, type RollupRow } from "./store-shared";
+import { REPEAT_WINDOW_MS, RepeatFilter } from "./store-shared";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS history_messages (
@@ -44,13 +46,9 @@ CREATE TABLE IF NOT EXISTS history_rollups (
 // in the window, and the cost of each insert would grow with the table.
 const REPEAT_SQL = "SELECT 1 FROM history_messages WHERE client = ? AND mid = ? AND +at > ? AND +topic = ? AND payload = ? LIMIT 1";
 
-interface Row {
-  topic: string;
-  at: number;
-  value: number | null;
-  payload: Buffer;
-  qos: number;
-  retain: number;
+export interface SqliteHistoryOptions {
+  /** Reader threads: how many reads run at once (default 2). */
+  readers?: number;
 }
 
 export class SqliteHistoryStore implements HistoryStore {
@@ -59,8 +57,9 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly insertRow: Statement;
   private readonly findRepeat: Statement;
   private readonly insertMany: (records: HistoryRecord[]) => number;
+  private readonly reads: SqliteReadPool;
 
-  constructor(dataDir: string, name = "history") {
+  constructor(dataDir: string, name = "history", options: SqliteHistoryOptions = {}) {
     this.handle = dataDatabase(dataDir, name);
     const db = this.handle.db;
     db.exec(SCHEMA);
@@ -79,59 +78,23 @@ export class SqliteHistoryStore implements HistoryStore {
       });
       return added;
     });
+    this.reads = new SqliteReadPool(this.handle.file, options.readers ?? 2);
   }
 
   async insert(records: HistoryRecord[]): Promise<number> {
     return records.length === 0 ? 0 : this.insertMany(records);
   }
 
-  private where(query: HistoryQuery): { sql: string; args: unknown[]; exact: boolean; check: (topic: string) => boolean } {
-    const { like, exact } = filterToLike(query.topic);
-    return exact
-      ? { sql: "topic = ? AND at >= ? AND at < ?", args: [like, query.from, query.to], exact, check: () => true }
-      : { sql: "topic LIKE ? ESCAPE '\\' AND at >= ? AND at < ?", args: [like, query.from, query.to], exact, check: (t) => topicMatches(query.topic, t) };
+  messages(query: HistoryQuery): Promise<StoredMessage[]> {
+    return this.reads.run({ op: "messages", query: { ...query, topic: queryFilters(query) } });
   }
 
-  async messages(query: HistoryQuery): Promise<StoredMessage[]> {
-    const w = this.where(query);
-    const rows = this.handle.db
-      .prepare(`SELECT topic, at, value, payload, qos, retain FROM history_messages WHERE ${w.sql} ORDER BY at, id LIMIT ?`)
-      // a LIKE pattern lets `+` span levels: fetch more, keep what the MQTT filter really matches
-      .all(...w.args, w.exact ? query.limit : query.limit * 4) as Row[];
-    return rows
-      .filter((r) => w.check(r.topic))
-      .slice(0, query.limit)
-      .map((r) => ({ topic: r.topic, at: r.at, value: r.value, payload: payloadAsText(r.payload), qos: r.qos, retain: r.retain === 1 }));
+  buckets(query: HistoryQuery, bucketMs: number): Promise<BucketPoint[]> {
+    return this.reads.run({ op: "buckets", query: { ...query, topic: queryFilters(query) }, bucketMs });
   }
 
-  async buckets(query: HistoryQuery, bucketMs: number): Promise<BucketPoint[]> {
-    const w = this.where(query);
-    const b = Math.max(1, Math.floor(bucketMs)); // an integer literal: a bound number would divide as REAL
-    const raw = this.handle.db
-      .prepare(
-        `SELECT topic, (at / ${b}) * ${b} AS t, count(*) AS count, min(value) AS min, max(value) AS max, sum(value) AS sum, count(value) AS n
-         FROM history_messages WHERE ${w.sql} GROUP BY topic, t ORDER BY topic, t`,
-      )
-      .all(...w.args) as RollupRow[];
-    const rw = this.where({ ...query, from: Math.floor(query.from / HOUR_MS) * HOUR_MS });
-    const rollups = this.handle.db
-      .prepare(
-        `SELECT topic, (hour / ${b}) * ${b} AS t, sum(count) AS count, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS n
-         FROM history_rollups WHERE ${rw.sql.replace(/\bat\b/g, "hour")} GROUP BY topic, t ORDER BY topic, t`,
-      )
-      .all(...rw.args) as RollupRow[];
-    return mergeBuckets([...raw, ...rollups].filter((r) => w.check(r.topic)));
-  }
-
-  async topics(): Promise<TopicSummary[]> {
-    const rows = this.handle.db
-      .prepare(
-        `SELECT m.topic AS topic, c.count AS count, m.at AS at, m.value AS value, m.payload AS payload
-         FROM (SELECT topic, count(*) AS count, max(id) AS last FROM history_messages GROUP BY topic) c
-         JOIN history_messages m ON m.id = c.last ORDER BY m.topic`,
-      )
-      .all() as Array<{ topic: string; count: number; at: number; value: number | null; payload: Buffer }>;
-    return rows.map((r) => ({ topic: r.topic, count: r.count, lastAt: r.at, lastValue: r.value, lastPayload: payloadAsText(r.payload) }));
+  topics(limit = 100_000): Promise<TopicSummary[]> {
+    return this.reads.run({ op: "topics", limit });
   }
 
   async prune(before: number, rollupsBefore: number): Promise<{ rolledUp: number; deleted: number }> {
@@ -162,11 +125,17 @@ export class SqliteHistoryStore implements HistoryStore {
     return rows.map((r) => r.detail).join("; ");
   }
 
-  async count(): Promise<number> {
-    return (this.handle.db.prepare("SELECT count(*) AS n FROM history_messages").get() as { n: number }).n;
+  /** The API's JSON answer, read and written on a reader thread: the event loop only sends it. */
+  answer(req: AnswerRequest): Promise<Uint8Array> {
+    return this.reads.run({ op: "answer", req });
+  }
+
+  count(): Promise<number> {
+    return this.reads.run({ op: "count" });
   }
 
   async close(): Promise<void> {
+    await this.reads.close();
     this.handle.release();
   }
 }

@@ -1,4 +1,5 @@
 // The history logger's record and its storage backends' one interface (SQLite embedded, PostgreSQL scale-out).
+import type { AnswerRequest } from "./answer";
 
 export interface HistoryRecord {
   topic: string;
@@ -44,11 +45,14 @@ export interface TopicSummary {
 }
 
 export interface HistoryQuery {
-  /** An exact topic or an MQTT filter (`+`, `#`). */
-  topic: string;
+  /** An exact topic or an MQTT filter (`+`, `#`), or several: a message matching any of them. */
+  topic: string | readonly string[];
   from: number;
   to: number;
+  /** Messages: at most this many, oldest first. Buckets: at most this many points. */
   limit: number;
+  /** Messages: stop once the payloads returned (as text) add up to this many characters (the one that crosses it is kept). */
+  maxBytes?: number;
 }
 
 export interface HistoryStore {
@@ -57,18 +61,14 @@ export interface HistoryStore {
   insert(records: HistoryRecord[]): Promise<number>;
   messages(query: HistoryQuery): Promise<StoredMessage[]>;
   buckets(query: HistoryQuery, bucketMs: number): Promise<BucketPoint[]>;
-  topics(): Promise<TopicSummary[]>;
+  /** Every topic (the first `limit`, by name) with its count and last message. */
+  topics(limit?: number): Promise<TopicSummary[]>;
   /** Rolls raw messages older than `before` into hourly roll-ups and deletes them; drops roll-ups older than `rollupsBefore`. */
   prune(before: number, rollupsBefore: number): Promise<{ rolledUp: number; deleted: number }>;
   count(): Promise<number>;
+  /** The history API's JSON answer, where a store can build it off the event loop (see answer.ts). */
+  answer?(req: AnswerRequest): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
 export const HOUR_MS = 3_600_000;
-
-/** `a/+/c` → SQL LIKE pattern and an extra check; `#` → everything below. */
-export function filterToLike(filter: string): { like: string; exact: boolean } {
-  if (!filter.includes("+") && !filter.includes("#")) return { like: filter, exact: true };
-  const escaped = filter.replace(/[\\%_]/g, (c) => `\\${c}`);
-  return { like: escaped.replace(/\+/g, "%").replace(/\/?#$/, "%"), exact: false };
-}

@@ -10,3 +10,16 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/** Why `filter` is not an MQTT topic filter (MQTT 3.1.1 §4.7.1), or null when it is one. */
+export function filterProblem(filter: string): string | null {
+  if (filter === "") return "a topic filter must not be empty";
+  if (filter.includes("\u0000")) return "a topic filter must not contain U+0000";
+  const levels = filter.split("/");
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) return `"#" must be alone in the last level`;
+    if (level.includes("+") && level !== "+") return `"+" must be alone in its level`;
+  }
+  return null;
+}
