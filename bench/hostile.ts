@@ -58,7 +58,7 @@ export async function runHostile(ctx: BenchContext): Promise<void> {
   });
   await under("a # subscriber that stops reading + 50,000 messages", async () => {
     const stalled = await stalledSubscriber(rt.info.mqtt);
-    await publishFlood(rt.info.mqtt, 50_000, { payload: "x".repeat(200) });
+    await publishFlood(rt.info.mqtt, 50_000, { payload: "x".repeat(1000) });
     const cut = await Promise.race([stalled.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
     stalled.socket.destroy();
     return cut ? "the stalled client was cut" : "the stalled client was NOT cut within 10 s";
