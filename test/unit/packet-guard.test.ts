@@ -125,6 +125,52 @@ describe("guarded connection", () => {
     assert.ok(p.stream.destroyed);
   });
 
+  it("keeps what waits for a slow peer in a few pieces, and a cut ends the broker's reads without an error per piece", async () => {
+    const p = peer();
+    const refusals: Refusal[] = [];
+    const guarded = new GuardedConnection(p.stream, { ...limits, maxBufferedBytes: 200_000, clock: new FakeClock(), onRefusal: (_e, r) => refusals.push(r) });
+    const errors: Error[] = [];
+    guarded.on("error", (err: Error) => errors.push(err));
+    const ended = new Promise<void>((resolve) => guarded.on("end", () => resolve()));
+    guarded.resume();
+    // the peer's own buffer fills at its high-water mark (16 KiB); the rest waits here
+    for (let i = 0; i < 1500; i++) guarded.write(Buffer.alloc(100, i % 256));
+    assert.ok(p.stream.writableLength <= 17_000, `the peer's stream holds ${p.stream.writableLength} bytes`);
+    assert.deepEqual(refusals, []);
+    for (let i = 0; i < 600; i++) guarded.write(Buffer.alloc(100));
+    assert.equal(refusals.length, 1, "cut past the bound");
+    for (let i = 0; i < 100; i++) guarded.write(Buffer.alloc(100)); // deliveries already under way: dropped quietly
+    await ended;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(errors, [], "no error for what was still waiting");
+    assert.ok(p.stream.destroyed);
+  });
+
+  it("hands on what waited, in order, once the peer reads again", async () => {
+    const pending: Array<() => void> = [];
+    const received: Buffer[] = [];
+    const stream = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(chunk);
+        pending.push(callback);
+      },
+    });
+    const guarded = new GuardedConnection(stream, { ...limits, maxBufferedBytes: 200_000, clock: new FakeClock(), onRefusal: () => undefined });
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 400; i++) {
+      const b = Buffer.alloc(100, i % 256);
+      sent.push(b);
+      guarded.write(b);
+    }
+    for (let round = 0; round < 100 && Buffer.concat(received).length < 40_000; round++) {
+      while (pending.length) pending.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(received.length < 400, `joined into ${received.length} writes`);
+    assert.deepEqual(Buffer.concat(received), Buffer.concat(sent), "every byte, in order");
+  });
+
   it("cuts a peer that takes nothing for the stall time, and leaves a slow one that takes something", () => {
     const clock = new FakeClock();
     const p = peer();

@@ -71,6 +71,10 @@ export class GuardedConnection extends Duplex {
   private readonly clock: Clock;
   /** Bytes handed to the inner stream; minus what it still buffers, what the peer (or the kernel) took. */
   private written = 0;
+  /** What waits here while the inner stream is above its high-water mark: kept as a few large pieces, not as the
+   * inner stream's thousands of small queued writes (each of which would cost an error object when it is cut). */
+  private readonly waiting: Array<{ parts: Buffer[]; bytes: number }> = [];
+  private waitingBytes = 0;
   private stallTimer: unknown = null;
   private flushedAtMark = 0;
   private refused = false;
@@ -83,7 +87,11 @@ export class GuardedConnection extends Duplex {
     inner.on("data", (chunk: Buffer) => this.received(chunk));
     inner.on("end", () => this.push(null));
     inner.on("error", (err: Error) => this.destroy(err));
-    inner.on("close", () => this.destroy());
+    inner.on("drain", () => this.flush());
+    // once refused, aedes is told by the end of what it reads (refuse()), not by a destroyed stream
+    inner.on("close", () => {
+      if (!this.refused) this.destroy();
+    });
   }
 
   /** The peer's address (a TCP socket's; a WebSocket's is on its HTTP request), for who-is-who checks. */
@@ -124,18 +132,56 @@ export class GuardedConnection extends Duplex {
 
   private forward(chunks: Buffer[]): void {
     if (this.refused || this.inner.destroyed) return;
-    if (chunks.length > 1) this.inner.cork();
-    for (const chunk of chunks) {
-      this.inner.write(chunk);
-      this.written += chunk.length;
+    if (this.waiting.length === 0 && !this.inner.writableNeedDrain) {
+      if (chunks.length > 1) this.inner.cork();
+      for (const chunk of chunks) this.handOn(chunk);
+      if (chunks.length > 1) this.inner.uncork();
+    } else {
+      for (const chunk of chunks) this.wait(chunk);
     }
-    if (chunks.length > 1) this.inner.uncork();
-    const buffered = this.inner.writableLength;
+    const buffered = this.buffered();
     if (buffered > this.o.maxBufferedBytes) this.refuse({ kind: "not-reading", bufferedBytes: buffered, stalledMs: null });
     else if (buffered > 0) this.watchStall();
   }
 
+  private handOn(chunk: Buffer): void {
+    this.inner.write(chunk);
+    this.written += chunk.length;
+  }
+
+  /** Appends to the waiting pieces: small chunks are grouped into pieces of up to 64 KiB, joined when handed on. */
+  private wait(chunk: Buffer): void {
+    const last = this.waiting.at(-1);
+    if (last && last.bytes + chunk.length <= 65_536) {
+      last.parts.push(chunk);
+      last.bytes += chunk.length;
+    } else {
+      this.waiting.push({ parts: [chunk], bytes: chunk.length });
+    }
+    this.waitingBytes += chunk.length;
+  }
+
+  private nextPiece(): Buffer {
+    const piece = this.waiting.shift()!;
+    this.waitingBytes -= piece.bytes;
+    return piece.parts.length === 1 ? piece.parts[0]! : Buffer.concat(piece.parts, piece.bytes);
+  }
+
+  /** The inner stream took its buffer: hand on what waits, until it is full again. */
+  private flush(): void {
+    while (this.waiting.length > 0 && !this.refused && !this.inner.destroyed && !this.inner.writableNeedDrain) {
+      this.handOn(this.nextPiece());
+    }
+  }
+
+  /** Everything not yet taken by the peer: what waits here and what the inner stream still buffers. */
+  private buffered(): number {
+    return this.waitingBytes + this.inner.writableLength;
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
+    // a graceful end: what still waits goes first
+    while (this.waiting.length > 0) this.handOn(this.nextPiece());
     this.inner.end();
     callback();
   }
@@ -156,7 +202,7 @@ export class GuardedConnection extends Duplex {
     this.stallTimer = this.clock.setTimeout(() => {
       this.stallTimer = null;
       if (this.refused || this.destroyed) return;
-      const buffered = this.inner.writableLength;
+      const buffered = this.buffered();
       if (buffered === 0) return;
       // a slow reader that takes something is left alone (the byte bound still holds); one that takes nothing is cut
       if (this.flushed() > this.flushedAtMark) return this.watchStall();
@@ -177,7 +223,14 @@ export class GuardedConnection extends Duplex {
     try {
       this.o.onRefusal(refusalEvent(refusal, this.clientId, this.o), refusal);
     } finally {
-      this.destroy();
+      // the peer is cut at once; aedes learns it from the end of what it reads and closes the client (destroying
+      // this stream) before it writes again. Destroying this stream first would make every delivery still under way
+      // for this client fail with an error object built for each piece: hundreds of ms for a `#` subscriber.
+      this.stopWatching();
+      this.waiting.length = 0;
+      this.waitingBytes = 0;
+      this.inner.destroy();
+      this.push(null);
     }
   }
 }
