@@ -14,6 +14,7 @@ import {
   PayloadError,
   iotitanTopics,
   isAlertOutput,
+  isCleared,
   isTopicFilter,
   parseAlertAck,
   pythonFloat,
@@ -102,6 +103,7 @@ function defineAlert(RED: NodeAPI) {
           device.link.subscribe(filter, (topic: string, payload: Buffer, _meta?: MessageMeta) => {
             // retained values count: they are the current value of their topic
             if (earlier.some((f) => topicMatches(f, topic))) return;
+            if (isCleared(payload)) return; // a cleared retained topic: no reading, not a broken one
             if (isAlertOutput(topic)) return; // never alert on an alert (IoTitan's `/#` would have looped)
             this.evaluate(topic, payload, true);
           }),

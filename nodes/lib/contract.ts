@@ -250,6 +250,14 @@ export class PayloadError extends Error {
   }
 }
 
+/**
+ * An empty payload: what a client publishes (retained) to clear a retained topic, and what a subscriber then
+ * receives. It means "no state", never bad input: a node that reads state forgets it and records nothing.
+ */
+export function isCleared(payload: Buffer | string): boolean {
+  return payload.length === 0;
+}
+
 export function parseJson(payload: Buffer | string): unknown {
   const text = typeof payload === "string" ? payload : payload.toString("utf8");
   try {

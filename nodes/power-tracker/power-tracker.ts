@@ -7,6 +7,7 @@ import { Node } from "node-red-contrib-typescript-node";
 import { AccountStore } from "../lib/accounts/store";
 import type { Clock } from "../lib/clock";
 import {
+  isCleared,
   isTopicLevel,
   parseDeviceStatus,
   parsePowerState,
@@ -100,12 +101,12 @@ function definePowerTracker(RED: NodeAPI) {
       this.unsubscribe.push(
         device.link.subscribe(topics.anyStatus(), (topic, payload) => {
           const id = deviceOf(topic, topics.status);
-          if (id === null || payload.length === 0) return; // a cleared retained status says nothing
+          if (id === null || isCleared(payload)) return; // a cleared retained status says nothing
           this.take(topic, payload, () => tracker.status(id, parseDeviceStatus(payload)));
         }),
         device.link.subscribe(powerTopics.anyState(), (topic, payload, meta?: MessageMeta) => {
           const id = deviceOf(topic, powerTopics.state);
-          if (id === null || payload.length === 0) return;
+          if (id === null || isCleared(payload)) return;
           this.take(topic, payload, () => tracker.power(id, parsePowerState(payload), meta?.retain === true));
         }),
         device.link.subscribe(powerTopics.anyEvents(), (topic, payload) => {

@@ -6,7 +6,7 @@
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
-import { PayloadError, isTelemetryOutput, isTopicFilter, iotitanTopics, pythonFloat, topics, type WindowStats } from "../lib/contract";
+import { PayloadError, isCleared, isTelemetryOutput, isTopicFilter, iotitanTopics, pythonFloat, topics, type WindowStats } from "../lib/contract";
 import type { MessageMeta } from "../lib/mqtt/device-link";
 import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
@@ -118,6 +118,8 @@ function defineStats(RED: NodeAPI) {
             // overlapping filters of this node: take each message once
             if (earlier.some((f) => topicMatches(f, topic))) return;
             if (isTelemetryOutput(topic)) return;
+            // a retained topic cleared while subscribed arrives as an empty message: no reading, not a broken one
+            if (isCleared(payload)) return;
             this.take(device, s, topic, payload, exact.has(topic) ? topic : filter);
           }),
         );

@@ -1,11 +1,13 @@
 // StatusPi: shows a DoorPi's doors on the LED matrix with PiFog's glyphs (green plus, yellow diamond,
-// red cross) and a cyan "?" at start and whenever the DoorPi is offline or its doors are unknown.
+// red cross) and a cyan "?" at start and whenever the DoorPi is offline or its doors are unknown. A retained
+// topic cleared (an empty payload) is "no state": the matrix shows "?" until the DoorPi says again.
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
 import {
   PayloadError,
   compatTopics,
+  isCleared,
   isTopicLevel,
   parseCompatConnection,
   parseCompatDoorEvent,
@@ -32,11 +34,12 @@ export interface StatusMatrixDef extends NodeDef {
 
 /** What the matrix knows of the watched DoorPi. */
 export class OccupancyTracker {
-  online: boolean | undefined = undefined;
+  /** undefined: not heard yet (the doors alone may show); null: its status was cleared, so it is unknown. */
+  online: boolean | null | undefined = undefined;
   doors: DoorState[] | undefined = undefined;
 
   get occupancy(): Occupancy {
-    if (this.online === false || this.doors === undefined) return "unknown";
+    if (this.online === false || this.online === null || this.doors === undefined) return "unknown";
     return occupancyOf(this.doors);
   }
 }
@@ -100,12 +103,11 @@ function defineStatusMatrix(RED: NodeAPI) {
       };
       this.unsubscribe.push(
         link.subscribe(topics.doors(source), guarded((p) => {
-          const state = parseDoorsState(p);
-          this.tracker.doors = Object.values(state.doors).map((r) => r.state);
+          this.tracker.doors = isCleared(p) ? undefined : Object.values(parseDoorsState(p).doors).map((r) => r.state);
           this.show(device, source);
         })),
         link.subscribe(topics.status(source), guarded((p) => {
-          this.tracker.online = parseDeviceStatus(p).state === "online";
+          this.tracker.online = isCleared(p) ? null : parseDeviceStatus(p).state === "online";
           this.show(device, source);
         })),
       );
@@ -115,11 +117,11 @@ function defineStatusMatrix(RED: NodeAPI) {
           link.subscribe(compatTopics.event(pi), guarded((p) => {
             const text = p.toString("utf8");
             if (text.includes('"pong"')) return; // DoorPi's answers to pings share its Event topic
-            this.tracker.doors = parseCompatDoorEvent(p);
+            this.tracker.doors = isCleared(p) ? undefined : parseCompatDoorEvent(p);
             this.show(device, source);
           })),
           link.subscribe(compatTopics.connection(pi), guarded((p) => {
-            this.tracker.online = parseCompatConnection(p);
+            this.tracker.online = isCleared(p) ? null : parseCompatConnection(p);
             this.show(device, source);
           })),
         );

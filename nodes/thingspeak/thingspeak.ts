@@ -6,7 +6,7 @@
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
-import { PayloadError } from "../lib/contract";
+import { PayloadError, isCleared } from "../lib/contract";
 import { pifogVersion } from "../lib/device-info";
 import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
@@ -219,7 +219,10 @@ function defineThingspeak(RED: NodeAPI) {
 
       for (const { topic, field } of s.mappings) {
         this.unsubscribe.push(
-          device.link.subscribe(topic, (t, payload) => this.take({ topic: t, payload: payload.toString("utf8") }, field)),
+          device.link.subscribe(topic, (t, payload) => {
+            if (isCleared(payload)) return; // a cleared retained topic: no reading, not a broken one
+            this.take({ topic: t, payload: payload.toString("utf8") }, field);
+          }),
         );
       }
 

@@ -17,6 +17,8 @@ describe("the /v1 account API", function () {
   let base: string;
   let sam: { token: string; accountId: string };
   let kim: { token: string; accountId: string };
+  let attachedFrom = 0;
+  let attachedTo = 0;
 
   function accounts(...args: string[]) {
     const r = spawnSync(process.execPath, [ACCOUNTS_CLI, ...args], { env: { ...process.env, PIFOG_DATA_DIR: fog.dataDir, PIFOG_ROLE: "powerhub" }, encoding: "utf8" });
@@ -50,7 +52,9 @@ describe("the /v1 account API", function () {
     accounts("create", "--username", "sam@example.com", "--password", "correct horse", "--email", "sam@example.com", "--email", "alex@example.com");
     accounts("create", "--username", "kim@example.com", "--password", "kims password");
     accounts("attach", "--account", "sam@example.com", "--device", "garage", "--name", "Garage");
+    attachedFrom = Date.now();
     accounts("attach", "--account", "kim@example.com", "--device", "kims-pi");
+    attachedTo = Date.now();
     // a power Pi reports: online, mains off since T0 (the hub's tracker records it)
     const pi = await TestClient.connect(fog.info.mqtt, { clientId: "pifog-garage" }); // as the garage Pi's link names itself
     try {
@@ -155,9 +159,18 @@ describe("the /v1 account API", function () {
       assert.deepEqual(d.state, { power: "off", updated: "2026-01-01T12:00:00Z" }, "the power Pi's time, RFC 3339 as Go writes it");
       assert.equal(d.connection.status, "connected");
       assert.match(d.connection.updated, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-      // a device the hub has not heard from yet
-      const k = (await call("GET", `/v1/accounts/${kim.accountId}/devices`, { token: kim.token })).body as unknown as Array<Record<string, unknown>>;
-      assert.deepEqual(k, [{ name: "kims-pi", deviceId: "kims-pi", state: { power: null, updated: null }, connection: { status: null, updated: null } }]);
+      // a device the hub has not heard from yet: values the original's frontend can show (it throws on null and
+      // loses the card), "disconnected" and power "on" since it was attached
+      const k = (await call("GET", `/v1/accounts/${kim.accountId}/devices`, { token: kim.token })).body as unknown as Array<Record<string, any>>;
+      assert.equal(k.length, 1);
+      assert.deepEqual(Object.keys(k[0]!).sort(), ["connection", "deviceId", "name", "state"]);
+      assert.deepEqual({ name: k[0]!.name, deviceId: k[0]!.deviceId }, { name: "kims-pi", deviceId: "kims-pi" });
+      assert.equal(k[0]!.state.power, "on");
+      assert.equal(k[0]!.connection.status, "disconnected");
+      assert.equal(k[0]!.state.updated, k[0]!.connection.updated);
+      const attached = Date.parse(k[0]!.connection.updated);
+      assert.ok(attached >= attachedFrom && attached <= attachedTo, `dated from its attachment, not ${k[0]!.connection.updated}`);
+      assert.doesNotMatch(JSON.stringify(k), /null/);
     });
 
     it("PATCH /v1/devices/{id} renames the device and answers it", async () => {

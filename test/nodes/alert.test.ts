@@ -211,6 +211,21 @@ describe("alert node", () => {
     assert.equal(h.client.received.some((m) => m.topic.endsWith("/alert/alert")), false);
   });
 
+  it("takes a cleared retained reading (an empty payload) as no reading: nothing dead-lettered, the alert stays as it was", async () => {
+    await load(alertFlow(h.url, [rule({ id: "exact", topic: "sensors/t", threshold: 10, hysteresis: 0 })]));
+    const caught: unknown[] = [];
+    helper.getNode("caught")!.on("input", (msg: unknown) => caught.push(msg));
+    await h.client.publish("sensors/t", "11", { retain: true });
+    const raised = await nextEvent("raised", 0);
+    const since = h.client.received.length;
+    await h.client.publish("sensors/t", "", { retain: true }); // a client cleaning up the sensor's retained value
+    await barrier();
+    assert.deepEqual(deadLetters(), []);
+    assert.deepEqual(caught, []);
+    assert.deepEqual(events(since), [], "neither raised nor cleared by it");
+    assert.deepEqual((await activeList()).alerts.map((a) => a.id), [raised.id]);
+  });
+
   it("dead-letters what was expected to be numeric, skips the rest, and keeps going", async () => {
     const rules = [rule({ id: "exact", topic: "sensors/t", threshold: 10, hysteresis: 0 }), rule({ id: "wild", topic: "w/#", threshold: 10, hysteresis: 0, path: "temperature" })];
     await load(alertFlow(h.url, rules));

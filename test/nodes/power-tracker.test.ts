@@ -231,6 +231,24 @@ describe("power-tracker node", () => {
     assert.deepEqual(out.map((e) => e.transition), ["Off"]);
   });
 
+  it("a cleared retained status or power (an empty payload) is no state: no error, no dead letter, no question, no change", async () => {
+    await load();
+    await powerPiUp();
+    await h.client.waitFor("pifog/pp/connection");
+    const since = h.client.received.length;
+    await h.client.publish("pifog/pp/status", "", { retain: true });
+    await h.client.publish("pifog/pp/power", "", { retain: true });
+    await barrier();
+    clock.tick(60_000);
+    await barrier();
+    assert.deepEqual(caught, []);
+    const letters = path.join(h.dataDir, "dead-letter.jsonl");
+    assert.equal(fs.existsSync(letters) ? fs.readFileSync(letters, "utf8") : "", "", "nothing dead-lettered");
+    assert.deepEqual([requests(since).length, connections(since).length, out.length], [0, 0, 0], "no status request, no connection change, no transition");
+    const d = withStore((s) => s.device("pp"));
+    assert.deepEqual([d?.power, d?.connection], ["on", "connected"]);
+  });
+
   it("refuses a bad device list or delay with a red status, and follows nothing", async () => {
     for (const extra of [{ devices: "pp, not/a/device" }, { confirm: -1 }, { confirm: "soon" }]) {
       await helper.load(nodes, trackerFlow(h.url, extra));

@@ -197,6 +197,21 @@ describe("stats node", () => {
     assert.deepEqual(averaged, ["flow/t/average", "sensors/wild/average"]);
   });
 
+  it("takes a retained topic cleared while it listens (an empty payload) as no reading: nothing dead-lettered", async () => {
+    await load(statsFlow(h.url, { topics: "sensors/exact" }));
+    const caught: unknown[] = [];
+    helper.getNode("caught")!.on("input", (msg: unknown) => caught.push(msg));
+    await h.client.publish("sensors/exact", "20", { retain: true });
+    await h.client.publish("sensors/exact", "", { retain: true }); // arrives to a subscriber as a live empty message
+    await h.client.publish("sensors/exact", "22");
+    await barrier();
+    assert.deepEqual(deadLetters(), []);
+    assert.deepEqual(caught, []);
+    clock.tick(5 * MIN);
+    const s = statsOf(await h.client.waitFor("pifog/hub/stats/sensors/exact"));
+    assert.deepEqual([s.count, s.mean], [2, 21], "the two readings, nothing for the clear");
+  });
+
   it("reads JSON readings at the value path beside plain ones", async () => {
     await load(statsFlow(h.url, { topics: "env/#", path: "temperature", compat: false }));
     await h.client.publish("env/a", JSON.stringify({ temperature: 21.5, humidity: 40 }));

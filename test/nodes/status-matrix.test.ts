@@ -123,6 +123,41 @@ describe("status-matrix node", () => {
     assert.match(letters, /not JSON/);
   });
 
+  it("takes a cleared retained topic (an empty payload) as no state: the cyan ?, nothing dead-lettered", async () => {
+    await helper.load(nodes, matrixFlow(h.url));
+    const caught: unknown[] = [];
+    (helper.getNode("caught") as unknown as NodeJS.EventEmitter).on("input", (m: unknown) => caught.push(m));
+    const event = JSON.stringify({ state: { door1: "open", door2: "open", timestamp: "2016-03-28 12:00:00.000000" } });
+    const connected = JSON.stringify({ connected: { boot_time: "", addresses: "", timestamp: "" } });
+    const shows = async (glyph: Frame, act: () => Promise<unknown>) => {
+      const shown = h.client.waitFor("pifog/sp1/sim/matrix", frameIs(glyph), 5000, false);
+      await act();
+      await shown;
+    };
+    await shows(glyphs.go(), async () => {
+      await h.client.publish("pifog/dp1/status", online, { retain: true });
+      await h.client.publish("pifog/dp1/doors", doors("open", "open"), { retain: true });
+    });
+    await h.client.publish("/World/Fog/1/DoorPi/Connection", connected, { retain: true });
+    await h.client.publish("/World/Fog/1/DoorPi/Event", event, { retain: true });
+    for (const [topic, state] of [
+      ["pifog/dp1/doors", doors("open", "open")],
+      ["pifog/dp1/status", online],
+      ["/World/Fog/1/DoorPi/Event", event],
+      ["/World/Fog/1/DoorPi/Connection", connected],
+    ] as const) {
+      // a client cleaning up clears the retained topic; the DoorPi's next word brings the doors back
+      await shows(glyphs.unknown(), () => h.client.publish(topic, "", { retain: true }));
+      const occ = h.client.json<OccupancyState>(await h.client.waitFor("pifog/sp1/occupancy", (m) => m.payload.includes('"unknown"')));
+      assert.equal(occ.occupancy, "unknown", topic);
+      await shows(glyphs.go(), () => h.client.publish(topic, state, { retain: true }));
+    }
+    assert.deepEqual(caught, [], "nothing sent to Catch nodes");
+    const letters = path.join(h.dataDir, "dead-letter.jsonl");
+    assert.equal(fs.existsSync(letters) ? fs.readFileSync(letters, "utf8") : "", "", "nothing dead-lettered");
+    assert.doesNotMatch(helper.log().args.map((a) => JSON.stringify(a)).join("\n"), /not JSON/);
+  });
+
   it("off a Pi with hardware set to pi, says the matrix is not available and still publishes occupancy", async () => {
     await helper.load(nodes, matrixFlow(h.url, { hardware: "pi" }));
     await h.client.publish("pifog/dp1/status", online, { retain: true });

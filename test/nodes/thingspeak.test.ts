@@ -340,6 +340,18 @@ describe("thingspeak node", () => {
     assert.deepEqual(fake.entries()[0]?.fields, { field1: 23.1, field4: 7 });
   });
 
+  it("takes a cleared retained reading (an empty payload) as no reading: nothing dead-lettered, nothing sent for it", async () => {
+    await load();
+    const caught: unknown[] = [];
+    helper.getNode("caught")!.on("input", (msg: unknown) => caught.push(msg));
+    await h.client.publish(TEMP, "", { retain: true }); // a client cleaning up the sensor's retained value
+    await h.client.publish(TEMP, "23.1");
+    await fake.until(() => fake.entries().length >= 1, 5000, "an entry");
+    assert.deepEqual(caught, []);
+    assert.equal(fs.existsSync(path.join(h.dataDir, "dead-letter.jsonl")), false, "nothing dead-lettered");
+    assert.deepEqual(fake.entries().map((e) => e.fields), [{ field1: 23.1 }]);
+  });
+
   it("refuses a configuration without a write key or with a bad channel, and raises a too-short interval", async () => {
     helper.settings({ pifogDataDir: h.dataDir }); // the real 15 s minimum
     await helper.load(nodes, flow({ interval: 1 }), { ts: { writeApiKey: KEY } });

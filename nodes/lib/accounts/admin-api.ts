@@ -118,7 +118,7 @@ export function adminAccountRoutes(app: express.Router, needsPermission: (permis
       name = b.name.trim();
     }
     const before = ctx.store.device(b.deviceId);
-    const device = ctx.store.attachDevice(account.id, b.deviceId, name);
+    const device = ctx.store.attachDevice(account.id, b.deviceId, name, ctx.clock.now());
     ctx.changed?.();
     const from = before?.accountId && before.accountId !== account.id ? (ctx.store.account(before.accountId)?.username ?? null) : null;
     send(res, 200, { account: account.username, device: apiDevice(device), movedFrom: from });

@@ -24,16 +24,18 @@ export interface ApiContext {
   changed?: () => void;
 }
 
-/** detectordag's Device object. */
+/** detectordag's Device object: every field always set, as its shadow validation guaranteed (originals.md §2.6). */
 export interface ApiDevice {
   name: string;
   deviceId: string;
-  state: { power: "on" | "off" | null; updated: string | null };
-  connection: { status: "connected" | "disconnected" | null; updated: string | null };
+  state: { power: "on" | "off"; updated: string };
+  connection: { status: "connected" | "disconnected"; updated: string };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NOT_FOUND = "Not found";
+/** Go's zero time.Time as encoding/json writes it: what the original's types carry for a time never set. */
+export const GO_ZERO_TIME = "0001-01-01T00:00:00Z";
 
 /** Go's time.Time in JSON (RFC 3339, fraction without trailing zeros), as the original answered. */
 export function rfc3339(ms: number | null): string | null {
@@ -41,12 +43,20 @@ export function rfc3339(ms: number | null): string | null {
   return new Date(ms).toISOString().replace(/\.(\d*?)0*Z$/, (_m, f: string) => (f ? `.${f}Z` : "Z"));
 }
 
+/**
+ * The original never answered a device without a full shadow (its validation requires power, connection and
+ * their times), and its frontend throws on any other value, losing the card. A device the hub has not heard
+ * from is therefore "disconnected" (true: it has never been in contact) with its power "on" (the one value
+ * that raises no false "Lost power" on the card), both dated from when it was attached: the card reads
+ * "Was On" and "Lost connection <since attached>" until the device reports.
+ */
 export function apiDevice(d: DeviceRecord): ApiDevice {
+  const since = (own: number | null, other: number | null) => rfc3339(own) ?? rfc3339(d.attachedAt) ?? rfc3339(other) ?? GO_ZERO_TIME;
   return {
     name: d.name,
     deviceId: d.id,
-    state: { power: d.power, updated: rfc3339(d.powerUpdated) },
-    connection: { status: d.connection, updated: rfc3339(d.connectionUpdated) },
+    state: { power: d.power ?? "on", updated: since(d.powerUpdated, d.connectionUpdated) },
+    connection: { status: d.connection ?? "disconnected", updated: since(d.connectionUpdated, d.powerUpdated) },
   };
 }
 

@@ -20,6 +20,8 @@ export interface DeviceRecord {
   powerUpdated: number | null;
   connection: ConnectionStatus | null;
   connectionUpdated: number | null;
+  /** When it was attached to its account (ms since the epoch), or null for a device no account holds. */
+  attachedAt: number | null;
 }
 
 const SCHEMA = `
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS devices (
   power TEXT,
   power_updated INTEGER,
   connection TEXT,
-  connection_updated INTEGER
+  connection_updated INTEGER,
+  attached_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS devices_account ON devices(account_id);
 `;
@@ -66,6 +69,7 @@ interface DeviceRow {
   power_updated: number | null;
   connection: string | null;
   connection_updated: number | null;
+  attached_at: number | null;
 }
 
 const toAccount = (r: AccountRow): Account => ({ id: r.id, username: r.username, emails: JSON.parse(r.emails) as string[] });
@@ -77,6 +81,7 @@ const toDevice = (r: DeviceRow): DeviceRecord => ({
   powerUpdated: r.power_updated,
   connection: (r.connection as ConnectionStatus | null) ?? null,
   connectionUpdated: r.connection_updated,
+  attachedAt: r.attached_at ?? null,
 });
 
 export class AccountStore {
@@ -85,6 +90,12 @@ export class AccountStore {
   constructor(dataDir: string) {
     this.handle = dataDatabase(dataDir, "accounts");
     this.handle.db.exec(SCHEMA);
+    const columns = this.handle.db.prepare("PRAGMA table_info(devices)").all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === "attached_at")) {
+      // a store from before attach times: its attached devices count from the day this version opened it
+      this.handle.db.exec("ALTER TABLE devices ADD COLUMN attached_at INTEGER");
+      this.handle.db.prepare("UPDATE devices SET attached_at = ? WHERE account_id IS NOT NULL").run(Date.now());
+    }
   }
 
   private get db() {
@@ -145,15 +156,22 @@ export class AccountStore {
     this.db.prepare("UPDATE accounts SET password_hash = ? WHERE id = ?").run(hash, accountId);
   }
 
-  /** Attaches a device to an account (making the device record if needed). */
-  attachDevice(accountId: string, deviceId: string, name?: string): DeviceRecord {
+  /**
+   * Attaches a device to an account (making the device record if needed) at `at` (ms since the epoch): what the
+   * API says of a device the hub has not heard from yet is dated from then. Attaching it again to the same
+   * account keeps the first time.
+   */
+  attachDevice(accountId: string, deviceId: string, name?: string, at: number = Date.now()): DeviceRecord {
     if (!this.account(accountId)) throw new AccountError(`no account ${accountId}`);
     this.db
       .prepare(
-        `INSERT INTO devices (id, name, account_id) VALUES (?, ?, ?)
-         ON CONFLICT(id) DO UPDATE SET account_id = excluded.account_id, name = coalesce(?, devices.name)`,
+        `INSERT INTO devices (id, name, account_id, attached_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET
+           attached_at = CASE WHEN devices.account_id IS excluded.account_id THEN coalesce(devices.attached_at, excluded.attached_at)
+                              ELSE excluded.attached_at END,
+           account_id = excluded.account_id, name = coalesce(?, devices.name)`,
       )
-      .run(deviceId, name ?? deviceId, accountId, name ?? null);
+      .run(deviceId, name ?? deviceId, accountId, at, name ?? null);
     return this.device(deviceId)!;
   }
 
