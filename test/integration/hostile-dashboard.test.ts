@@ -83,7 +83,7 @@ describe("the dashboard's socket, as an attacker on the network uses it (role al
 
     const after = await probe.measure(10);
     assert.equal(after.lost, 0);
-    assert.ok(after.p99 < 500, `MQTT round trips still fast: ${JSON.stringify(after)} (quiet ${JSON.stringify(quiet)})`);
+    assert.ok(after.p99 < 2000, `MQTT round trips still fast: ${JSON.stringify(after)} (quiet ${JSON.stringify(quiet)})`);
     // and the same socket still works for what a dashboard really sends
     attacker.emit("ui-refresh", {});
     await attacker.nextControls();
@@ -118,7 +118,7 @@ describe("the dashboard's socket, as an attacker on the network uses it (role al
     assert.ok(letters >= sockets && letters <= sockets * 20, `${sockets * EVENTS} events, at most 20 dead letters a socket: ${letters}`);
     assert.equal(audit().filter((a) => a.event === "dashboard.socket.cut").length - cutsBefore, sockets);
     assert.equal(flood.lost, 0);
-    assert.ok(flood.p99 < 500, `MQTT round trips during the flood: ${JSON.stringify(flood)} (quiet ${JSON.stringify(quiet)}, ${ms} ms)`);
+    assert.ok(flood.p99 < 2000, `MQTT round trips during the flood: ${JSON.stringify(flood)} (quiet ${JSON.stringify(quiet)}, ${ms} ms)`);
     console.log(
       `      ${sockets * EVENTS} events from ${sockets} sockets in ${ms} ms, ${letters} dead letters; MQTT round trips: ` +
         `quiet p50 ${quiet.p50.toFixed(1)} p99 ${quiet.p99.toFixed(1)} ms, during p50 ${flood.p50.toFixed(1)} p99 ${flood.p99.toFixed(1)} max ${flood.max.toFixed(1)} ms (${flood.count} trips)`,

@@ -48,7 +48,7 @@ describe("hostile input: a door pulse under every flood at once (real runtime, r
     assert.ok(Math.abs(held.heldMs - held.pulseMs) <= 50, `the door was held ${held.heldMs} ms for a ${held.pulseMs} ms pulse`);
     assert.equal(rtt.lost, 0, "every round trip came back");
     // generous against the failure (seconds before; these 2 cores are shared with the test's own floods)
-    assert.ok(rtt.p99 < 1000, `round trip p99 ${rtt.p99.toFixed(1)} ms under the floods`);
+    assert.ok(rtt.p99 < 2000, `round trip p99 ${rtt.p99.toFixed(1)} ms under the floods`);
     assert.ok(floods[0].every((s) => s === 403 || s === 429), "every login answered 403 or 429");
     assert.ok(floods[1].every((s) => s === 200 || s === 503), "every history query answered 200 or 503");
   });

@@ -162,7 +162,7 @@ describe("hostile sign-ins", function () {
 
       assert.equal(during.lost, 0);
       // generous against the failure (8.6 s here before, 13.7 s on main): these 2 cores are shared and busy
-      assert.ok(during.p99 < 1000, `MQTT round trip p99 ${during.p99.toFixed(1)} ms during the flood (8.6 s before)`);
+      assert.ok(during.p99 < 2000, `MQTT round trip p99 ${during.p99.toFixed(1)} ms during the flood (8.6 s before)`);
 
       const audit = auditOf(fog).filter((r) => r.via === "http");
       const auditRefused = audit.filter((r) => r.event === "auth.refused");
@@ -234,7 +234,7 @@ describe("hostile sign-ins", function () {
       assert.equal(answers.length, 200);
       assert.ok(answers.every((a) => a.status === 403));
       assert.equal(during.lost, 0);
-      assert.ok(during.p99 < 1000, `MQTT round trip p99 ${during.p99.toFixed(1)} ms while 200 passwords were checked (8.2 s before)`);
+      assert.ok(during.p99 < 2000, `MQTT round trip p99 ${during.p99.toFixed(1)} ms while 200 passwords were checked (8.2 s before)`);
       assert.equal((await v1Login(base, USER_ADDRESS, "sam@example.com", "correct horse")).status, 200);
     });
   });
