@@ -8,6 +8,7 @@ import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-mo
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
 import { adminAccount, credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
 import { systemClock } from "./nodes/lib/clock";
+import { functionContext } from "./nodes/lib/views";
 import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
 import { makeSignInThrottles } from "./nodes/lib/security/sign-in";
 
@@ -63,6 +64,8 @@ const settings = {
   pifogDashboardSockets: dashboardSockets,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,
+  // the flows' function nodes build topics and views with typed code: `global.get("pifog")` (nodes/lib/views)
+  functionGlobalContext: { pifog: functionContext() },
   diagnostics: { enabled: false, ui: false },
   telemetry: { enabled: false, updateNotification: false },
   editorTheme: {

@@ -36,11 +36,13 @@ describe("the editor in Chromium (role all): shipped flows are valid, PiFog node
 
   it("shows no invalid node in any shipped flow", async () => {
     const nodes = await ui.page.evaluate(() => {
-      const RED = (window as unknown as { RED: { nodes: { eachNode(f: (n: EditorNode) => void): void; eachConfig(f: (n: EditorNode) => void): void } } }).RED;
+      const RED = (window as unknown as { RED: { nodes: { eachNode(f: (n: EditorNode) => void): void; eachConfig(f: (n: EditorNode) => void): void; eachGroup(f: (n: EditorNode) => void): void } } }).RED;
       const out: EditorNode[] = [];
       const take = (n: EditorNode) => out.push({ id: n.id, type: n.type, name: n.name, valid: n.valid, validationErrors: n.validationErrors });
       RED.nodes.eachNode(take);
       RED.nodes.eachConfig(take);
+      // the groups the flows lay their pipelines out in
+      RED.nodes.eachGroup(take);
       return out;
     });
     const shipped = fs

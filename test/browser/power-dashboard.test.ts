@@ -202,4 +202,18 @@ describe("Power tab in Chromium (role all, simulated power Pi)", function () {
     await waitForGone(ui.page, "#pf-emails");
     assert.deepEqual(ui.pageErrors, [], "no script errors on the ui.page");
   });
+
+  it("a device the hub knows before its first power report gets a card that says so, and the others keep theirs", async () => {
+    const device = `garage-${process.pid}`;
+    await fog.mqtt.publish(powerTopics.connection(device), JSON.stringify({ device, status: "connected", updated: new Date().toISOString() }), { retain: true });
+    await waitForText(ui.page, `#pf-power-state-${device}`, "Not heard from yet");
+    await waitForText(ui.page, `#pf-power-${device} .pf-pdesc`, /has not reported its power yet/);
+    assert.equal(await ui.page.isVisible(`#pf-power-battery-${device}`), false);
+    await waitForText(ui.page, `#pf-power-state-${POWERPI}`, "Off");
+    await screenshot("unreported");
+    // the retained connection cleared: the hub knows nothing of it any more, and its card goes
+    await fog.mqtt.publish(powerTopics.connection(device), "", { retain: true });
+    await waitForGone(ui.page, `#pf-power-${device}`);
+    assert.deepEqual(ui.pageErrors, [], "no script errors on the ui.page");
+  });
 });
