@@ -26,8 +26,6 @@ export interface PifogDeviceCredentials {
   password?: string;
 }
 
-export const DEFAULT_BROKER = "mqtt://127.0.0.1:1883";
-
 
 function definePifogDevice(RED: NodeAPI) {
   return class PifogDeviceConfig extends Node implements PifogDevice {
