@@ -5,12 +5,13 @@ import path from "node:path";
 import { runtimeDashboardGuard } from "./nodes/lib/dashboard/runtime-guard";
 import { readConfig } from "./nodes/lib/runtime/config";
 import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-modes";
+import { exportFlowEnvironment } from "./nodes/lib/runtime/flow-env";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
 import { adminAccount, credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
 import { systemClock } from "./nodes/lib/clock";
 import { functionContext } from "./nodes/lib/views";
+import { createServices } from "./nodes/lib/services";
 import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
-import { makeSignInThrottles } from "./nodes/lib/security/sign-in";
 
 // before anything is written: the data dir is private (a plain `node-red -s dist/settings.js` starts here)
 keepNewFilesPrivate();
@@ -32,9 +33,13 @@ if (operator.generatedPassword) {
   );
 }
 
-// made once for the runtime: every sign-in path counts wrong passwords per client address in these
-const signIn = makeSignInThrottles(config.signIn, systemClock);
+// what the nodes share, made once for the runtime (nodes/lib/services.ts): the launcher adds its embedded broker;
+// a plain `node-red -s dist/settings.js` runs without one and its log says so
 const dashboardSockets = new DashboardSockets();
+const services = createServices({ config, clock: systemClock, operators: [{ username: operator.username, hash: operator.hash }], dashboardSockets });
+// the flows' placeholders, for a plain `node-red -s dist/settings.js` (the launcher writes them again once its broker
+// and its HTTP server have their ports)
+exportFlowEnvironment(config, services.broker.url, config.httpPort);
 
 const settings = {
   uiPort: config.httpPort,
@@ -47,21 +52,16 @@ const settings = {
   httpNodeRoot: "/",
   // every event on the dashboard's socket is checked before the dashboard sees it (nodes/lib/dashboard); then each
   // socket's address is noted for the sign-in throttle (nodes/lib/security/dashboard-sockets.ts)
-  ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(config.dataDir).middleware, dashboardSockets.middleware] },
+  ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware] },
   adminAuth: {
     type: "credentials",
     users: [{ username: admin.username, password: admin.hash, permissions: "*" }],
   },
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
-  pifogDataDir: config.dataDir,
-  // the broker's packet limit, so the history stores whatever the broker accepted (nodes/lib/broker/limits.ts)
-  pifogMqttMaxPacket: config.mqttMaxPacket,
-  // the dashboard's operator (nodes/operator-gate): its own password, never the editor's
-  pifogOperators: [{ username: operator.username, hash: operator.hash }],
-  pifogRole: config.role,
-  pifogSignIn: signIn,
-  pifogDashboardSockets: dashboardSockets,
+  // the configuration, the clock, the stores, the records, the throttles, the dashboard's operator (its own
+  // password, never the editor's)...: every node reads them with servicesOf(RED)
+  pifogServices: services,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,
   // the flows' function nodes build topics and views with typed code: `global.get("pifog")` (nodes/lib/views)

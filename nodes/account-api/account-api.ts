@@ -6,14 +6,13 @@
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import { adminAccountRoutes } from "../lib/accounts/admin-api";
-import { accountRoutes, apiDevice, type ApiContext, type ApiDevice } from "../lib/accounts/api";
+import { accountRoutes, apiDevice, type ApiDevice } from "../lib/accounts/api";
 import { jwtSecret, parseLifetime } from "../lib/accounts/jwt";
 import { AccountStore } from "../lib/accounts/store";
 import { PayloadError } from "../lib/contract";
 import { settingsFor } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { auditOf, clockOf, dataDirOf } from "../lib/node-red/settings";
-import { signInThrottlesOf } from "../lib/security/sign-in";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 
 export interface AccountApiDef extends NodeDef {
@@ -39,9 +38,6 @@ export interface AccountView {
   devices: ApiDevice[];
 }
 
-/** The running account-api nodes, in start order; the API uses the first. */
-const active = new Map<string, ApiContext>();
-
 function defineAccountApi(RED: NodeAPI) {
   return class AccountApi extends Node {
     private store: AccountStore | null = null;
@@ -51,12 +47,13 @@ function defineAccountApi(RED: NodeAPI) {
       this.createNode(config);
       const s = settingsFor(this, () => normaliseAccountApi(config));
       if (!s) return;
-      const dataDir = dataDirOf(RED);
+      const services = servicesOf(RED);
+      const dataDir = services.dataDir;
       let store: AccountStore;
       let secret: string;
       try {
         secret = jwtSecret(dataDir);
-        store = new AccountStore(dataDir);
+        store = new AccountStore(dataDir, services.stores);
       } catch (err) {
         showStatus(this, "error", RED._("account-api.status.no-store"));
         this.error(RED._("account-api.errors.store", { error: (err as Error).message }));
@@ -73,10 +70,10 @@ function defineAccountApi(RED: NodeAPI) {
           this.error(RED._("account-api.errors.store", { error: (err as Error).message }));
         }
       };
-      const clock = clockOf(RED);
+      const clock = services.clock;
       // the runtime's one throttle for /v1 sign-ins (so a redeploy does not forget who was locked)
-      const throttle = signInThrottlesOf(RED.settings, clock).api;
-      active.set(this.id, { store, secret, lifetimeMs: s.lifetimeMs, clock, throttle, audit: auditOf(RED), changed });
+      const throttle = services.signIn.api;
+      services.accountApis.set(this.id, { store, secret, lifetimeMs: s.lifetimeMs, clock, throttle, audit: services.audit, changed });
 
       this.on("input", (msg: NodeMessageInFlow, send, done) => {
         try {
@@ -97,7 +94,7 @@ function defineAccountApi(RED: NodeAPI) {
       });
 
       this.on("close", (done: () => void) => {
-        active.delete(this.id);
+        services.accountApis.delete(this.id);
         this.store?.close();
         this.store = null;
         done();
@@ -121,7 +118,8 @@ function defineAccountApi(RED: NodeAPI) {
 
 export default function register(RED: NodeAPI): void {
   defineAccountApi(RED).registerType(RED, "account-api");
-  const first = () => active.values().next().value ?? null;
+  const apis = servicesOf(RED).accountApis;
+  const first = () => apis.values().next().value ?? null;
   accountRoutes(RED.httpNode, first);
   // the owner's setup, behind the editor's login (RED.httpAdmin is absent in some test harnesses)
   if (RED.httpAdmin) adminAccountRoutes(RED.httpAdmin, (permission) => RED.auth.needsPermission(permission), first);

@@ -6,7 +6,6 @@ import { createHash } from "node:crypto";
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import { AlertEngine } from "../lib/alerts/engine";
-import { activeAlertsOf, dropActiveAlerts, setActiveAlerts } from "../lib/alerts/registry";
 import { normaliseRules, type AlertRule, type AlertRuleConfig } from "../lib/alerts/rules";
 import { AlertStore } from "../lib/alerts/store";
 import type { Clock } from "../lib/clock";
@@ -25,7 +24,7 @@ import {
 import type { MessageMeta } from "../lib/mqtt/device-link";
 import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf, type PifogServices } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { dataDatabase, type DatabaseHandle } from "../lib/store/sqlite";
 import { expectedNumeric, readValue, valueError, type ValueResult } from "../lib/telemetry-value";
@@ -43,6 +42,7 @@ export const CHECKPOINT_MS = 2000;
 function defineAlert(RED: NodeAPI) {
   return class Alert extends Node {
     private readonly clock: Clock;
+    private readonly services: PifogServices;
     private engine: AlertEngine | null = null;
     private store: AlertStore | null = null;
     private db: DatabaseHandle | null = null;
@@ -59,7 +59,8 @@ function defineAlert(RED: NodeAPI) {
     constructor(config: AlertDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.services = servicesOf(RED);
+      this.clock = this.services.clock;
       const device = deviceFor(RED, this, config.device, "alert");
       if (!device) return;
       let rules: AlertRule[];
@@ -80,7 +81,7 @@ function defineAlert(RED: NodeAPI) {
       });
       this.engine = engine;
       try {
-        this.db = dataDatabase(dataDirOf(RED), "state");
+        this.db = dataDatabase(this.services.dataDir, "state", this.services.stores);
         this.store = new AlertStore(this.db.db, this.id);
         const { tracks, damaged } = this.store.load();
         if (damaged > 0) this.warn(RED._("alert.errors.damaged", { count: damaged }));
@@ -152,9 +153,9 @@ function defineAlert(RED: NodeAPI) {
         this.save();
         // its alerts leave the device's list until it starts again (they are in its checkpoint); a node deleted
         // or disabled takes them off the retained list too (a restart would only make the list flicker)
-        dropActiveAlerts(device.deviceId, this.id);
+        this.services.alerts.drop(device.deviceId, this.id);
         if (removed) {
-          const list: ActiveAlerts = { device: device.deviceId, alerts: activeAlertsOf(device.deviceId), timestamp: new Date(this.clock.now()).toISOString() };
+          const list: ActiveAlerts = { device: device.deviceId, alerts: this.services.alerts.of(device.deviceId), timestamp: new Date(this.clock.now()).toISOString() };
           this.publish(topics.alertsActive(device.deviceId), JSON.stringify(list), true);
         }
         this.db?.release();
@@ -242,7 +243,7 @@ function defineAlert(RED: NodeAPI) {
       if (!device || !engine) return;
       const list: ActiveAlerts = {
         device: device.deviceId,
-        alerts: setActiveAlerts(device.deviceId, this.id, engine.active()),
+        alerts: this.services.alerts.set(device.deviceId, this.id, engine.active()),
         timestamp: new Date(this.clock.now()).toISOString(),
       };
       this.publish(topics.alertsActive(device.deviceId), JSON.stringify(list), true);

@@ -16,7 +16,7 @@ import {
 import { CAMERA_PRESETS, type Camera, type CameraPreset, type Picture } from "../lib/drivers/types";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 
 export interface CameraDef extends NodeDef {
@@ -84,7 +84,7 @@ function defineCamera(RED: NodeAPI) {
     constructor(config: CameraDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "camera");
       if (!device) return;
       const s = settingsFor(this, () => normaliseCamera(config));

@@ -23,8 +23,7 @@ import { DoorAudit } from "../lib/door-audit";
 import type { GpioOutput } from "../lib/drivers/types";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
-import { safeStateOf } from "../lib/runtime/safe-state";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 
 export interface DoorOpenerDef extends NodeDef {
@@ -100,16 +99,16 @@ function defineDoorOpener(RED: NodeAPI) {
     constructor(config: DoorOpenerDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "door-opener");
       if (!device) return;
       const s = settingsFor(this, () => normaliseDoorOpener(config));
       if (!s) return;
-      this.audit = new DoorAudit(dataDirOf(RED));
+      this.audit = new DoorAudit(servicesOf(RED).dataDir);
       try {
         this.output = device.drivers.gpioOutput({ name: DOOR_OUTPUT, pin: s.pin, activeLow: s.activeLow, initial: 0 });
         showStatus(this, "ok", RED._("door-opener.status.ready"));
-        const deregister = safeStateOf(RED).register(`door-opener ${this.id}`, () => this.goSafe(device, "failure"));
+        const deregister = servicesOf(RED).safeState.register(`door-opener ${this.id}`, () => this.goSafe(device, "failure"));
         this.on("close", () => deregister());
       } catch (err) {
         // still listening: every attempt is answered (refused, "unavailable") and audited

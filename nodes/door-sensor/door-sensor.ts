@@ -15,8 +15,7 @@ import {
 } from "../lib/contract";
 import type { GpioInput, GpioOutput, Level, Pull } from "../lib/drivers/types";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf } from "../lib/node-red/settings";
-import { safeStateOf } from "../lib/runtime/safe-state";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 
@@ -106,7 +105,7 @@ function defineDoorSensor(RED: NodeAPI) {
     constructor(config: DoorSensorDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "door-sensor");
       if (!device) return;
       const settings = settingsFor(this, () => normaliseDoorSensor(config));
@@ -120,7 +119,7 @@ function defineDoorSensor(RED: NodeAPI) {
       }
 
       if (this.leds.size > 0) {
-        const deregister = safeStateOf(RED).register(`door-sensor ${this.id} LEDs`, () => this.goDark());
+        const deregister = servicesOf(RED).safeState.register(`door-sensor ${this.id} LEDs`, () => this.goDark());
         this.on("close", () => deregister());
       }
 

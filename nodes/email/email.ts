@@ -8,12 +8,12 @@ import { Node } from "node-red-contrib-typescript-node";
 import { AccountError, AccountStore, validEmails } from "../lib/accounts/store";
 import type { Clock } from "../lib/clock";
 import { PayloadError } from "../lib/contract";
-import { DeadLetterFile, payloadText } from "../lib/dead-letter";
+import { payloadText } from "../lib/dead-letter";
 import { MailSender, type NewMail, type QueuedMail, type SmtpFailure, type SmtpSecurity, type SmtpSettings } from "../lib/email/sender";
 import { checkTimeZone, parseTransitionEvent, renderTransitionMail } from "../lib/email/templates";
 import { failMessage } from "../lib/node-red/fail";
 import { settingsFor } from "../lib/node-red/device";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { openOutbox } from "../lib/outbox/bridge";
 
@@ -33,15 +33,6 @@ export interface EmailCredentials {
 }
 
 /** Runtime settings (settings.ts, or a test). */
-export interface EmailRuntimeSettings {
-  /** The first retry's wait and the longest one, ms (5 s, 10 min). Tests shorten them. */
-  pifogEmailBackoff?: { initialMs?: number; maxMs?: number };
-  /** Connect, greeting and socket-silence timeout, ms (30 000). */
-  pifogEmailTimeoutMs?: number;
-  /** Set to false ONLY to reach a test server with a self-signed certificate (the tests do). Default true. */
-  pifogEmailTlsRejectUnauthorized?: boolean;
-}
-
 export interface EmailSettings {
   smtp: Omit<SmtpSettings, "timeoutMs" | "rejectUnauthorized">;
   retries: number;
@@ -159,8 +150,8 @@ function defineEmail(RED: NodeAPI) {
     constructor(config: EmailDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
-      const runtime = RED.settings as unknown as EmailRuntimeSettings;
+      this.clock = servicesOf(RED).clock;
+      const runtime = servicesOf(RED).tuning;
       const credentials = (this as unknown as { credentials?: EmailCredentials }).credentials ?? {};
       const s = settingsFor(this, () => normaliseEmail(config, credentials));
 
@@ -181,20 +172,21 @@ function defineEmail(RED: NodeAPI) {
       });
       if (!s) return;
 
-      const dataDir = dataDirOf(RED);
+      const dataDir = servicesOf(RED).dataDir;
       const sender = openOutbox(this, RED._("email.errors.busy"), () => {
-        this.accounts = new AccountStore(dataDir);
+        this.accounts = new AccountStore(dataDir, servicesOf(RED).stores);
         return new MailSender({
           dataDir,
+          pool: servicesOf(RED).stores,
           queue: emailQueue(this.id),
           clock: this.clock,
           smtp: {
             ...s.smtp,
-            timeoutMs: runtime.pifogEmailTimeoutMs ?? DEFAULT_TIMEOUT_MS,
-            rejectUnauthorized: runtime.pifogEmailTlsRejectUnauthorized !== false,
+            timeoutMs: runtime.emailTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+            rejectUnauthorized: runtime.emailTlsRejectUnauthorized !== false,
           },
           retries: s.retries,
-          backoff: runtime.pifogEmailBackoff,
+          backoff: runtime.emailBackoff,
         });
       });
       if (!sender) {
@@ -273,7 +265,7 @@ function defineEmail(RED: NodeAPI) {
       const error = `${RED._(`email.errors.${reason}`, { to: mail.to })}: ${detail}`;
       const summary = { to: mail.to, subject: mail.subject, messageId: mail.messageId, ...(mail.source ?? {}) };
       try {
-        new DeadLetterFile(dataDirOf(RED)).append({ node: this.id, type: this.type, error, topic: mail.to, payload: payloadText(summary) });
+        servicesOf(RED).deadLetters.append({ node: this.id, type: this.type, error, topic: mail.to, payload: payloadText(summary) });
       } catch (writeErr) {
         this.warn(`could not write the dead-letter record: ${(writeErr as Error).message}`);
       }

@@ -20,14 +20,14 @@ import fs from "node:fs";
 import type { NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
-import { DeadLetterFile, payloadText } from "../lib/dead-letter";
+import { payloadText } from "../lib/dead-letter";
 import { deviceFor } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { openOutbox, StatusThrottle } from "../lib/outbox/bridge";
 import { DeliveryError, Outbox, type OutboxItem } from "../lib/outbox/outbox";
-import { dataDatabase } from "../lib/store/sqlite";
+import type { SqlitePool } from "../lib/store/sqlite";
 import {
   formatBytes,
   normaliseForwarder,
@@ -43,11 +43,6 @@ import {
 export type { ForwarderDef } from "./rules";
 
 /** Runtime settings (or a test's) that tune the connection. */
-export interface ForwarderRuntimeSettings {
-  /** Wait between reconnect attempts to the remote broker, ms (2000). */
-  pifogForwarderReconnectMs?: number;
-}
-
 /** The outbox queue of a forwarder node: a re-deployed or restarted node finds its messages again. */
 export function forwarderQueue(nodeId: string): string {
   return `forwarder/${nodeId}`;
@@ -75,7 +70,7 @@ function defineForwarder(RED: NodeAPI) {
     constructor(config: ForwarderDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       this.statusThrottle = new StatusThrottle(this.clock, 250, () => this.drawStatus());
       const device = deviceFor(RED, this, config.device, "forwarder");
       if (!device) return;
@@ -98,11 +93,12 @@ function defineForwarder(RED: NodeAPI) {
         return;
       }
 
-      const dataDir = dataDirOf(RED);
+      const dataDir = servicesOf(RED).dataDir;
       const queue = forwarderQueue(this.id);
       const outbox = openOutbox(this, RED._("forwarder.errors.busy"), () =>
         new Outbox<Queued>({
           dataDir,
+          pool: servicesOf(RED).stores,
           queue,
           clock: this.clock,
           batchSize: s.batchSize,
@@ -112,13 +108,13 @@ function defineForwarder(RED: NodeAPI) {
       );
       if (!outbox) return;
       this.outbox = outbox;
-      this.bytes = queuedBytesOnDisk(dataDir, queue);
+      this.bytes = queuedBytesOnDisk(servicesOf(RED).stores, dataDir, queue);
       outbox.on("change", () => this.refreshStatus());
       outbox.on("delivered", (items) => {
         if (this.recount) {
           // some of the batch were dropped (and counted off) while it was in flight: count again
           this.recount = false;
-          this.bytes = queuedBytesOnDisk(dataDir, queue);
+          this.bytes = queuedBytesOnDisk(servicesOf(RED).stores, dataDir, queue);
         } else {
           for (const item of items) this.bytes -= queuedBytes(item.payload);
           this.bytes = Math.max(0, this.bytes);
@@ -130,12 +126,12 @@ function defineForwarder(RED: NodeAPI) {
         this.refreshStatus(true);
       });
 
-      const runtime = RED.settings as unknown as ForwarderRuntimeSettings;
+      const runtime = servicesOf(RED).tuning;
       const options: IClientOptions = {
         clientId: s.clientId,
         clean: true,
         keepalive: 30,
-        reconnectPeriod: runtime.pifogForwarderReconnectMs ?? 2000,
+        reconnectPeriod: runtime.forwarderReconnectMs ?? 2000,
         connectTimeout: 10_000,
         // QoS 0 never waits in mqtt.js's memory: offline, the outbox keeps it
         queueQoSZero: false,
@@ -242,7 +238,7 @@ function defineForwarder(RED: NodeAPI) {
 
     /** "drop-oldest": deletes the oldest queued messages until `size` more bytes fit, each with a dead-letter record. */
     private dropOldest(outbox: Outbox<Queued>, size: number): void {
-      const letters = new DeadLetterFile(dataDirOf(RED));
+      const letters = servicesOf(RED).deadLetters;
       const before = this.dropped;
       if (outbox.snapshot().delivering) this.recount = true;
       while (!this.fits(size) && outbox.size > 0) {
@@ -327,8 +323,8 @@ function toBuffer(payload: unknown): Buffer {
 }
 
 /** The bytes a queue holds on disk (its items' JSON), counted once at start. */
-function queuedBytesOnDisk(dataDir: string, queue: string): number {
-  const handle = dataDatabase(dataDir, "outbox");
+function queuedBytesOnDisk(pool: SqlitePool, dataDir: string, queue: string): number {
+  const handle = pool.data(dataDir, "outbox");
   try {
     const row = handle.db
       .prepare("SELECT COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) AS n FROM outbox WHERE queue = ?")

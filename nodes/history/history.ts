@@ -4,17 +4,14 @@
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
-import { maxPacketBytesOf } from "../lib/broker/limits";
-import { embeddedBrokerFor } from "../lib/broker/registry";
 import { HistorySink, type SinkOwner } from "../lib/history/history-sink";
 import { historyRoutes, type HistoryProvider } from "../lib/history/http-api";
 import type { PgHistoryStore as PgStore } from "../lib/history/pg-store";
-import { adoptSink, closeSink, keepSink } from "../lib/history/sinks";
 import { SqliteHistoryStore } from "../lib/history/sqlite-store";
 import type { HistoryStore } from "../lib/history/types";
 import { numericValue } from "../lib/telemetry-value";
 import { failMessage } from "../lib/node-red/fail";
-import { auditOf, clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { deviceFor, settingsFor } from "../lib/node-red/device";
 
@@ -70,8 +67,6 @@ export function normaliseHistory(config: HistoryDef): HistorySettings {
   };
 }
 
-const active = new Map<string, HistoryProvider>();
-
 /** pg is loaded only by a flow that asks for PostgreSQL. */
 function loadPgStore(): typeof PgStore {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -91,37 +86,38 @@ function defineHistory(RED: NodeAPI) {
     constructor(config: HistoryDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      const services = servicesOf(RED);
+      this.clock = services.clock;
       const creds = (this as unknown as { credentials?: HistoryCredentials }).credentials ?? {};
       const device = deviceFor(RED, this, config.device, "history");
       if (!device) return;
       const s = settingsFor(this, () => normaliseHistory(config));
       if (!s) return;
-      const dataDir = dataDirOf(RED);
+      const dataDir = services.dataDir;
       const key = JSON.stringify({ s, dataDir, url: device.brokerUrl, pg: creds.pgPassword ?? "" });
-      let sink = adoptSink<HistorySink>(this.id, key);
+      let sink = services.sinks.adopt<HistorySink>(this.id, key);
       if (!sink) {
-        const embedded = s.ingest === "auto" ? embeddedBrokerFor(device.brokerUrl) : null;
+        const embedded = s.ingest === "auto" ? device.embedded : null;
         sink = new HistorySink({
           key,
           store:
             s.backend === "postgres"
               ? new (loadPgStore())({ connectionString: s.pgUrl, password: creds.pgPassword || undefined })
-              : new SqliteHistoryStore(dataDir),
+              : new SqliteHistoryStore(dataDir, "history", { pool: services.stores }),
           filters: s.filters,
           clock: this.clock,
           numeric: (p) => numericValue(p),
-          maxPayloadBytes: embedded?.maxPacketBytes ?? maxPacketBytesOf(RED),
+          maxPayloadBytes: embedded?.maxPacketBytes ?? services.maxPacketBytes,
           embedded,
           external: { url: device.brokerUrl, clientId: `pifog-history-${device.deviceId}-${this.id}`.slice(0, 64), auth: device.brokerAuth },
           rawMs: s.rawMs,
           rollupMs: s.rollupMs,
         });
-        keepSink(this.id, sink).catch((err: Error) => this.warn(err.message));
+        services.sinks.keep(this.id, sink).catch((err: Error) => this.warn(err.message));
       }
       sink.owner = this;
       this.sink = sink;
-      active.set(this.id, this);
+      services.historyProviders.set(this.id, this);
       this.statusTimer = this.clock.setInterval(() => this.showProgress(), 2000);
       this.showProgress();
 
@@ -138,11 +134,11 @@ function defineHistory(RED: NodeAPI) {
       });
 
       this.on("close", (removed: boolean, done: () => void) => {
-        active.delete(this.id);
+        services.historyProviders.delete(this.id);
         if (this.statusTimer !== null) this.clock.clearInterval(this.statusTimer);
         if (sink.owner === this) sink.owner = null;
         // a redeploy keeps storing in between; a removed node stops
-        (removed ? closeSink(this.id) : Promise.resolve()).then(done, (err: Error) => {
+        (removed ? services.sinks.close(this.id) : Promise.resolve()).then(done, (err: Error) => {
           this.warn(err.message);
           done();
         });
@@ -177,5 +173,6 @@ function defineHistory(RED: NodeAPI) {
 
 export default function register(RED: NodeAPI): void {
   defineHistory(RED).registerType(RED, "history", { credentials: { pgPassword: { type: "password" } } });
-  historyRoutes(RED.httpNode, () => [...active.values()], { audit: auditOf(RED), clock: clockOf(RED) });
+  const services = servicesOf(RED);
+  historyRoutes(RED.httpNode, () => [...services.historyProviders.values()], { audit: services.audit, clock: services.clock });
 }

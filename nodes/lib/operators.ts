@@ -1,4 +1,4 @@
-// Who may press the dashboard's front-door buttons: an operator (the runtime's `pifogOperators`: usernames and
+// Who may press the dashboard's front-door buttons: an operator (the runtime's services' `operators`: usernames and
 // bcrypt hashes; settings.ts names one, "operator", whose password is its own, never the editor's, so a password
 // typed on the dashboard cannot unlock the editor). Signing in on the dashboard gives
 // a random session token, kept only in that browser tab and valid for a while; every action carries it.
@@ -85,13 +85,4 @@ export class OperatorSessions {
   private prune(): void {
     for (const [token, s] of this.sessions) if (s.expiresAt <= this.now()) this.sessions.delete(token);
   }
-}
-
-/** The operators a runtime's settings name (`pifogOperators`), or none. */
-export function operatorsOf(settings: unknown): Operator[] {
-  const list = (settings as { pifogOperators?: unknown } | undefined)?.pifogOperators;
-  if (!Array.isArray(list)) return [];
-  return list.filter(
-    (o): o is Operator => !!o && typeof (o as Operator).username === "string" && typeof (o as Operator).hash === "string",
-  );
 }

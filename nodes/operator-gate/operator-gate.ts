@@ -1,5 +1,5 @@
 // The `operator-gate` node: lets the dashboard's front-door buttons through for operators only. An operator is one
-// of the runtime's `pifogOperators` (PiFog's settings name one, "operator", with its own password: never the
+// of the runtime's operators (`servicesOf(RED).operators`: PiFog's settings name one, "operator", with its own password: never the
 // editor's, which a dashboard page must never be asked for). A dashboard
 // signs in with `topic: "sign-in"` and gets a session token back (output 2, to that browser only: msg.socketid is
 // kept); every other message is an action (its topic, e.g. "open-door") and must carry `msg.token`. Allowed
@@ -9,12 +9,12 @@ import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red"
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
 import { DoorAudit } from "../lib/door-audit";
-import { auditOf, clockOf, dataDirOf, given } from "../lib/node-red/settings";
+import { given } from "../lib/node-red/config-value";
+import { servicesOf } from "../lib/services";
 import { settingsFor } from "../lib/node-red/device";
 import { showStatus } from "../lib/node-red/status";
-import { OperatorSessions, operatorsOf } from "../lib/operators";
-import { socketAddressesOf } from "../lib/security/dashboard-sockets";
-import { auditSignIn, signInThrottlesOf } from "../lib/security/sign-in";
+import { OperatorSessions } from "../lib/operators";
+import { auditSignIn } from "../lib/security/sign-in";
 import { retryAfterSeconds } from "../lib/security/throttle";
 
 export interface OperatorGateDef extends NodeDef {
@@ -43,12 +43,13 @@ function defineOperatorGate(RED: NodeAPI) {
       this.createNode(config);
       const s = settingsFor(this, () => normaliseOperatorGate(config));
       if (!s) return;
-      const clock: Clock = clockOf(RED);
-      const operators = operatorsOf(RED.settings);
+      const services = servicesOf(RED);
+      const clock: Clock = services.clock;
+      const operators = [...services.operators];
       // wrong passwords count per browser address (the dashboard socket's), in the runtime's one operator throttle
-      const sessions = new OperatorSessions(operators, s.sessionMs, () => clock.now(), signInThrottlesOf(RED.settings, clock).operator);
-      const sockets = socketAddressesOf(RED.settings);
-      const audit = auditOf(RED);
+      const sessions = new OperatorSessions(operators, s.sessionMs, () => clock.now(), services.signIn.operator);
+      const sockets = services.dashboardSockets;
+      const audit = services.audit;
       if (operators.length === 0) showStatus(this, "warn", RED._("operator-gate.status.no-operators"));
       else showStatus(this, "off", RED._("operator-gate.status.ready"));
 
@@ -59,7 +60,7 @@ function defineOperatorGate(RED: NodeAPI) {
         const topic = typeof msg.topic === "string" ? msg.topic : "";
         if (topic === "sign-in") {
           const p = (msg.payload ?? {}) as { username?: unknown; password?: unknown };
-          const address = sockets?.addressOf(msg.socketid) ?? "unknown";
+          const address = sockets.addressOf(msg.socketid) ?? "unknown";
           const user = typeof p.username === "string" ? p.username.trim().slice(0, 128) : "";
           sessions.signIn(p.username, p.password, address).then(
             (r) => {
@@ -108,9 +109,9 @@ function defineOperatorGate(RED: NodeAPI) {
     }
 
     private audit(door: string): void {
-      const at = new Date(clockOf(RED).now()).toISOString();
+      const at = new Date(servicesOf(RED).clock.now()).toISOString();
       try {
-        new DoorAudit(dataDirOf(RED)).append({
+        new DoorAudit(servicesOf(RED).dataDir).append({
           at,
           node: this.id,
           device: door,

@@ -1,17 +1,17 @@
 // Config node: one PiFog device. Owns the device's MQTT link (announcement, last will, ping) and its
 // hardware drivers (Pi or simulated); the door, matrix and sensor nodes of a flow share it.
-import os from "node:os";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import { PI_NAMES, isTopicLevel, type PiName } from "../lib/contract";
 import { bootTime, ipv4Addresses, pifogVersion } from "../lib/device-info";
 import { parseHardwareSetting, piDrivers, resolveHardware, simDrivers } from "../lib/drivers/factory";
 import type { Drivers } from "../lib/drivers/types";
-import { embeddedBrokerFor } from "../lib/broker/registry";
+import type { EmbeddedBroker } from "../lib/broker/embedded-broker";
 import { DeviceLink } from "../lib/mqtt/device-link";
-import { DeadLetterFile, payloadText } from "../lib/dead-letter";
+import { payloadText } from "../lib/dead-letter";
 import type { PifogDevice } from "../lib/node-red/device";
-import { clockOf, dataDirOf, given, pifogSettings } from "../lib/node-red/settings";
+import { given } from "../lib/node-red/config-value";
+import { isRuntimeBroker, missingServices, servicesOf } from "../lib/services";
 
 export interface PifogDeviceDef extends NodeDef {
   deviceId: string;
@@ -26,8 +26,6 @@ export interface PifogDeviceCredentials {
   password?: string;
 }
 
-export const DEFAULT_BROKER = "mqtt://127.0.0.1:1883";
-
 
 function definePifogDevice(RED: NodeAPI) {
   return class PifogDeviceConfig extends Node implements PifogDevice {
@@ -38,30 +36,33 @@ function definePifogDevice(RED: NodeAPI) {
     readonly drivers: Drivers;
     readonly brokerUrl: string;
     readonly brokerAuth: { username?: string; password?: string };
+    readonly embedded: EmbeddedBroker | null;
 
     constructor(config: PifogDeviceDef) {
       super(RED);
       this.createNode(config);
       const creds = (this as unknown as { credentials?: PifogDeviceCredentials }).credentials ?? {};
-      const clock = clockOf(RED);
+      const services = servicesOf(RED);
+      const clock = services.clock;
 
-      const deviceId = given(config.deviceId) ?? given(process.env.PIFOG_DEVICE_ID) ?? os.hostname();
+      const deviceId = given(config.deviceId) ?? services.config.deviceId;
       if (!isTopicLevel(deviceId)) {
         this.error(RED._("pifog-device.errors.bad-id", { id: deviceId }));
       }
       this.deviceId = isTopicLevel(deviceId) ? deviceId : deviceId.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 64);
-      this.role = given(config.role) ?? given(process.env.PIFOG_ROLE) ?? "device";
+      this.role = given(config.role) ?? services.config.role;
       this.compat = PI_NAMES.find((p) => p === config.compat);
 
       let hardware: "pi" | "sim" = "sim";
       try {
-        hardware = resolveHardware(parseHardwareSetting(given(config.hardware) ?? process.env.PIFOG_HARDWARE));
+        hardware = resolveHardware(given(config.hardware) === undefined ? services.config.hardware : parseHardwareSetting(given(config.hardware)));
       } catch (err) {
         this.error((err as Error).message);
       }
 
-      const url = given(config.broker) ?? pifogSettings(RED).pifogMqttUrl ?? given(process.env.PIFOG_MQTT_URL) ?? DEFAULT_BROKER;
+      const url = given(config.broker) ?? services.broker.url;
       this.brokerUrl = url;
+      this.embedded = isRuntimeBroker(services, url) ? services.broker.embedded : null;
       this.brokerAuth = { username: creds.username, password: creds.password };
       this.link = new DeviceLink({
         url,
@@ -75,9 +76,9 @@ function definePifogDevice(RED: NodeAPI) {
         addresses: ipv4Addresses,
         bootTime: bootTime(clock.now()),
         clock,
-        local: embeddedBrokerFor(url),
+        local: this.embedded,
       });
-      const deadLetters = new DeadLetterFile(dataDirOf(RED));
+      const deadLetters = services.deadLetters;
       this.link.on("error", (err, context) => {
         if (context.payload !== undefined) {
           deadLetters.append({ node: this.id, type: this.type, error: err.message, topic: context.topic, payload: payloadText(context.payload) });
@@ -110,6 +111,7 @@ function definePifogDevice(RED: NodeAPI) {
 }
 
 export default function register(RED: NodeAPI): void {
+  for (const line of missingServices(servicesOf(RED))) RED.log.warn(line);
   definePifogDevice(RED).registerType(RED, "pifog-device", {
     credentials: { username: { type: "text" }, password: { type: "password" } },
   });

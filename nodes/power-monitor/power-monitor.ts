@@ -14,7 +14,7 @@ import { powerTopics, type BatteryReading, type MainsState, type PowerState } fr
 import { FUEL_GAUGE_MODELS, type FuelGauge, type FuelGaugeModel, type GpioInput, type Level, type Pull } from "../lib/drivers/types";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { openOutbox } from "../lib/outbox/bridge";
 import { DeliveryError, Outbox, type Delivered, type OutboxItem } from "../lib/outbox/outbox";
@@ -137,7 +137,7 @@ function definePowerMonitor(RED: NodeAPI) {
     constructor(config: PowerMonitorDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "power-monitor");
       if (!device) return;
       const s = settingsFor(this, () => normalisePowerMonitor(config));
@@ -170,7 +170,8 @@ function definePowerMonitor(RED: NodeAPI) {
       }
       const outbox = openOutbox(this, RED._("power-monitor.errors.busy", { device: device.deviceId }), () =>
         new Outbox<PowerState>({
-          dataDir: dataDirOf(RED),
+          dataDir: servicesOf(RED).dataDir,
+          pool: servicesOf(RED).stores,
           queue: `power/${device.deviceId}`,
           clock: this.clock,
           deliver: (items, signal) => this.deliver(device, items, signal),

@@ -19,7 +19,7 @@ import {
 import type { MessageMeta } from "../lib/mqtt/device-link";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { DEFAULT_CONFIRM_MS, PowerTracker } from "../lib/power/tracker";
 
@@ -64,14 +64,14 @@ function definePowerTracker(RED: NodeAPI) {
     constructor(config: PowerTrackerDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "power-tracker");
       if (!device) return;
       const s = settingsFor(this, () => normalisePowerTracker(config));
       if (!s) return;
       let store: AccountStore;
       try {
-        store = new AccountStore(dataDirOf(RED));
+        store = new AccountStore(servicesOf(RED).dataDir, servicesOf(RED).stores);
       } catch (err) {
         showStatus(this, "error", RED._("power-tracker.status.no-store"));
         this.error(RED._("power-tracker.errors.store", { error: (err as Error).message }));

@@ -5,7 +5,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import { createClient, type S3Settings, type S3Target } from "../lib/s3/client";
-import { given } from "../lib/node-red/settings";
+import { given } from "../lib/node-red/config-value";
 
 export interface S3BucketDef extends NodeDef {
   endpoint?: string;

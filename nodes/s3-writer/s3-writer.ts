@@ -17,7 +17,8 @@ import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
 import { readFaceRecord } from "../lib/face-record";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
+import { given } from "../lib/node-red/config-value";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { DeliveryReport, openOutbox, runOutbox, type Failure } from "../lib/outbox/bridge";
 import { Outbox, type OutboxItem } from "../lib/outbox/outbox";
@@ -41,15 +42,6 @@ export interface S3WriterDef extends NodeDef {
 }
 
 /** Runtime settings (or a test's) that tune the retries. */
-export interface S3WriterRuntimeSettings {
-  /** Wait before retrying after a permanent (4xx) error, ms (60 000). */
-  pifogS3PermanentRetryMs?: number;
-  /** Longest backoff after transient errors, ms (60 000). */
-  pifogS3BackoffMaxMs?: number;
-  /** Bodies above this many bytes go as a multipart upload (5 MiB). */
-  pifogS3MultipartAbove?: number;
-}
-
 /** One queued object. */
 export interface SpooledObject {
   /** The key with `<n>` still in it. */
@@ -84,9 +76,9 @@ function defineS3Writer(RED: NodeAPI) {
     constructor(config: S3WriterDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
-      const runtime = RED.settings as unknown as S3WriterRuntimeSettings;
-      this.report = new DeliveryReport(this, runtime.pifogS3PermanentRetryMs ?? 60_000);
+      this.clock = servicesOf(RED).clock;
+      const runtime = servicesOf(RED).tuning;
+      this.report = new DeliveryReport(this, runtime.s3PermanentRetryMs ?? 60_000);
       const target = RED.nodes.getNode(config.bucket) as unknown as (S3Target & { problem?: string | null }) | null;
       if (!target || !target.s3) {
         showStatus(this, "error", RED._("s3-writer.errors.no-bucket"));
@@ -106,16 +98,17 @@ function defineS3Writer(RED: NodeAPI) {
         return;
       }
       const defaultDevice = given(config.device) ?? "pifog";
-      const multipartAbove = runtime.pifogS3MultipartAbove ?? MULTIPART_THRESHOLD;
+      const multipartAbove = runtime.s3MultipartAbove ?? MULTIPART_THRESHOLD;
 
       const outbox = openOutbox(this, RED._("s3-writer.errors.busy"), () =>
         new Outbox<SpooledObject>({
-          dataDir: dataDirOf(RED),
+          dataDir: servicesOf(RED).dataDir,
+          pool: servicesOf(RED).stores,
           queue: s3WriterQueue(this.id),
           clock: this.clock,
           // a handful per attempt: each holds its bytes in memory while it is sent
           batchSize: 4,
-          backoff: { initialMs: 1000, factor: 2, maxMs: runtime.pifogS3BackoffMaxMs ?? 60_000 },
+          backoff: { initialMs: 1000, factor: 2, maxMs: runtime.s3BackoffMaxMs ?? 60_000 },
           deliver: (items, signal) => this.deliver(target, items, signal, multipartAbove),
         }),
       );

@@ -13,7 +13,7 @@ import {
 } from "../lib/contract";
 import type { CpuTemperature, EnvReading, EnvSensor } from "../lib/drivers/types";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
 
@@ -78,7 +78,7 @@ function defineSenseEnv(RED: NodeAPI) {
     constructor(config: SenseEnvDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "sense-env");
       if (!device) return;
       const settings = settingsFor(this, () => normaliseSenseEnv(config));

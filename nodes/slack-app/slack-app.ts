@@ -6,7 +6,8 @@
 // goes back in the envelope's ack; the connection's state shows on that node).
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
-import { clockOf, given } from "../lib/node-red/settings";
+import { given } from "../lib/node-red/config-value";
+import { servicesOf } from "../lib/services";
 import {
   DEFAULT_SLACK_API_URL,
   normaliseApiUrl,
@@ -33,11 +34,6 @@ export interface SlackAppCredentials {
   botToken?: string;
   signingSecret?: string;
   appToken?: string;
-}
-
-export interface SlackAppRuntimeSettings {
-  /** Longest wait between Socket Mode reconnection attempts, ms (60 000); shared with slack-notify's backoff. */
-  pifogSlackBackoffMaxMs?: number;
 }
 
 function modeOf(value: string | undefined): SlackAppMode {
@@ -72,7 +68,7 @@ function defineSlackApp(RED: NodeAPI) {
     constructor(config: SlackAppDef) {
       super(RED);
       this.createNode(config);
-      const clock = clockOf(RED);
+      const clock = servicesOf(RED).clock;
       this.replays = new SlackReplayCache(() => clock.now());
       const credentials = (this as unknown as { credentials?: SlackAppCredentials }).credentials ?? {};
       let s: SlackAppSettings;
@@ -93,12 +89,12 @@ function defineSlackApp(RED: NodeAPI) {
     }
 
     private startSocket(s: SlackAppSettings): void {
-      const runtime = RED.settings as unknown as SlackAppRuntimeSettings;
+      const runtime = servicesOf(RED).tuning;
       this.socket = new SlackSocket({
         appToken: s.appToken,
         apiUrl: s.apiUrl,
-        clock: clockOf(RED),
-        backoffMaxMs: runtime.pifogSlackBackoffMaxMs ?? 60_000,
+        clock: servicesOf(RED).clock,
+        backoffMaxMs: runtime.slackBackoffMaxMs ?? 60_000,
         log: (text) => this.debug(text),
         onSlashCommand: (fields) => this.answer(fields),
         onState: (state) => {

@@ -13,9 +13,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
-import { DeadLetterFile } from "../lib/dead-letter";
 import { DoorAudit } from "../lib/door-audit";
-import { auditOf, clockOf, dataDirOf, given } from "../lib/node-red/settings";
+import { given } from "../lib/node-red/config-value";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import type { SlackAppNode, SlackCommandReply, SlackCommandUser, SlackSocketState } from "../lib/slack/api";
 import { checkSlackSignature, intentOf, parseSlashCommand, slashCommandOf, type SlashCommand } from "../lib/slack/request";
@@ -81,7 +81,7 @@ function defineSlackCommand(RED: NodeAPI) {
     constructor(config: SlackCommandDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const app = RED.nodes.getNode(config.app) as unknown as SlackAppNode | null;
       if (!app || !app.slack) {
         showStatus(this, "error", RED._("slack-command.errors.no-app"));
@@ -157,7 +157,7 @@ function defineSlackCommand(RED: NodeAPI) {
         const why = RED._(`slack-command.errors.${verdict}`);
         this.refuse(why, raw);
         const command = parseSlashCommand(raw);
-        auditOf(RED).record({
+        servicesOf(RED).audit.record({
           event: verdict === "replayed" ? "slack.replayed" : "slack.replay-cache-full",
           via: "slack",
           who: req.socket.remoteAddress ?? "unknown",
@@ -223,7 +223,7 @@ function defineSlackCommand(RED: NodeAPI) {
       this.warn(why);
       showStatus(this, "warn", why);
       try {
-        new DeadLetterFile(dataDirOf(RED)).append(
+        servicesOf(RED).deadLetters.append(
           { node: this.id, type: this.type, error: why, ...(raw ? { payload: raw.toString("utf8").slice(0, 4096) } : {}) },
           new Date(this.clock.now()),
         );
@@ -235,7 +235,7 @@ function defineSlackCommand(RED: NodeAPI) {
     private auditRefusal(device: string, command: SlashCommand): void {
       const at = new Date(this.clock.now()).toISOString();
       try {
-        new DoorAudit(dataDirOf(RED)).append({
+        new DoorAudit(servicesOf(RED).dataDir).append({
           at,
           node: this.id,
           device,

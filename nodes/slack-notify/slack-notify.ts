@@ -13,7 +13,8 @@
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf, given } from "../lib/node-red/settings";
+import { given } from "../lib/node-red/config-value";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { DeliveryReport, openOutbox, runOutbox, type Failure } from "../lib/outbox/bridge";
 import { Outbox, type OutboxItem } from "../lib/outbox/outbox";
@@ -31,13 +32,6 @@ type ResponseType = SlackCommandReply["response_type"];
 
 function responseTypeOf(value: unknown): ResponseType | undefined {
   return value === "ephemeral" || value === "in_channel" ? value : undefined;
-}
-
-export interface SlackNotifyRuntimeSettings {
-  /** Wait before retrying after a permanent error (invalid_auth…), ms (60 000). */
-  pifogSlackPermanentRetryMs?: number;
-  /** Longest backoff after transient errors, ms (60 000). */
-  pifogSlackBackoffMaxMs?: number;
 }
 
 /** One queued notification. */
@@ -64,8 +58,8 @@ function defineSlackNotify(RED: NodeAPI) {
     constructor(config: SlackNotifyDef) {
       super(RED);
       this.createNode(config);
-      const runtime = RED.settings as unknown as SlackNotifyRuntimeSettings;
-      this.report = new DeliveryReport(this, runtime.pifogSlackPermanentRetryMs ?? 60_000);
+      const runtime = servicesOf(RED).tuning;
+      this.report = new DeliveryReport(this, runtime.slackPermanentRetryMs ?? 60_000);
       const app = RED.nodes.getNode(config.app) as unknown as SlackAppNode | null;
       if (!app || !app.slack) {
         showStatus(this, "error", RED._("slack-notify.errors.no-app"));
@@ -81,11 +75,12 @@ function defineSlackNotify(RED: NodeAPI) {
       const t: Translate = (key, vars) => RED._(`slack-notify.${key}`, vars);
       const outbox = openOutbox(this, RED._("slack-notify.errors.busy"), () =>
         new Outbox<QueuedSlackPost>({
-          dataDir: dataDirOf(RED),
+          dataDir: servicesOf(RED).dataDir,
+          pool: servicesOf(RED).stores,
           queue: slackNotifyQueue(this.id),
-          clock: clockOf(RED),
+          clock: servicesOf(RED).clock,
           batchSize: 1,
-          backoff: { initialMs: 1000, factor: 2, maxMs: runtime.pifogSlackBackoffMaxMs ?? 60_000 },
+          backoff: { initialMs: 1000, factor: 2, maxMs: runtime.slackBackoffMaxMs ?? 60_000 },
           deliver: (items, signal) => this.deliver(app, items, signal),
         }),
       );

@@ -10,7 +10,7 @@ import { PayloadError, isCleared, isTelemetryOutput, isTopicFilter, iotitanTopic
 import type { MessageMeta } from "../lib/mqtt/device-link";
 import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { StatsCheckpoint } from "../lib/stats/checkpoint";
 import { TumblingWindows, planRestore, windowStats, type Window } from "../lib/stats/window";
@@ -83,13 +83,13 @@ function defineStats(RED: NodeAPI) {
     constructor(config: StatsDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "stats");
       if (!device) return;
       const s = settingsFor(this, () => normaliseStats(config));
       if (!s) return;
       try {
-        this.db = dataDatabase(dataDirOf(RED), "state");
+        this.db = dataDatabase(servicesOf(RED).dataDir, "state", servicesOf(RED).stores);
         this.checkpoint = new StatsCheckpoint(this.db.db, this.id);
       } catch (err) {
         // without a checkpoint the statistics still work; only a restart loses the window in progress

@@ -22,7 +22,7 @@ import {
 import type { LedMatrix } from "../lib/drivers/types";
 import { frameFor, glyphs, occupancyOf } from "../lib/matrix-glyphs";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus } from "../lib/node-red/status";
 import { deviceFor, type PifogDevice } from "../lib/node-red/device";
 
@@ -76,7 +76,7 @@ function defineStatusMatrix(RED: NodeAPI) {
     constructor(config: StatusMatrixDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       const device = deviceFor(RED, this, config.device, "status-matrix");
       if (!device) return;
       const source = (config.source || "doorpi").trim();

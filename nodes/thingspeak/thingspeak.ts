@@ -10,7 +10,7 @@ import { PayloadError, isCleared } from "../lib/contract";
 import { pifogVersion } from "../lib/device-info";
 import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
-import { clockOf, dataDirOf } from "../lib/node-red/settings";
+import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { openOutbox, StatusThrottle } from "../lib/outbox/bridge";
 import { DeliveryError, Outbox, type OutboxItem } from "../lib/outbox/outbox";
@@ -54,13 +54,6 @@ export interface ThingspeakCredentials {
 }
 
 /** Runtime settings (settings.ts, or a test) that change the node's limits. */
-export interface ThingspeakRuntimeSettings {
-  /** The least interval a node may use, ms (15 000: ThingSpeak's limit). Tests lower it. */
-  pifogThingspeakMinIntervalMs?: number;
-  /** How long to wait for ThingSpeak's answer, ms (30 000). */
-  pifogThingspeakTimeoutMs?: number;
-}
-
 export const DEFAULT_BASE_URL = "https://api.thingspeak.com";
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** The longest wait between retries, in intervals: 40 × 15 s = 10 minutes. A bad key waits this long too. */
@@ -183,15 +176,15 @@ function defineThingspeak(RED: NodeAPI) {
     constructor(config: ThingspeakDef) {
       super(RED);
       this.createNode(config);
-      this.clock = clockOf(RED);
+      this.clock = servicesOf(RED).clock;
       this.statusThrottle = new StatusThrottle(this.clock, 1000, () => this.drawStatus());
-      const runtime = RED.settings as unknown as ThingspeakRuntimeSettings;
+      const runtime = servicesOf(RED).tuning;
       const device = deviceFor(RED, this, config.device, "thingspeak");
       if (!device) return;
       let s: ThingspeakSettings;
       try {
         const credentials = (this as unknown as { credentials?: ThingspeakCredentials }).credentials ?? {};
-        s = normaliseThingspeak(config, credentials, runtime.pifogThingspeakMinIntervalMs ?? THINGSPEAK_MIN_INTERVAL_MS);
+        s = normaliseThingspeak(config, credentials, runtime.thingspeakMinIntervalMs ?? THINGSPEAK_MIN_INTERVAL_MS);
       } catch (err) {
         showStatus(this, "error", (err as Error).message);
         this.error(RED._("thingspeak.errors.config", { error: (err as Error).message }));
@@ -202,14 +195,15 @@ function defineThingspeak(RED: NodeAPI) {
       const batchSize = THINGSPEAK_MAX_UPDATES * 16;
       const outbox = openOutbox(this, RED._("thingspeak.errors.channel-busy", { channel: s.channel }), () =>
         new Outbox<Reading>({
-          dataDir: dataDirOf(RED),
+          dataDir: servicesOf(RED).dataDir,
+          pool: servicesOf(RED).stores,
           queue: thingspeakQueue(s.channel),
           clock: this.clock,
           batchSize,
           minIntervalMs: s.intervalMs,
           backoff: { initialMs: s.intervalMs, factor: 2, maxMs: s.intervalMs * BACKOFF_CAP_INTERVALS },
           select: (items, now) => readyReadings(timed(items), now, s.intervalMs, THINGSPEAK_MAX_UPDATES, items.length >= batchSize),
-          deliver: (items, signal) => this.deliver(s, items, signal, runtime.pifogThingspeakTimeoutMs ?? DEFAULT_TIMEOUT_MS),
+          deliver: (items, signal) => this.deliver(s, items, signal, runtime.thingspeakTimeoutMs ?? DEFAULT_TIMEOUT_MS),
         }),
       );
       if (!outbox) return;

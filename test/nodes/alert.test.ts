@@ -50,7 +50,7 @@ describe("alert node", () => {
   beforeEach(async () => {
     h = await startHarness();
     clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+    h.useServices({ clock });
   });
   afterEach(async () => {
     await h.close();

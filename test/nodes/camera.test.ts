@@ -58,7 +58,7 @@ describe("camera node", () => {
   beforeEach(async () => {
     h = await startHarness();
     clock = new FakeClock(Date.UTC(2026, 2, 28, 12, 34, 56, 789));
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+    h.useServices({ clock });
   });
   afterEach(async () => {
     await h.close();

@@ -2,7 +2,6 @@
 // the cooldown, PiFog's command-executed, the audit file, bad input, and no GPIO. Time is a FakeClock.
 import assert from "node:assert/strict";
 import { compatCommandExecuted, pythonTimestamp, type DoorOpenEvent, type DoorOpenResult } from "../../nodes/lib/contract";
-import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../../nodes/lib/broker/registry";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { DoorAudit } from "../../nodes/lib/door-audit";
 import doorOpener, { normaliseDoorOpener } from "../../nodes/door-opener/door-opener";
@@ -54,7 +53,7 @@ describe("door-opener node", () => {
     h = await startHarness();
     clock = new FakeClock(Date.UTC(2026, 2, 28, 12, 34, 56, 789));
     safe = new SafeState();
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock, pifogSafeState: safe });
+    h.useServices({ clock, safeState: safe });
   });
   afterEach(async () => {
     await h.close();
@@ -164,24 +163,20 @@ describe("door-opener node", () => {
   });
 
   it("on this runtime's own broker, names the MQTT client that sent open-door, whatever the payload claims", async () => {
-    registerEmbeddedBroker(h.broker, h.url);
+    h.useServices({ clock, safeState: safe, embedded: true });
+    await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
+    const mallory = await TestClient.connect(h.url, { clientId: "mallory" });
     try {
-      await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
-      const mallory = await TestClient.connect(h.url, { clientId: "mallory" });
-      try {
-        await mallory.publish("pifog/bp1/command", JSON.stringify({ command: "open-door", id: "m1", by: "dashboard:admin", from: "mqtt:pifog-hub" }));
-        await h.client.waitFor(SIM, (m) => text(m) === "1");
-        clock.tick(5000);
-        const result = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "m1"))!;
-        assert.equal(result.by, "mqtt:mallory");
-        assert.equal(result.claimedBy, "dashboard:admin");
-        const audit = new DoorAudit(h.dataDir).read();
-        assert.deepEqual(audit.map((r) => [r.by, r.claimedBy]), [["mqtt:mallory", "dashboard:admin"]]);
-      } finally {
-        await mallory.end();
-      }
+      await mallory.publish("pifog/bp1/command", JSON.stringify({ command: "open-door", id: "m1", by: "dashboard:admin", from: "mqtt:pifog-hub" }));
+      await h.client.waitFor(SIM, (m) => text(m) === "1");
+      clock.tick(5000);
+      const result = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "m1"))!;
+      assert.equal(result.by, "mqtt:mallory");
+      assert.equal(result.claimedBy, "dashboard:admin");
+      const audit = new DoorAudit(h.dataDir).read();
+      assert.deepEqual(audit.map((r) => [r.by, r.claimedBy]), [["mqtt:mallory", "dashboard:admin"]]);
     } finally {
-      unregisterEmbeddedBroker(h.broker);
+      await mallory.end();
     }
   });
 

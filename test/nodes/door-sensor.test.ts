@@ -75,28 +75,24 @@ describe("door-sensor node", () => {
 
   it("turns its LEDs off when the runtime fails, and keeps them off while the process ends", async () => {
     const safe = new SafeState();
-    helper.settings({ pifogSafeState: safe });
-    try {
-      await helper.load(nodes, doorFlow(h.url));
-      await h.client.waitFor("pifog/dp1/sim/door1-led", (m) => m.payload.toString() === "1");
-      await h.client.waitFor("pifog/dp1/sim/door2-led", (m) => m.payload.toString() === "1");
-      assert.equal(safe.size, 1);
-      await Promise.all(safe.goSafe((name, err) => assert.fail(`${name}: ${String(err)}`)));
-      await h.client.waitFor("pifog/dp1/sim/door1-led", (m) => m.payload.toString() === "0");
-      await h.client.waitFor("pifog/dp1/sim/door2-led", (m) => m.payload.toString() === "0");
+    h.useServices({ safeState: safe });
+    await helper.load(nodes, doorFlow(h.url));
+    await h.client.waitFor("pifog/dp1/sim/door1-led", (m) => m.payload.toString() === "1");
+    await h.client.waitFor("pifog/dp1/sim/door2-led", (m) => m.payload.toString() === "1");
+    assert.equal(safe.size, 1);
+    await Promise.all(safe.goSafe((name, err) => assert.fail(`${name}: ${String(err)}`)));
+    await h.client.waitFor("pifog/dp1/sim/door1-led", (m) => m.payload.toString() === "0");
+    await h.client.waitFor("pifog/dp1/sim/door2-led", (m) => m.payload.toString() === "0");
 
-      // a door that opens and closes again meanwhile does not light them again
-      await h.client.publish("pifog/dp1/sim/door1/set", "open");
-      await h.client.waitFor("pifog/dp1/door/door1", (m) => m.payload.includes('"open"'));
-      await h.client.publish("pifog/dp1/sim/door1/set", "closed");
-      await h.client.waitFor("pifog/dp1/door/door1", (m) => m.payload.includes('"closed"'), 5000, false);
-      const leds = h.client.received.filter((m) => m.topic === "pifog/dp1/sim/door1-led").map((m) => m.payload.toString());
-      assert.equal(leds.at(-1), "0");
-      await helper.unload();
-      assert.equal(safe.size, 0, "deregistered on close");
-    } finally {
-      helper.settings({});
-    }
+    // a door that opens and closes again meanwhile does not light them again
+    await h.client.publish("pifog/dp1/sim/door1/set", "open");
+    await h.client.waitFor("pifog/dp1/door/door1", (m) => m.payload.includes('"open"'));
+    await h.client.publish("pifog/dp1/sim/door1/set", "closed");
+    await h.client.waitFor("pifog/dp1/door/door1", (m) => m.payload.includes('"closed"'), 5000, false);
+    const leds = h.client.received.filter((m) => m.topic === "pifog/dp1/sim/door1-led").map((m) => m.payload.toString());
+    assert.equal(leds.at(-1), "0");
+    await helper.unload();
+    assert.equal(safe.size, 0, "deregistered on close");
   });
 
   it("ignores a bounce shorter than the debounce", async () => {

@@ -10,6 +10,7 @@ import email, { emailQueue } from "../../nodes/email/email";
 import { helper } from "../support/node-harness";
 import { TestSmtpServer } from "../support/smtp";
 import { until } from "../support/until";
+import { testServices } from "../support/services";
 
 const ALICE = "alice@example.com";
 const BOB = "bob@example.org";
@@ -100,10 +101,7 @@ describe("email node", () => {
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-email-"));
     helper.settings({
-      pifogDataDir: dataDir,
-      pifogEmailBackoff: { initialMs: 50, maxMs: 200 },
-      pifogEmailTimeoutMs: 3000,
-      pifogEmailTlsRejectUnauthorized: false,
+      pifogServices: testServices({ dataDir, tuning: { emailBackoff: { initialMs: 50, maxMs: 200 }, emailTimeoutMs: 3000, emailTlsRejectUnauthorized: false } }),
     });
     smtp = await TestSmtpServer.start();
     accounts = new AccountStore(dataDir);

@@ -9,6 +9,7 @@ import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { loadFaceApi } from "../../nodes/lib/faces/backend";
 import { helper, waitForEvent } from "../support/node-harness";
 import os from "node:os";
+import { testServices } from "../support/services";
 
 const SCENES = path.resolve(__dirname, "..", "..", "..", "nodes", "camera", "scenes");
 const scene = (name: string) => fs.readFileSync(path.join(SCENES, name));
@@ -31,7 +32,7 @@ describe("face-detect node", function () {
   before(async () => {
     await loadFaceApi(); // the first load takes a few seconds; the tests below then do not
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-faces-"));
-    helper.settings({ pifogDataDir: dataDir });
+    helper.settings({ pifogServices: testServices({ dataDir }) });
   });
   afterEach(() => helper.unload());
   after(() => fs.rmSync(dataDir, { recursive: true, force: true }));

@@ -94,7 +94,7 @@ describe("forwarder node", () => {
 
   beforeEach(async () => {
     h = await startHarness();
-    helper.settings({ pifogDataDir: h.dataDir, pifogForwarderReconnectMs: 100 });
+    h.useServices({ tuning: { forwarderReconnectMs: 100 } });
     remote = new Remote(await freePort());
   });
   afterEach(async () => {

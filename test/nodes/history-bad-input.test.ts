@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
-import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../../nodes/lib/broker/registry";
 import { SqliteHistoryStore } from "../../nodes/lib/history/sqlite-store";
 import history from "../../nodes/history/history";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
@@ -30,10 +29,9 @@ describe("history node with bad input", function () {
   let h: Harness;
   before(async () => {
     h = await startHarness();
-    registerEmbeddedBroker(h.broker, h.url);
+    h.useServices({ embedded: true });
   });
   after(async () => {
-    unregisterEmbeddedBroker(h.broker);
     await h.close();
   });
 

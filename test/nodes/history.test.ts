@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../../nodes/lib/broker/registry";
-import { closeDurableSinks } from "../../nodes/lib/history/sinks";
 import { SqliteHistoryStore } from "../../nodes/lib/history/sqlite-store";
 import history from "../../nodes/history/history";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
@@ -33,10 +31,9 @@ describe("history node on the embedded broker", () => {
   let h: Harness;
   beforeEach(async () => {
     h = await startHarness();
-    registerEmbeddedBroker(h.broker, h.url);
+    h.useServices({ embedded: true });
   });
   afterEach(async () => {
-    unregisterEmbeddedBroker(h.broker);
     await h.close();
   });
 
@@ -104,7 +101,7 @@ describe("history node on an external broker (Mosquitto)", function () {
     };
     assert.deepEqual(await wait("sensors/live", 1), ["1"]);
     await helper.unload();
-    await closeDurableSinks(); // the runtime stopped, not a redeploy
+    await h.services.close(); // the runtime stopped, not a redeploy
     for (let i = 0; i < 20; i++) await publisher.publish("sensors/while-down", String(i));
     await helper.load(nodes, flow);
     const rows = await wait("sensors/while-down", 20);
@@ -118,10 +115,9 @@ describe("history node and the broker's packet limit", () => {
   let h: Harness;
   beforeEach(async () => {
     h = await startHarness({ maxPacketBytes: limit });
-    registerEmbeddedBroker(h.broker, h.url);
+    h.useServices({ embedded: true });
   });
   afterEach(async () => {
-    unregisterEmbeddedBroker(h.broker);
     await h.close();
   });
 
@@ -161,7 +157,7 @@ describe("history node and the broker's packet limit", () => {
       await publisher.end();
     } finally {
       await helper.unload();
-      await closeDurableSinks();
+      await h.services.close();
       await mosquitto.stop();
     }
   });
@@ -171,10 +167,9 @@ describe("history node across a redeploy", () => {
   let h: Harness;
   beforeEach(async () => {
     h = await startHarness();
-    registerEmbeddedBroker(h.broker, h.url);
+    h.useServices({ embedded: true });
   });
   afterEach(async () => {
-    unregisterEmbeddedBroker(h.broker);
     await h.close();
   });
 

@@ -11,6 +11,7 @@ import type { SocketAddresses } from "../../nodes/lib/security/dashboard-sockets
 import operatorGate, { normaliseOperatorGate } from "../../nodes/operator-gate/operator-gate";
 import { FakeClock } from "../support/fake-clock";
 import { helper } from "../support/node-harness";
+import { testServices } from "../support/services";
 
 interface Answer {
   topic: string;
@@ -39,12 +40,11 @@ describe("operator-gate node", () => {
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-gate-"));
     clock = new FakeClock(Date.UTC(2026, 10, 22, 9, 0, 0));
-    helper.settings({ pifogDataDir: dataDir, pifogClock: clock, pifogOperators: [{ username: "admin", hash }], pifogDashboardSockets: sockets });
+    helper.settings({ pifogServices: testServices({ dataDir, clock, operators: [{ username: "admin", hash }], dashboardSockets: sockets }) });
     await helper.load([operatorGate], flow);
   });
   afterEach(async () => {
     await helper.unload();
-    helper.settings({});
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 

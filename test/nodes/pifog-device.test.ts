@@ -73,6 +73,7 @@ describe("pifog-device config node", () => {
 
   it("uses the tab's or the runtime's PIFOG_DEVICE_ID when its id is left as ${PIFOG_DEVICE_ID}", async () => {
     process.env.PIFOG_DEVICE_ID = "from-env";
+    h.useServices({ env: { PIFOG_DEVICE_ID: "from-env" } });
     try {
       await helper.load(pifogDevice, [deviceNode("${PIFOG_DEVICE_ID}", h.url)]);
       await h.client.waitFor("pifog/from-env/status", (m) => m.payload.includes('"online"'));

@@ -6,7 +6,7 @@ import { simDrivers } from "../../nodes/lib/drivers/factory";
 import type { SimBus } from "../../nodes/lib/drivers/sim/sim-bus";
 import { DeviceLink } from "../../nodes/lib/mqtt/device-link";
 import type { PifogDevice } from "../../nodes/lib/node-red/device";
-import { clockOf } from "../../nodes/lib/node-red/settings";
+import { servicesOf } from "../../nodes/lib/services";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import powerMonitor, { normalisePowerMonitor } from "../../nodes/power-monitor/power-monitor";
 import { FakeClock } from "../support/fake-clock";
@@ -137,7 +137,7 @@ describe("power-monitor node", () => {
 
   it("estimates the minutes left on battery from the charge's trend, by the injected clock", async () => {
     const clock = new FakeClock(Date.now());
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+    h.useServices({ clock });
     const pump = setInterval(() => clock.tick(0), 5); // timers due now run; time moves only when the test says
     /** Sets the simulated mains and waits until the device has it (its debounce then waits on the fake clock). */
     const flipMains = async (word: string) => {
@@ -214,7 +214,7 @@ describe("power-monitor node", () => {
       return function register(RED: NodeAPI): void {
         function OfflineDevice(this: Node & PifogDevice, config: NodeDef & { deviceId: string; broker: string }) {
           RED.nodes.createNode(this, config);
-          const clock = clockOf(RED);
+          const clock = servicesOf(RED).clock;
           const link = new DeviceLink({
             url: config.broker,
             device: config.deviceId,

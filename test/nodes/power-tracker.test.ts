@@ -86,7 +86,7 @@ describe("power-tracker node", () => {
   beforeEach(async () => {
     h = await startHarness({ clientId: "pifog-pp-test" }); // plays the device: only its clients may publish its status and power
     clock = new FakeClock(T0 + 60_000);
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+    h.useServices({ clock });
   });
   afterEach(async () => {
     await h.close();

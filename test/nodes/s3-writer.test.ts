@@ -11,6 +11,7 @@ import { metadataOf, renderKey, sniffContentType, withSequence } from "../../nod
 import { helper } from "../support/node-harness";
 import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, TestS3 } from "../support/s3";
 import { until } from "../support/until";
+import { testServices } from "../support/services";
 
 const nodes = [s3Bucket, s3Writer];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,7 +93,7 @@ describe("s3-writer node (against s3rver)", function () {
 
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-s3w-"));
-    helper.settings({ pifogDataDir: dataDir, pifogS3PermanentRetryMs: 200, pifogS3BackoffMaxMs: 500 });
+    helper.settings({ pifogServices: testServices({ dataDir, tuning: { s3PermanentRetryMs: 200, s3BackoffMaxMs: 500 } }) });
     s3 = await TestS3.start(["faces"]);
     stored = [];
     statuses = [];
@@ -218,7 +219,7 @@ describe("s3-writer node (against s3rver)", function () {
   });
 
   it("uploads a body above the multipart threshold with lib-storage", async () => {
-    helper.settings({ pifogDataDir: dataDir, pifogS3PermanentRetryMs: 200, pifogS3BackoffMaxMs: 500, pifogS3MultipartAbove: 1024 });
+    helper.settings({ pifogServices: testServices({ dataDir, tuning: { s3PermanentRetryMs: 200, s3BackoffMaxMs: 500, s3MultipartAbove: 1024 } }) });
     const w = await load();
     const big = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), crypto.randomBytes(6 * 1024 * 1024)]);
     w.receive({ payload: big });

@@ -62,7 +62,7 @@ describe("sense-env node", () => {
   beforeEach(async () => {
     h = await startHarness();
     clock = new FakeClock(Date.UTC(2026, 5, 1, 12, 0, 0));
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+    h.useServices({ clock });
   });
   afterEach(async () => {
     await h.close();

@@ -19,6 +19,7 @@ import { slackSignature } from "../../nodes/lib/slack/request";
 import { FakeSlack } from "../support/fake-slack";
 import { helper } from "../support/node-harness";
 import { until } from "../support/until";
+import { testServices } from "../support/services";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TOKEN = "xoxb-test-token";
@@ -101,7 +102,7 @@ describe("slack nodes (against a fake Slack)", function () {
   beforeEach(async function () {
     slack = await FakeSlack.start(TOKEN);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-slack-"));
-    helper.settings({ pifogDataDir: dataDir, pifogSlackBackoffMaxMs: 300, pifogSlackPermanentRetryMs: 300 });
+    helper.settings({ pifogServices: testServices({ dataDir, tuning: { slackBackoffMaxMs: 300, slackPermanentRetryMs: 300 } }) });
   });
 
   afterEach(async function () {

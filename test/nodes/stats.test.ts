@@ -34,7 +34,7 @@ describe("stats node", () => {
   beforeEach(async () => {
     h = await startHarness();
     clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
-    helper.settings({ pifogDataDir: h.dataDir, pifogClock: clock });
+    h.useServices({ clock });
   });
   afterEach(async () => {
     await h.close();

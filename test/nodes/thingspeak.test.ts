@@ -128,7 +128,7 @@ describe("thingspeak node", () => {
 
   beforeEach(async () => {
     h = await startHarness();
-    helper.settings({ pifogDataDir: h.dataDir, pifogThingspeakMinIntervalMs: INTERVAL, pifogThingspeakTimeoutMs: 2000 });
+    h.useServices({ tuning: { thingspeakMinIntervalMs: INTERVAL, thingspeakTimeoutMs: 2000 } });
     fake = await FakeThingspeak.start({ channels: { [CHANNEL]: KEY }, minIntervalMs: INTERVAL });
   });
   afterEach(async () => {
@@ -353,7 +353,7 @@ describe("thingspeak node", () => {
   });
 
   it("refuses a configuration without a write key or with a bad channel, and raises a too-short interval", async () => {
-    helper.settings({ pifogDataDir: h.dataDir }); // the real 15 s minimum
+    h.useServices(); // the real 15 s minimum
     await helper.load(nodes, flow({ interval: 1 }), { ts: { writeApiKey: KEY } });
     const logged = () => helper.log().args.map((a) => JSON.stringify(a)).join("\n");
     await until(() => /interval-raised/.test(logged()), "the interval warning");

@@ -4,8 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import helper from "node-red-node-test-helper";
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from "../../nodes/lib/broker/embedded-broker";
-import { closeDurableSinks } from "../../nodes/lib/history/sinks";
+import type { PifogServices } from "../../nodes/lib/services";
 import { TestClient } from "./mqtt";
+import { testServices, type TestServiceOptions } from "./services";
 
 helper.init(require.resolve("node-red"));
 
@@ -16,10 +17,15 @@ export interface Harness {
   url: string;
   dataDir: string;
   client: TestClient;
+  /** The runtime's services the nodes see (helper.settings' `pifogServices`). */
+  services: PifogServices;
+  /** Gives the nodes services of their own making (a clock, a fail-safe, timings, `embedded: true` to make the
+   * harness's broker the runtime's own), on the harness's data dir and broker; closed with the harness. */
+  useServices(options?: Omit<TestServiceOptions, "dataDir" | "brokerUrl" | "embedded"> & { embedded?: boolean }): PifogServices;
   close(): Promise<void>;
 }
 
-/** `options.maxPacketBytes` also goes to the nodes' settings, as the runtime's PIFOG_MQTT_MAX_PACKET does.
+/** `options.maxPacketBytes` also goes to the nodes' services, as the runtime's PIFOG_MQTT_MAX_PACKET does.
  * `clientId`: the test client's MQTT client id; a test that plays a device (publishes its status or power, which the
  * broker takes only from that device's clients) names it `pifog-<device>-…`. */
 export async function startHarness(options: Partial<EmbeddedBrokerOptions> & { clientId?: string } = {}): Promise<Harness> {
@@ -27,22 +33,33 @@ export async function startHarness(options: Partial<EmbeddedBrokerOptions> & { c
   const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1", ...brokerOptions });
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-node-"));
-  helper.settings({ pifogDataDir: dataDir, ...(options.maxPacketBytes ? { pifogMqttMaxPacket: options.maxPacketBytes } : {}) });
-  const client = await TestClient.connect(url, clientId ? { clientId } : {});
-  await client.subscribe("#");
-  return {
+  const made: PifogServices[] = [];
+  const harness: Harness = {
     broker,
     url,
     dataDir,
-    client,
+    client: undefined as unknown as TestClient,
+    services: undefined as unknown as PifogServices,
+    useServices: ({ embedded, env, ...parts } = {}) => {
+      const maxPacket = options.maxPacketBytes ? { PIFOG_MQTT_MAX_PACKET: String(options.maxPacketBytes) } : {};
+      const services = testServices({ ...parts, dataDir, brokerUrl: url, embedded: embedded ? broker : undefined, env: { ...maxPacket, ...env } });
+      made.push(services);
+      harness.services = services;
+      helper.settings({ pifogServices: services });
+      return services;
+    },
     close: async () => {
       await helper.unload();
-      await closeDurableSinks(); // as the runtime does on shutdown
-      await client.end();
+      for (const services of made) await services.close(); // as the runtime does on shutdown
+      await harness.client.end();
       await broker.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  harness.useServices();
+  harness.client = await TestClient.connect(url, clientId ? { clientId } : {});
+  await harness.client.subscribe("#");
+  return harness;
 }
 
 /** A pifog-device config node `cfg-<deviceId>` for a test flow (its id must differ from the device id:

@@ -4,7 +4,7 @@
 // STARTTLS and only with the right login, and every accepted message parsed with mailparser. Addresses can be
 // refused for good (550) or for now (451). It can be stopped (connection refused) and started again on the
 // same port. A client reaches it only with `tls.rejectUnauthorized: false`: the node's
-// `pifogEmailTlsRejectUnauthorized` runtime setting, which only tests set.
+// `emailTlsRejectUnauthorized` in the runtime's services' tuning, which only tests set.
 import fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { AlertEngine, type Track } from "../../nodes/lib/alerts/engine";
-import { activeAlertsOf, dropActiveAlerts, setActiveAlerts } from "../../nodes/lib/alerts/registry";
+import { AlertRegistry } from "../../nodes/lib/alerts/registry";
 import { clears, normaliseRules, raises, type AlertRuleConfig } from "../../nodes/lib/alerts/rules";
 import { AlertStore, parseTrack } from "../../nodes/lib/alerts/store";
 import { isAlertOutput, parseAlertAck, PayloadError, type AlertEvent } from "../../nodes/lib/contract";
@@ -301,12 +301,13 @@ describe("alerts: rules, acknowledgements and the active list", () => {
 
   it("lists every alert node's active alerts of a device together", () => {
     const a = (id: string, at: string) => ({ id, rule: "r", label: "r", topic: "t", condition: "above" as const, threshold: 1, value: 2, lastValue: 2, raisedAt: at, lastValueAt: at, acknowledged: false });
-    setActiveAlerts("dev-x", "n1", [a("b", "2026-01-01T12:00:02Z")]);
-    const all = setActiveAlerts("dev-x", "n2", [a("a", "2026-01-01T12:00:01Z")]);
+    const registry = new AlertRegistry();
+    registry.set("dev-x", "n1", [a("b", "2026-01-01T12:00:02Z")]);
+    const all = registry.set("dev-x", "n2", [a("a", "2026-01-01T12:00:01Z")]);
     assert.deepEqual(all.map((x) => x.id), ["a", "b"]);
-    dropActiveAlerts("dev-x", "n2");
-    assert.deepEqual(activeAlertsOf("dev-x").map((x) => x.id), ["b"]);
-    dropActiveAlerts("dev-x", "n1");
-    assert.deepEqual(activeAlertsOf("dev-x"), []);
+    registry.drop("dev-x", "n2");
+    assert.deepEqual(registry.of("dev-x").map((x) => x.id), ["b"]);
+    registry.drop("dev-x", "n1");
+    assert.deepEqual(registry.of("dev-x"), []);
   });
 });

@@ -1,7 +1,10 @@
 // Where dashboard browsers connect from: the socket middleware notes each socket's peer address, forgets it on
+import os from "node:os";
 // disconnect, stays bounded, and makes every packet's `socketid` the socket's own (a page cannot speak as another).
 import assert from "node:assert/strict";
-import { DashboardSockets, socketAddressesOf, type DashboardSocket } from "../../nodes/lib/security/dashboard-sockets";
+import { DashboardSockets, type DashboardSocket } from "../../nodes/lib/security/dashboard-sockets";
+import { servicesOf } from "../../nodes/lib/services";
+import { testServices } from "../support/services";
 
 class FakeSocket implements DashboardSocket {
   private readonly onDisconnect: Array<() => void> = [];
@@ -81,11 +84,9 @@ describe("dashboard sockets", () => {
     assert.equal(sockets.addressOf("s0"), undefined);
   });
 
-  it("is found in the settings, or not at all", () => {
+  it("is found in the runtime's services", () => {
     const sockets = new DashboardSockets();
-    assert.equal(socketAddressesOf({ pifogDashboardSockets: sockets }), sockets);
-    assert.equal(socketAddressesOf({}), undefined);
-    assert.equal(socketAddressesOf({ pifogDashboardSockets: { addressOf: 1 } }), undefined);
-    assert.equal(socketAddressesOf(undefined), undefined);
+    const services = testServices({ dataDir: os.tmpdir(), dashboardSockets: sockets });
+    assert.equal(servicesOf({ settings: { pifogServices: services } } as never).dashboardSockets, sockets);
   });
 });

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Node } from "node-red";
 import { DeliveryReport, openOutbox, runOutbox, StatusThrottle, type Failure } from "../../nodes/lib/outbox/bridge";
 import { Outbox, type OutboxItem, type OutboxOptions } from "../../nodes/lib/outbox/outbox";
+import { SqlitePool } from "../../nodes/lib/store/sqlite";
 import { FakeClock } from "../support/fake-clock";
 
 interface Msg {
@@ -48,8 +49,11 @@ describe("outbox bridge", () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  // the runtime's open database files: its outboxes see each other's queues
+  const pool = new SqlitePool();
+
   function outbox(deliver: OutboxOptions<Msg>["deliver"], batchSize = 1): Outbox<Msg> {
-    const o = new Outbox<Msg>({ dataDir, queue: "test", clock, batchSize, backoff: { initialMs: 1000, factor: 2, maxMs: 30_000 }, deliver });
+    const o = new Outbox<Msg>({ dataDir, pool, queue: "test", clock, batchSize, backoff: { initialMs: 1000, factor: 2, maxMs: 30_000 }, deliver });
     open.push(o);
     return o;
   }
@@ -189,7 +193,7 @@ describe("outbox bridge", () => {
   it("a queue another node has open: red status and one error in the node's words; other errors as they are", () => {
     outbox(async () => undefined);
     const fake = fakeNode();
-    const second = openOutbox(fake.node, "this queue is in use", () => new Outbox<Msg>({ dataDir, queue: "test", clock, deliver: async () => undefined }));
+    const second = openOutbox(fake.node, "this queue is in use", () => new Outbox<Msg>({ dataDir, pool, queue: "test", clock, deliver: async () => undefined }));
     assert.equal(second, null);
     assert.deepEqual(fake.errors, ["this queue is in use"]);
     assert.deepEqual(fake.statuses, [{ fill: "red", shape: "ring", text: "this queue is in use" }]);

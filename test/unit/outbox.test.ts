@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DeliveryError, Outbox, OutboxBusyError, type OutboxItem, type OutboxOptions } from "../../nodes/lib/outbox/outbox";
-import { dataDatabase } from "../../nodes/lib/store/sqlite";
+import { dataDatabase, SqlitePool } from "../../nodes/lib/store/sqlite";
 import { FakeClock } from "../support/fake-clock";
 
 interface Msg {
@@ -39,8 +39,11 @@ describe("outbox", () => {
     return { batches, deliver };
   }
 
+  // the runtime's open database files: its outboxes see each other's queues
+  const pool = new SqlitePool();
+
   function outbox(options: Partial<OutboxOptions<Msg>> & Pick<OutboxOptions<Msg>, "deliver">): Outbox<Msg> {
-    const o = new Outbox<Msg>({ dataDir, queue: "test", clock, ...options });
+    const o = new Outbox<Msg>({ dataDir, pool, queue: "test", clock, ...options });
     open.push(o);
     return o;
   }

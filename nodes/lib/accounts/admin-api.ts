@@ -47,15 +47,11 @@ export function adminListing(store: AccountStore): AdminListing {
   };
 }
 
-const mounted = new WeakSet<object>();
-
 /**
- * Mounts the owner's routes once per app (RED.httpAdmin). `needsPermission` is RED.auth.needsPermission;
- * `context` gives the running account-api node's store, or null.
+ * Mounts the owner's routes on RED.httpAdmin (once: Node-RED registers a node type once per runtime).
+ * `needsPermission` is RED.auth.needsPermission; `context` gives the running account-api node's store, or null.
  */
 export function adminAccountRoutes(app: express.Router, needsPermission: (permission: string) => RequestHandler, context: () => ApiContext | null): void {
-  if (mounted.has(app)) return;
-  mounted.add(app);
   const router = express.Router();
   // every path needs at least the read permission: without a token nothing here answers but 401
   router.use(needsPermission(READ_PERMISSION));

@@ -73,12 +73,8 @@ function send(res: Response, status: number, body: unknown): void {
   res.status(status).set("Content-Type", "application/json; charset=UTF-8").end(JSON.stringify(body));
 }
 
-const mounted = new WeakSet<object>();
-
-/** Mounts the API once per app; `context` gives the running account-api node's store and settings, or null. */
+/** Mounts the API (Node-RED registers a node type once per runtime, so once per app); `context` gives the running account-api node's store and settings, or null. */
 export function accountRoutes(app: Express, context: () => ApiContext | null): void {
-  if (mounted.has(app)) return;
-  mounted.add(app);
   const router = express.Router();
 
   router.use((req, res, next) => {

@@ -3,7 +3,7 @@
 import crypto from "node:crypto";
 import type { ConnectionStatus, MainsState } from "../contract";
 import { checkPassword, hashPassword } from "../security/passwords";
-import { dataDatabase, type DatabaseHandle } from "../store/sqlite";
+import { dataDatabase, type DatabaseHandle, type SqlitePool } from "../store/sqlite";
 
 export interface Account {
   id: string;
@@ -87,8 +87,9 @@ const toDevice = (r: DeviceRow): DeviceRecord => ({
 export class AccountStore {
   private readonly handle: DatabaseHandle;
 
-  constructor(dataDir: string) {
-    this.handle = dataDatabase(dataDir, "accounts");
+  /** `pool`: the runtime's open database files, shared with its other users (else a connection of its own). */
+  constructor(dataDir: string, pool?: SqlitePool) {
+    this.handle = dataDatabase(dataDir, "accounts", pool);
     this.handle.db.exec(SCHEMA);
     const columns = this.handle.db.prepare("PRAGMA table_info(devices)").all() as Array<{ name: string }>;
     if (!columns.some((c) => c.name === "attached_at")) {

@@ -1,7 +1,6 @@
-// The broker's transport limits as the runtime configures them (PIFOG_MQTT_MAX_PACKET), and how a node in the same
-// process reads the packet limit (the history stores whatever the broker accepted, so it uses the same number).
-import type { NodeAPI } from "node-red";
-import { DEFAULT_MAX_PACKET_BYTES, MQTT_MAX_PACKET_BYTES } from "./packet-guard";
+// The broker's transport limits as the runtime configures them (PIFOG_MQTT_MAX_PACKET); the nodes read the packet
+// limit from the runtime's services (the history stores whatever the broker accepted, so it uses the same number).
+import { MQTT_MAX_PACKET_BYTES } from "./packet-guard";
 
 /** A reader that takes nothing is cut after this long without progress (aedes' own default waits 60 s). */
 export const DEFAULT_STALL_MS = 5_000;
@@ -24,14 +23,4 @@ export function parseByteSize(raw: string, name: string): number {
     throw new Error(`${name} must be a size from 1KiB to 256MiB (bytes, or with a unit: 512KiB, 8MiB, 8MB), not "${raw}"`);
   }
   return bytes;
-}
-
-interface LimitSettings {
-  pifogMqttMaxPacket?: number;
-}
-
-/** The largest MQTT packet the runtime's broker accepts (the settings' `pifogMqttMaxPacket`, else the default). */
-export function maxPacketBytesOf(RED: NodeAPI): number {
-  const value = (RED.settings as unknown as LimitSettings).pifogMqttMaxPacket;
-  return typeof value === "number" && value > 0 ? value : DEFAULT_MAX_PACKET_BYTES;
 }

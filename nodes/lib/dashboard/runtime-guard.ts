@@ -1,15 +1,15 @@
-// The dashboard socket guard as the runtime's settings build it: the deployed flow's widgets, the data dir's
+// The dashboard socket guard as the runtime's settings build it: the deployed flow's widgets, the runtime's
 // dead-letter and audit records, and Node-RED's log (read when used: the settings are loaded before the runtime).
-import { Audit } from "../audit/audit";
-import { DeadLetterFile } from "../dead-letter";
+import type { Audit } from "../audit/audit";
+import type { DeadLetterFile } from "../dead-letter";
 import { FlowWidgets, nodeRedNodes } from "./flow-widgets";
 import { DashboardSocketGuard } from "./socket-guard";
 
-export function runtimeDashboardGuard(dataDir: string): DashboardSocketGuard {
+export function runtimeDashboardGuard(records: { deadLetters: DeadLetterFile; audit: Audit }): DashboardSocketGuard {
   return new DashboardSocketGuard({
     widgets: new FlowWidgets(nodeRedNodes).lookup,
-    deadLetters: new DeadLetterFile(dataDir),
-    audit: new Audit(dataDir),
+    deadLetters: records.deadLetters,
+    audit: records.audit,
     warn: (text) => (nodeRedLog() ?? console).warn(text),
     now: () => Date.now(),
   });

@@ -15,6 +15,7 @@ import { EventEmitter } from "node:events";
 import type { Clock } from "../clock";
 import type { PowerTransition } from "../contract";
 import { DeliveryError, Outbox, type OutboxItem, type OutboxSnapshot } from "../outbox/outbox";
+import type { SqlitePool } from "../store/sqlite";
 
 export type SmtpSecurity = "none" | "starttls" | "tls";
 
@@ -80,6 +81,8 @@ export function classifySmtpError(err: unknown): SmtpFailure {
 
 export interface MailSenderOptions {
   dataDir: string;
+  /** The runtime's open database files (the services' stores). */
+  pool?: SqlitePool;
   /** The outbox queue: one per sending node. */
   queue: string;
   clock: Clock;
@@ -136,6 +139,7 @@ export class MailSender extends EventEmitter<MailSenderEvents> {
     });
     this.outbox = new Outbox<QueuedMail>({
       dataDir: options.dataDir,
+      pool: options.pool,
       queue: options.queue,
       clock: options.clock,
       batchSize: 1,

@@ -20,11 +20,7 @@ export interface HistoryRoutesOptions {
   gate?: Partial<Omit<QueryGateOptions, "clock">>;
 }
 
-const mounted = new WeakSet<object>();
-
 export function historyRoutes(app: Express, providers: () => HistoryProvider[], options: HistoryRoutesOptions = {}): void {
-  if (mounted.has(app)) return;
-  mounted.add(app);
   const clock = options.clock ?? systemClock;
   const gates = new WeakMap<HistoryStore, QueryGate>();
   const gateFor = (store: HistoryStore) => {

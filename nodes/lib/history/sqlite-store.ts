@@ -1,7 +1,7 @@
 // History in SQLite (the embedded default): better-sqlite3, WAL, one transaction per batch on the event loop;
 // every read on reader threads (sqlite-read-pool.ts).
 import type { Statement } from "better-sqlite3";
-import { dataDatabase, type DatabaseHandle } from "../store/sqlite";
+import { dataDatabase, type DatabaseHandle, type SqlitePool } from "../store/sqlite";
 import type { AnswerRequest } from "./answer";
 import { queryFilters } from "./filter-sql";
 import { SqliteReadPool } from "./sqlite-read-pool";
@@ -49,6 +49,8 @@ const REPEAT_SQL = "SELECT 1 FROM history_messages WHERE client = ? AND mid = ? 
 export interface SqliteHistoryOptions {
   /** Reader threads: how many reads run at once (default 2). */
   readers?: number;
+  /** The runtime's open database files (the services' stores); else a connection of its own. */
+  pool?: SqlitePool;
 }
 
 export class SqliteHistoryStore implements HistoryStore {
@@ -60,7 +62,7 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly reads: SqliteReadPool;
 
   constructor(dataDir: string, name = "history", options: SqliteHistoryOptions = {}) {
-    this.handle = dataDatabase(dataDir, name);
+    this.handle = dataDatabase(dataDir, name, options.pool);
     const db = this.handle.db;
     db.exec(SCHEMA);
     this.insertRow = db.prepare(

@@ -1,5 +1,6 @@
 // What a node gets from its pifog-device config node, and the two checks every PiFog node's constructor makes.
 import type { Node, NodeAPI } from "node-red";
+import type { EmbeddedBroker } from "../broker/embedded-broker";
 import type { PiName } from "../contract";
 import type { Drivers } from "../drivers/types";
 import type { DeviceLink } from "../mqtt/device-link";
@@ -15,6 +16,8 @@ export interface PifogDevice {
   /** The broker this device is on, and its login, for nodes that need a connection of their own. */
   readonly brokerUrl: string;
   readonly brokerAuth: { username?: string; password?: string };
+  /** The runtime's embedded broker when this device is on it (the services decide), else null. */
+  readonly embedded: EmbeddedBroker | null;
 }
 
 /** The device a node is configured with, or null after a grey status and an error saying so. */

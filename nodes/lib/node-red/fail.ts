@@ -1,8 +1,8 @@
 // One way to fail a message: a red status, a dead-letter record, and node.error(err, msg) / done(err)
 // so Catch nodes see it. The runtime keeps going.
 import type { Node, NodeAPI, NodeMessage } from "node-red";
-import { DeadLetterFile, payloadText } from "../dead-letter";
-import { dataDirOf } from "./settings";
+import { payloadText } from "../dead-letter";
+import { servicesOf } from "../services";
 import { showStatus } from "./status";
 
 export function failMessage(
@@ -14,7 +14,7 @@ export function failMessage(
 ): void {
   showStatus(node, "error", err.message);
   try {
-    new DeadLetterFile(dataDirOf(RED)).append({
+    servicesOf(RED).deadLetters.append({
       node: node.id,
       type: node.type,
       error: err.message,

@@ -10,7 +10,7 @@
 import type Database from "better-sqlite3";
 import { EventEmitter } from "node:events";
 import type { Clock } from "../clock";
-import { dataDatabase, type DatabaseHandle, type SqliteDatabase } from "../store/sqlite";
+import { dataDatabase, type DatabaseHandle, type SqliteDatabase, type SqlitePool } from "../store/sqlite";
 
 export interface OutboxItem<T> {
   /** Increasing in the order of `put`, across restarts. */
@@ -54,6 +54,9 @@ export interface BackoffOptions {
 
 export interface OutboxOptions<T> {
   dataDir: string;
+  /** The runtime's open database files (the services' stores): an outbox opened without one has its own
+   * connection, and only outboxes of one pool see each other's queues as taken. */
+  pool?: SqlitePool;
   /** The queue's name: one table holds every queue, keyed by it. One open outbox per queue. */
   queue: string;
   clock: Clock;
@@ -123,13 +126,10 @@ interface Row {
 
 type Statement = Database.Statement<unknown[]>;
 
-const openQueues = new Set<string>();
-
 export class Outbox<T> extends EventEmitter<OutboxEvents<T>> {
   readonly queue: string;
   private readonly handle: DatabaseHandle;
   private readonly db: SqliteDatabase;
-  private readonly key: string;
   private readonly clock: Clock;
   private readonly batchSize: number;
   private readonly minIntervalMs: number;
@@ -165,9 +165,8 @@ export class Outbox<T> extends EventEmitter<OutboxEvents<T>> {
       factor: Math.max(1, options.backoff?.factor ?? 2),
       maxMs: Math.max(1, options.backoff?.maxMs ?? 5 * 60_000),
     };
-    this.handle = dataDatabase(options.dataDir, "outbox");
-    this.key = `${this.handle.file}\u0000${this.queue}`;
-    if (openQueues.has(this.key)) {
+    this.handle = dataDatabase(options.dataDir, "outbox", options.pool);
+    if (!this.handle.claim(this.queue)) {
       this.handle.release();
       throw new OutboxBusyError(this.queue);
     }
@@ -188,10 +187,10 @@ export class Outbox<T> extends EventEmitter<OutboxEvents<T>> {
       };
       this.size_ = (this.statements.count.get(this.queue) as { n: number }).n;
     } catch (err) {
+      this.handle.unclaim(this.queue);
       this.handle.release();
       throw err;
     }
-    openQueues.add(this.key);
   }
 
   /** Queued items (put and not yet acked). */
@@ -311,7 +310,7 @@ export class Outbox<T> extends EventEmitter<OutboxEvents<T>> {
     this.cancelTimer();
     this.abort?.abort(new Error("outbox closed"));
     await this.settled();
-    openQueues.delete(this.key);
+    this.handle.unclaim(this.queue);
     this.handle.release();
     this.removeAllListeners();
   }

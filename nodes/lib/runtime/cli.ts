@@ -13,7 +13,7 @@ const fatal = failSafeExit(safeState, { log: (line) => console.error(line), exit
 process.on("uncaughtException", (err) => fatal("uncaught exception", err));
 process.on("unhandledRejection", (reason) => fatal("unhandled rejection", reason));
 
-launch(process.env, safeState)
+launch(safeState)
   .then((pifog) => {
     const local = (port: number) => `http://127.0.0.1:${port}`;
     const where = {

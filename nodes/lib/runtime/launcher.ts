@@ -3,14 +3,11 @@
 import express from "express";
 import http from "node:http";
 import type { Socket } from "node:net";
-import { Audit } from "../audit/audit";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
-import { registerEmbeddedBroker, unregisterEmbeddedBroker } from "../broker/registry";
-import { closeDurableSinks } from "../history/sinks";
-import { systemClock } from "../clock";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
-import { signInThrottlesOf } from "../security/sign-in";
-import { readConfig, type PifogConfig } from "./config";
+import { withLauncher, type PifogServices } from "../services";
+import type { PifogConfig } from "./config";
+import { exportFlowEnvironment } from "./flow-env";
 import { keepNewFilesPrivate } from "./file-modes";
 import { SafeState } from "./safe-state";
 
@@ -24,10 +21,13 @@ export interface RunningPifog {
 }
 
 /** `safeState`: where the nodes that drive outputs register how to make them safe (the CLI's fail-safe uses it). */
-export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = new SafeState()): Promise<RunningPifog> {
+export async function launch(safeState = new SafeState()): Promise<RunningPifog> {
   // before anything is written (the settings, loaded below, also tighten what the data dir already holds)
   keepNewFilesPrivate();
-  const config = readConfig(env);
+  // the settings read the configuration (once, for them and for this launcher) and make the runtime's services
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const settings = require("../../../settings") as Record<string, unknown> & { httpAdminRoot: string; httpNodeRoot: string; pifogServices: PifogServices };
+  const config = settings.pifogServices.config;
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
   if (!mqttUrl) {
@@ -36,19 +36,13 @@ export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = n
       host: config.host,
       maxPacketBytes: config.mqttMaxPacket,
       webSocketOrigins: config.mqttWsOrigins,
-      audit: new Audit(config.dataDir),
+      audit: settings.pifogServices.audit,
     });
     mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
-    registerEmbeddedBroker(broker, mqttUrl);
   }
-  // the flows' `${PIFOG_MQTT_URL}` and `${PIFOG_DEVICE_ID}` resolve from here
-  process.env.PIFOG_MQTT_URL = mqttUrl;
-  process.env.PIFOG_FACES_REMOTE_URL = config.facesRemoteUrl ?? mqttUrl;
-  if (config.role !== "all") process.env.PIFOG_DEVICE_ID = config.deviceId;
-  process.env.PIFOG_ROLE = config.role;
-  process.env.PIFOG_HARDWARE = config.hardware;
-  // and `env.get("PIFOG_DATA_DIR")` in function nodes (flows/facewriter.json's local folder store): absolute
-  process.env.PIFOG_DATA_DIR = config.dataDir;
+  // the nodes find this broker (and know it is their own) in the services, never by its URL
+  const services = withLauncher(settings.pifogServices, { broker: { url: mqttUrl, embedded: broker }, safeState });
+  settings.pifogServices = services;
 
   const app = express();
   app.disable("x-powered-by");
@@ -62,9 +56,6 @@ export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = n
   broker?.attachWebSocket(server, "/mqtt");
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const settings = require("../../../settings") as Record<string, unknown> & { httpAdminRoot: string; httpNodeRoot: string };
-  settings.pifogSafeState = safeState;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const RED = require("node-red") as typeof import("node-red");
   RED.init(server, settings as never);
   if (broker) {
@@ -77,7 +68,7 @@ export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = n
   // name, from anywhere) never sees them and cannot be used to lock the admin out
   app.use(
     settings.httpAdminRoot,
-    editorLoginGuard({ throttle: signInThrottlesOf(settings, systemClock).editor, audit: new Audit(config.dataDir), users: () => editorUsersOf(settings) }),
+    editorLoginGuard({ throttle: services.signIn.editor, audit: services.audit, users: () => editorUsersOf(settings) }),
   );
   app.use(settings.httpAdminRoot, RED.httpAdmin);
   app.use(settings.httpNodeRoot, RED.httpNode);
@@ -89,17 +80,15 @@ export async function launch(env: NodeJS.ProcessEnv = process.env, safeState = n
     await broker?.close();
     throw err;
   }
-  // the dashboard's flows read the history API of their own runtime
-  const selfHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  process.env.PIFOG_HTTP_URL = `http://${selfHost.includes(":") ? `[${selfHost}]` : selfHost}:${httpPort}`;
+  // the flows' placeholders name the broker and the port this runtime really has
+  exportFlowEnvironment(config, mqttUrl, httpPort);
   await RED.start();
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       await RED.stop();
-      await closeDurableSinks();
-      if (broker) unregisterEmbeddedBroker(broker);
+      await services.close();
       await broker?.close();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

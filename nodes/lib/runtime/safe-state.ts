@@ -1,8 +1,7 @@
 // The fail-safe: every node that drives an output registers how to put it in its safe state (a door's relay
 // low), so that when an error escapes and the process must die, it dies with every output safe. The launcher
-// makes one SafeState and hands it to the nodes through the settings (`pifogSafeState`); the CLI calls
+// makes one SafeState and hands it to the nodes in the runtime's services (`servicesOf(RED).safeState`); the CLI calls
 // `failSafeExit` on an uncaught exception or an unhandled rejection.
-import type { NodeAPI } from "node-red";
 
 /** Drives an output to its safe level, synchronously (a Pi's GPIO write goes to the kernel before it returns);
  * may return a promise for what is still in flight (an MQTT publish of the level, an event), which the process
@@ -42,13 +41,6 @@ export class SafeState {
     }
     return pending;
   }
-}
-
-/** The runtime's SafeState; without one in the settings (a node test, a plain `node-red`), a fresh one that
- * nothing will call: the nodes still run, only the process-wide fail-safe is missing. */
-export function safeStateOf(RED: NodeAPI): SafeState {
-  const s = (RED.settings as unknown as { pifogSafeState?: unknown }).pifogSafeState;
-  return s instanceof SafeState ? s : new SafeState();
 }
 
 /** How long a dying process waits for the safe levels' publishes (and the audit) to leave it. */

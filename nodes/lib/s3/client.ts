@@ -34,13 +34,11 @@ export interface PutResult {
 
 type Sdk = typeof import("@aws-sdk/client-s3");
 type Storage = typeof import("@aws-sdk/lib-storage");
-let sdk: Sdk | null = null;
-let storage: Storage | null = null;
 
+/** Loaded on the first S3 call (Node's module cache keeps it after): a Pi that stores nothing never pays for it. */
 function loadSdk(): Sdk {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  sdk ??= require("@aws-sdk/client-s3") as Sdk;
-  return sdk;
+  return require("@aws-sdk/client-s3") as Sdk;
 }
 
 export function createClient(s: S3Settings): S3Client {
@@ -73,7 +71,7 @@ export async function putObject(
   const params = { Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata };
   if (body.length > multipartAbove) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    storage ??= require("@aws-sdk/lib-storage") as Storage;
+    const storage = require("@aws-sdk/lib-storage") as Storage;
     const upload = new storage.Upload({ client, params, queueSize: 1, partSize: Math.max(5 * 1024 * 1024, multipartAbove), leavePartsOnError: false });
     const abort = () => void upload.abort().catch(() => undefined);
     signal.addEventListener("abort", abort, { once: true });

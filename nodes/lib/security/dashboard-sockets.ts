@@ -51,9 +51,3 @@ export class DashboardSockets implements SocketAddresses {
     next();
   };
 }
-
-/** The runtime's dashboard sockets (`pifogDashboardSockets` in the settings), or none (a test harness). */
-export function socketAddressesOf(settings: unknown): SocketAddresses | undefined {
-  const given = (settings as { pifogDashboardSockets?: SocketAddresses } | undefined)?.pifogDashboardSockets;
-  return given && typeof given.addressOf === "function" ? given : undefined;
-}

@@ -1,5 +1,5 @@
 // The runtime's sign-in throttles, one per kind of account (the /v1 accounts, the editor's users, the dashboard's
-// operators), made once by the settings and handed to their users through `RED.settings.pifogSignIn`; and the
+// operators), made once for the runtime and handed to their users in its services (`servicesOf(RED).signIn`); and the
 // one way a sign-in refusal is audited.
 import type { Audit } from "../audit/audit";
 import type { Clock } from "../clock";
@@ -36,15 +36,6 @@ export function makeSignInThrottles(limits: SignInLimits, clock: Pick<Clock, "no
   const make = () =>
     new LoginThrottle({ perAddress: limit(limits.addressAttempts), perUser: limit(limits.userAttempts), maxEntries: MAX_ENTRIES, now: () => clock.now() });
   return { api: make(), editor: make(), operator: make() };
-}
-
-/**
- * The runtime's throttles (`pifogSignIn` in the settings). A runtime that has none (a test harness) gets a fresh
- * set, which the caller keeps for its own lifetime.
- */
-export function signInThrottlesOf(settings: unknown, clock: Pick<Clock, "now">): SignInThrottles {
-  const given = (settings as { pifogSignIn?: SignInThrottles } | undefined)?.pifogSignIn;
-  return given && given.api instanceof LoginThrottle ? given : makeSignInThrottles(DEFAULT_SIGN_IN, clock);
 }
 
 export interface SignInRefusal {

@@ -7,10 +7,11 @@ import type { Logger, LogLevel, WebClient, WebClientOptions } from "@slack/web-a
 import type { SlackReplayCache } from "./replay-cache";
 
 type WebApi = typeof import("@slack/web-api");
-let webApiModule: WebApi | null = null;
-/** @slack/web-api (with axios) costs a Pi ~20 MiB: loaded on the first Slack call, not when the runtime starts. */
+/** @slack/web-api (with axios) costs a Pi ~20 MiB: loaded on the first Slack call, not when the runtime starts
+ * (Node's module cache keeps it after). */
 export function webApi(): WebApi {
-  return (webApiModule ??= require("@slack/web-api") as WebApi);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("@slack/web-api") as WebApi;
 }
 
 export const DEFAULT_SLACK_API_URL = "https://slack.com/api/";

@@ -1,0 +1,182 @@
+// What a PiFog runtime gives its nodes: one object, made once per process (by settings.ts, completed by the
+// launcher with its embedded broker), handed to the nodes through the settings' `pifogServices` and read with
+// `servicesOf(RED)`. Everything that lives as long as the process and is shared between nodes lives here, so no
+// module keeps state of its own and a test builds exactly the runtime it needs.
+import type { NodeAPI } from "node-red";
+import { Audit } from "./audit/audit";
+import { AlertRegistry } from "./alerts/registry";
+import type { ApiContext } from "./accounts/api";
+import type { EmbeddedBroker } from "./broker/embedded-broker";
+import { systemClock, type Clock } from "./clock";
+import { DeadLetterFile } from "./dead-letter";
+import { DurableSinks } from "./history/sinks";
+import type { HistoryProvider } from "./history/http-api";
+import type { Operator } from "./operators";
+import type { PifogConfig } from "./runtime/config";
+import { SafeState } from "./runtime/safe-state";
+import { DashboardSockets, type SocketAddresses } from "./security/dashboard-sockets";
+import { makeSignInThrottles, type SignInThrottles } from "./security/sign-in";
+import { SqlitePool } from "./store/sqlite";
+
+/** The runtime's own broker: where a device node with no broker of its own connects, and, when the launcher
+ * started it in this process, the broker itself (the history logger stores before it acknowledges). */
+export interface RuntimeBroker {
+  readonly url: string;
+  readonly embedded: EmbeddedBroker | null;
+}
+
+/** Timings the nodes take from the runtime instead of their defaults (the tests shorten them). */
+export interface PifogTuning {
+  /** Wait between reconnect attempts to a forwarder's remote broker, ms (2000). */
+  forwarderReconnectMs?: number;
+  /** The least interval a thingspeak node may use, ms (15 000: ThingSpeak's limit). */
+  thingspeakMinIntervalMs?: number;
+  /** How long to wait for ThingSpeak's answer, ms (30 000). */
+  thingspeakTimeoutMs?: number;
+  /** s3-writer: wait before retrying after a permanent (4xx) error, ms (60 000). */
+  s3PermanentRetryMs?: number;
+  /** s3-writer: longest backoff after transient errors, ms (60 000). */
+  s3BackoffMaxMs?: number;
+  /** s3-writer: bodies above this many bytes go as a multipart upload (5 MiB). */
+  s3MultipartAbove?: number;
+  /** Longest wait between Slack reconnections and slack-notify's longest backoff, ms (60 000). */
+  slackBackoffMaxMs?: number;
+  /** slack-notify: wait before retrying after a permanent error (invalid_auth…), ms (60 000). */
+  slackPermanentRetryMs?: number;
+  /** email: the first retry's wait and the longest one, ms (5 s, 10 min). */
+  emailBackoff?: { initialMs?: number; maxMs?: number };
+  /** email: connect, greeting and socket-silence timeout, ms (30 000). */
+  emailTimeoutMs?: number;
+  /** email: false ONLY to reach a test server with a self-signed certificate. Default true. */
+  emailTlsRejectUnauthorized?: boolean;
+}
+
+export interface PifogServices {
+  /** Read once from the environment (nodes/lib/runtime/config.ts). */
+  readonly config: PifogConfig;
+  readonly clock: Clock;
+  /** config.dataDir, absolute. */
+  readonly dataDir: string;
+  readonly broker: RuntimeBroker;
+  /** The largest MQTT packet the runtime's broker accepts, so the history stores whatever it accepted. */
+  readonly maxPacketBytes: number;
+  /** The history loggers' stores and ingests, kept across a redeploy. */
+  readonly sinks: DurableSinks;
+  /** The open SQLite files of the data dir, shared by every node. */
+  readonly stores: SqlitePool;
+  readonly deadLetters: DeadLetterFile;
+  /** The record of refusals (`<data dir>/audit.jsonl`). */
+  readonly audit: Audit;
+  /** Each device's active alerts, by alert node. */
+  readonly alerts: AlertRegistry;
+  /** The running history nodes, by id, in start order: GET /api/history reads their stores. */
+  readonly historyProviders: Map<string, HistoryProvider>;
+  /** The running account-api nodes, by id, in start order: the /v1 API uses the first. */
+  readonly accountApis: Map<string, ApiContext>;
+  /** Wrong sign-ins per address and per user, for every sign-in path (kept across a redeploy). */
+  readonly signIn: SignInThrottles;
+  /** The dashboard's sockets' addresses (the operator's sign-in throttle counts per browser address). */
+  readonly dashboardSockets: SocketAddresses;
+  /** Who may press the dashboard's front-door buttons. */
+  readonly operators: readonly Operator[];
+  /** Where the nodes that drive outputs register how to make them safe (the CLI's fail-safe calls it). */
+  readonly safeState: SafeState;
+  readonly tuning: PifogTuning;
+  /** On runtime shutdown, after Node-RED stopped: commits what the history sinks hold and closes them. */
+  close(): Promise<void>;
+}
+
+export interface ServiceParts {
+  config: PifogConfig;
+  clock?: Clock;
+  broker?: RuntimeBroker;
+  operators?: readonly Operator[];
+  safeState?: SafeState;
+  dashboardSockets?: SocketAddresses;
+  tuning?: PifogTuning;
+}
+
+/** The broker a runtime without an embedded one talks to: PIFOG_MQTT_URL, else a broker on this machine. */
+export function configuredBroker(config: PifogConfig): RuntimeBroker {
+  return { url: config.mqttUrl ?? `mqtt://127.0.0.1:${config.mqttPort}`, embedded: null };
+}
+
+export function createServices(parts: ServiceParts): PifogServices {
+  const { config } = parts;
+  const clock = parts.clock ?? systemClock;
+  const sinks = new DurableSinks();
+  const broker = parts.broker ?? configuredBroker(config);
+  return {
+    config,
+    clock,
+    dataDir: config.dataDir,
+    broker,
+    maxPacketBytes: broker.embedded?.maxPacketBytes ?? config.mqttMaxPacket,
+    sinks,
+    stores: new SqlitePool(),
+    deadLetters: new DeadLetterFile(config.dataDir),
+    audit: new Audit(config.dataDir, () => clock.now()),
+    alerts: new AlertRegistry(),
+    historyProviders: new Map(),
+    accountApis: new Map(),
+    signIn: makeSignInThrottles(config.signIn, clock),
+    dashboardSockets: parts.dashboardSockets ?? new DashboardSockets(),
+    operators: parts.operators ?? [],
+    safeState: parts.safeState ?? new SafeState(),
+    tuning: parts.tuning ?? {},
+    close: () => sinks.closeAll(),
+  };
+}
+
+/** The same runtime with the launcher's embedded broker (started after the settings made the services) and the
+ * CLI's fail-safe: every other part is shared. */
+export function withLauncher(services: PifogServices, parts: { broker: RuntimeBroker; safeState: SafeState }): PifogServices {
+  return {
+    ...services,
+    broker: parts.broker,
+    maxPacketBytes: parts.broker.embedded?.maxPacketBytes ?? services.maxPacketBytes,
+    safeState: parts.safeState,
+  };
+}
+
+/** Whether `url` names the runtime's own broker (localhost, 0.0.0.0 and 127.0.0.1 are one host here). */
+export function isRuntimeBroker(services: PifogServices, url: string): boolean {
+  const norm = (u: string) => {
+    try {
+      const p = new URL(u);
+      const host = p.hostname === "localhost" || p.hostname === "0.0.0.0" ? "127.0.0.1" : p.hostname;
+      return `${p.protocol}//${host}:${p.port || "1883"}`;
+    } catch {
+      return u;
+    }
+  };
+  return norm(url) === norm(services.broker.url);
+}
+
+/** What a runtime started without the launcher lacks, in words for its log. */
+export function missingServices(services: PifogServices): string[] {
+  if (services.broker.embedded || services.config.mqttUrl) return [];
+  return [
+    `PiFog: no embedded MQTT broker in this process (only \`npm start\` starts one): the devices connect to ` +
+      `${services.broker.url}, and the history logger subscribes there instead of storing before each acknowledgement. ` +
+      `Set PIFOG_MQTT_URL to name the broker.`,
+  ];
+}
+
+export class MissingServicesError extends Error {
+  constructor() {
+    super("PiFog's nodes need the runtime's services (settings.pifogServices): start with `npm start` or `node-red -s dist/settings.js`");
+    this.name = "MissingServicesError";
+  }
+}
+
+interface WithServices {
+  pifogServices?: PifogServices;
+}
+
+/** The runtime's services, from the settings PiFog's settings.ts (or a test) made. */
+export function servicesOf(RED: Pick<NodeAPI, "settings">): PifogServices {
+  const services = (RED.settings as WithServices).pifogServices;
+  if (!services || typeof services.close !== "function") throw new MissingServicesError();
+  return services;
+}
