@@ -28,7 +28,8 @@ describe("hostile input: a door pulse under each flood (real runtime, role all)"
   });
 
   const floods: Array<[string, () => Promise<string>]> = [
-    ["400 wrong /v1 logins from another address", async () => summary(await wrongLogins(rt.info.http, 400, { concurrency: 20, from: "127.0.0.2" }))],
+    // the issue measured 400 wrong logins in 31 s; four at a time is still many times that
+    ["400 wrong /v1 logins from another address", async () => summary(await wrongLogins(rt.info.http, 400, { concurrency: 4, from: "127.0.0.2" }))],
     ["40 heavy history queries, 20 at once", async () => summary(await heavyHistoryQueries(rt.info.http, 40, { concurrency: 20 }))],
     [
       "a # subscriber that stops reading, 20,000 messages",

@@ -43,6 +43,9 @@ export function boundedValue(value: unknown, maxString: number, depth = 0): unkn
 }
 
 export class JsonlLog<T extends object> {
+  /** The folder is made once (a record under a flood costs a stat, an open, a write and a close, no more). */
+  private dirMade = false;
+
   constructor(
     readonly file: string,
     private readonly o: JsonlLogOptions,
@@ -51,7 +54,10 @@ export class JsonlLog<T extends object> {
   /** Appends one record (bounded), rotating first when it would pass the cap. Throws when it cannot write. */
   append(record: T): void {
     const line = `${JSON.stringify(boundedValue(record, this.o.maxString))}\n`;
-    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    if (!this.dirMade) {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      this.dirMade = true;
+    }
     let size = 0;
     try {
       size = fs.statSync(this.file).size;
@@ -59,7 +65,15 @@ export class JsonlLog<T extends object> {
       // no file yet
     }
     if (size > 0 && size + Buffer.byteLength(line) > this.o.maxBytes) this.rotate();
-    const fd = fs.openSync(this.file, "a", 0o600);
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, "a", 0o600);
+    } catch (err) {
+      // the folder went away since (a data dir cleaned up under a running runtime): make it again, once
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      fd = fs.openSync(this.file, "a", 0o600);
+    }
     try {
       fs.writeSync(fd, line);
       if (this.o.fsync) fs.fsyncSync(fd);
