@@ -1,5 +1,7 @@
 // Config node: one PiFog device. Owns the device's MQTT link (announcement, last will, ping) and its
-// hardware drivers (Pi or simulated); the door, matrix and sensor nodes of a flow share it.
+// hardware drivers (Pi or simulated); the door, matrix and sensor nodes of a flow share it. As Node-RED's
+// mqtt-broker does, it keeps its users: the link opens with the first, closes after the last, and each is told
+// every change of the link's state.
 import os from "node:os";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
@@ -7,10 +9,12 @@ import { PI_NAMES, isTopicLevel, type PiName } from "../lib/contract";
 import { bootTime, ipv4Addresses, pifogVersion } from "../lib/device-info";
 import { parseHardwareSetting, piDrivers, resolveHardware, simDrivers } from "../lib/drivers/factory";
 import type { Drivers } from "../lib/drivers/types";
+import { DeviceHardware } from "../lib/drivers/shared";
 import { embeddedBrokerFor } from "../lib/broker/registry";
 import { DeviceLink } from "../lib/mqtt/device-link";
 import { DeadLetterFile, payloadText } from "../lib/dead-letter";
-import type { PifogDevice } from "../lib/node-red/device";
+import type { LinkUser, PifogDevice } from "../lib/node-red/device";
+import type { LinkView } from "../lib/node-red/status";
 import { clockOf, dataDirOf, given, pifogSettings } from "../lib/node-red/settings";
 
 export interface PifogDeviceDef extends NodeDef {
@@ -38,6 +42,9 @@ function definePifogDevice(RED: NodeAPI) {
     readonly drivers: Drivers;
     readonly brokerUrl: string;
     readonly brokerAuth: { username?: string; password?: string };
+    private readonly users = new Map<string, LinkUser>();
+    private readonly hardware: DeviceHardware;
+    private closing = false;
 
     constructor(config: PifogDeviceDef) {
       super(RED);
@@ -95,16 +102,44 @@ function definePifogDevice(RED: NodeAPI) {
               {
                 device: this.deviceId,
                 subscribe: (topic, handler) => link.subscribe(topic, (_t, payload) => handler(payload)),
-                publish: (topic, payload, retain) => link.publish(topic, payload, { qos: 1, retain }).catch(() => undefined),
+                publish: (topic, payload, retain) => link.publishEncoded(topic, payload, { qos: 1, retain }).catch(() => undefined),
                 warn: (m) => this.warn(m),
               },
               clock,
             );
-      this.link.start();
+      this.hardware = new DeviceHardware(this.drivers);
+      this.link.on("state", () => {
+        const view = this.linkView;
+        for (const user of this.users.values()) user.linkChanged(view);
+      });
 
       this.on("close", (done: () => void) => {
-        this.link.close().then(done, done);
+        this.closing = true;
+        this.users.clear();
+        this.link.dispose().then(done, done);
       });
+    }
+
+    get linkView(): LinkView {
+      const state = this.link.state;
+      return { state, text: RED._(`pifog-device.link.${state}`) };
+    }
+
+    register(user: LinkUser): void {
+      this.users.set(user.id, user);
+      if (this.users.size === 1 && !this.closing) this.link.start();
+      user.linkChanged(this.linkView);
+    }
+
+    async deregister(user: LinkUser, removed: boolean): Promise<void> {
+      this.users.delete(user.id);
+      // a node restarted by a deploy comes back at once: the link stays up for it (and says no offline meanwhile);
+      // the node's close need not wait for the broker's goodbye (the device's own close does)
+      if (removed && this.users.size === 0 && !this.closing) void this.link.close();
+    }
+
+    driversFor(owner: string): Drivers {
+      return this.hardware.for(owner);
     }
   };
 }
