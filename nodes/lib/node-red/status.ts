@@ -64,7 +64,8 @@ export class LinkedStatus {
     else if (link && (linkDown || this.shown)) next = { kind: LINK_KIND[link.state], text: link.text };
     else next = null;
     // the node's own words are shown each time it says them (as before); the link's only when they change something
-    if (!next || (!said && this.shown && next.kind === this.shown.kind && next.text === this.shown.text)) return;
+    const same = this.shown !== null && next !== null && next.kind === this.shown.kind && next.text === this.shown.text;
+    if (!next || (same && !(said && next === own))) return;
     this.shown = next;
     showStatus(this.node, next.kind, next.text);
   }
