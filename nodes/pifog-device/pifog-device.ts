@@ -1,7 +1,8 @@
 // Config node: one PiFog device. Owns the device's MQTT link (announcement, last will, ping) and its
 // hardware drivers (Pi or simulated); the door, matrix and sensor nodes of a flow share it. As Node-RED's
 // mqtt-broker does, it keeps its users: the link opens with the first, closes after the last, and each is told
-// every change of the link's state.
+// every change of the link's state. A device no node uses still stands for its Pi (the hub's says it is online and
+// answers ping): once the flows have started, it opens its link for its own presence.
 import os from "node:os";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
@@ -113,8 +114,14 @@ function definePifogDevice(RED: NodeAPI) {
         for (const user of this.users.values()) user.linkChanged(view);
       });
 
+      const presence = () => {
+        if (this.users.size === 0 && !this.closing) this.link.start();
+      };
+      RED.events.on("flows:started", presence);
+
       this.on("close", (done: () => void) => {
         this.closing = true;
+        RED.events.off("flows:started", presence);
         this.users.clear();
         this.link.dispose().then(done, done);
       });

@@ -12,8 +12,6 @@ import type { LinkView } from "../../nodes/lib/node-red/status";
 import { freePort } from "../support/ports";
 import { until } from "../support/until";
 
-/** The device and one node that uses it: the link opens with its first user. */
-const nodes = [pifogDevice, deviceUser];
 
 describe("pifog-device config node", () => {
   let h: Harness;
@@ -25,7 +23,7 @@ describe("pifog-device config node", () => {
   });
 
   it("announces itself online, retained, with its addresses, boot time and version", async () => {
-    await helper.load(nodes, [deviceNode("d1", h.url, { role: "doorpi" }), userOf("cfg-d1")]);
+    await helper.load(pifogDevice, [deviceNode("d1", h.url, { role: "doorpi" })]);
     const m = await h.client.waitFor("pifog/d1/status");
     assert.equal(m.retain, false, "live delivery to a subscriber that was there already");
     const status = h.client.json<DeviceStatus>(m);
@@ -40,7 +38,7 @@ describe("pifog-device config node", () => {
   });
 
   it("says offline when it stops", async () => {
-    await helper.load(nodes, [deviceNode("d1", h.url), userOf("cfg-d1")]);
+    await helper.load(pifogDevice, [deviceNode("d1", h.url)]);
     await h.client.waitFor("pifog/d1/status", (m) => m.payload.includes('"online"'));
     await helper.unload();
     const off = h.client.json<DeviceStatus>(await h.client.waitFor("pifog/d1/status", (m) => m.payload.includes('"offline"')));
@@ -48,7 +46,7 @@ describe("pifog-device config node", () => {
   });
 
   it("answers ping with pong and the same id", async () => {
-    await helper.load(nodes, [deviceNode("d1", h.url), userOf("cfg-d1")]);
+    await helper.load(pifogDevice, [deviceNode("d1", h.url)]);
     await h.client.waitFor("pifog/d1/status", (m) => m.payload.includes('"online"'));
     await h.client.publish("pifog/d1/command", JSON.stringify({ command: "ping", id: "abc" }));
     const pong = h.client.json<PongEvent>(await h.client.waitFor("pifog/d1/event", (m) => m.payload.includes("pong")));
@@ -57,7 +55,7 @@ describe("pifog-device config node", () => {
   });
 
   it("speaks PiFog: connected on /World/Fog/1/<Pi>/Connection and pong on its Event", async () => {
-    await helper.load(nodes, [deviceNode("d1", h.url, { compat: "DoorPi" }), userOf("cfg-d1")]);
+    await helper.load(pifogDevice, [deviceNode("d1", h.url, { compat: "DoorPi" })]);
     const c = h.client.json<CompatConnected>(await h.client.waitFor("/World/Fog/1/DoorPi/Connection"));
     assert.match(c.connected.boot_time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
     assert.equal(typeof c.connected.addresses, "string");
@@ -71,7 +69,7 @@ describe("pifog-device config node", () => {
   });
 
   it("records a command it cannot read and keeps answering", async () => {
-    await helper.load(nodes, [deviceNode("d1", h.url), userOf("cfg-d1")]);
+    await helper.load(pifogDevice, [deviceNode("d1", h.url)]);
     await h.client.waitFor("pifog/d1/status", (m) => m.payload.includes('"online"'));
     await h.client.publish("pifog/d1/command", "{not json");
     await h.client.publish("pifog/d1/command", JSON.stringify({ command: "ping", id: "after" }));
@@ -84,7 +82,7 @@ describe("pifog-device config node", () => {
   it("uses the tab's or the runtime's PIFOG_DEVICE_ID when its id is left as ${PIFOG_DEVICE_ID}", async () => {
     process.env.PIFOG_DEVICE_ID = "from-env";
     try {
-      await helper.load(nodes, [deviceNode("${PIFOG_DEVICE_ID}", h.url), userOf("cfg-${PIFOG_DEVICE_ID}")]);
+      await helper.load(pifogDevice, [deviceNode("${PIFOG_DEVICE_ID}", h.url)]);
       await h.client.waitFor("pifog/from-env/status", (m) => m.payload.includes('"online"'));
     } finally {
       delete process.env.PIFOG_DEVICE_ID;
@@ -110,27 +108,31 @@ describe("pifog-device: its users", () => {
     await h.close();
   });
 
-  it("opens its link with its first user, keeps it through a restart, and closes it after the last one is removed", async () => {
+  it("with no node using it, stands for its Pi once the flows have started (the hub's device): online, answering ping", async () => {
+    const since = h.client.received.length;
     await helper.load(pifogDevice, [deviceNode("d1", h.url)]);
+    await h.client.waitFor("pifog/d1/status", (m) => online(m) && h.client.received.indexOf(m) >= since);
+    await pingBarrier(h.client, "d1");
+  });
+
+  it("opens its link with its first user, keeps it through a restart, and closes it after the last one is removed", async () => {
+    await loadUntilOnline(h, [pifogDevice, deviceUser], [deviceNode("d1", h.url), userOf("cfg-d1")], "d1");
     const device = helper.getNode("cfg-d1") as unknown as PifogDevice;
-    assert.equal(device.linkView.state, "closed", "nobody uses it: no connection");
+    const first = helper.getNode("user") as unknown as DeviceUserNode & { close(removed: boolean): Promise<void> };
+    await until(() => first.links.at(-1)?.state === "connected", "the first user told it is connected");
+    assert.equal(first.links[0]?.state, "connecting", "told at once, when it registered, where the link stands");
 
     const a = fakeUser("a");
     const b = fakeUser("b");
-    let since = h.client.received.length;
-    device.register(a);
-    await h.client.waitFor("pifog/d1/status", (m) => online(m) && h.client.received.indexOf(m) >= since);
-    await until(() => a.links.at(-1)?.state === "connected", "the first user told it is connected");
-    assert.equal(a.links[0]?.state, "connecting", "told at once where the link stands");
-
     device.register(b);
     assert.equal(b.links.at(-1)?.state, "connected", "a later user is told at once");
-    await device.deregister(a, true);
+    await first.close(true);
+    assert.equal(device.linkView.state, "connected", "another user is left");
     await device.deregister(b, false); // restarted by a deploy: it comes back
     device.register(b);
     assert.equal(device.linkView.state, "connected");
 
-    since = h.client.received.length;
+    let since = h.client.received.length;
     await device.deregister(b, true);
     await h.client.waitFor("pifog/d1/status", (m) => offline(m) && h.client.received.indexOf(m) >= since);
     await until(() => device.linkView.state === "closed", "the link closed after its last user");
