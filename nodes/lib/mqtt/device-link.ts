@@ -151,9 +151,9 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       this.emit("connection", true);
     });
     client.on("close", () => {
-      if (this.closing || client !== this.client) return;
+      if (client !== this.client) return;
       // a lost connection is "reconnecting" until mqtt.js's next attempt fails too
-      this.setState(this.current === "connected" ? "reconnecting" : "unreachable");
+      if (!this.closing) this.setState(this.current === "connected" ? "reconnecting" : "unreachable");
       this.emit("connection", false);
     });
     client.on("error", (err) => this.emit("error", err, {}));
@@ -291,7 +291,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
   /** Publish a payload that is encoded already (the simulators' text and frames, on their own topics). */
   publishEncoded(topic: Topic<unknown>, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     const client = this.client;
-    if (!client || this.closing) return Promise.reject(new Error("device link not started"));
+    if (!client) return Promise.reject(new Error("device link not started"));
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false }, (err) =>
         err ? reject(err) : resolve(),
