@@ -6,16 +6,17 @@
 import os from "node:os";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
+import { DeviceHardware } from "../lib/drivers/shared";
+import type { LinkUser } from "../lib/node-red/device";
+import type { LinkView } from "../lib/node-red/status";
 import { PI_NAMES, isTopicLevel, type PiName } from "../lib/contract";
 import { bootTime, ipv4Addresses, pifogVersion } from "../lib/device-info";
 import { parseHardwareSetting, piDrivers, resolveHardware, simDrivers } from "../lib/drivers/factory";
 import type { Drivers } from "../lib/drivers/types";
-import { DeviceHardware } from "../lib/drivers/shared";
 import { embeddedBrokerFor } from "../lib/broker/registry";
 import { DeviceLink } from "../lib/mqtt/device-link";
 import { DeadLetterFile, payloadText } from "../lib/dead-letter";
-import type { LinkUser, PifogDevice } from "../lib/node-red/device";
-import type { LinkView } from "../lib/node-red/status";
+import type { PifogDevice } from "../lib/node-red/device";
 import { clockOf, dataDirOf, given, pifogSettings } from "../lib/node-red/settings";
 
 export interface PifogDeviceDef extends NodeDef {
