@@ -20,15 +20,16 @@ import {
   topics,
   type ActiveAlerts,
   type AlertEvent,
+  type Topic,
 } from "../lib/contract";
 import type { MessageMeta } from "../lib/mqtt/device-link";
 import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf, type PifogServices } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { dataDatabase, type DatabaseHandle } from "../lib/store/sqlite";
 import { expectedNumeric, readValue, valueError, type ValueResult } from "../lib/telemetry-value";
-import { deviceFor, type PifogDevice } from "../lib/node-red/device";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 
 export interface AlertDef extends NodeDef {
   device: string;
@@ -41,6 +42,8 @@ export const CHECKPOINT_MS = 2000;
 
 function defineAlert(RED: NodeAPI) {
   return class Alert extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private readonly services: PifogServices;
     private engine: AlertEngine | null = null;
@@ -61,13 +64,16 @@ function defineAlert(RED: NodeAPI) {
       this.createNode(config);
       this.services = servicesOf(RED);
       this.clock = this.services.clock;
-      const device = deviceFor(RED, this, config.device, "alert");
+      const user = useDevice(RED, this, config.device, "alert");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
       let rules: AlertRule[];
       try {
         rules = normaliseRules(config.rules);
       } catch (err) {
-        showStatus(this, "error", (err as Error).message);
+        this.show("error", (err as Error).message);
         this.error((err as Error).message);
         return;
       }
@@ -156,7 +162,7 @@ function defineAlert(RED: NodeAPI) {
         this.services.alerts.drop(device.deviceId, this.id);
         if (removed) {
           const list: ActiveAlerts = { device: device.deviceId, alerts: this.services.alerts.of(device.deviceId), timestamp: new Date(this.clock.now()).toISOString() };
-          this.publish(topics.alertsActive(device.deviceId), JSON.stringify(list), true);
+          this.publish(topics.alertsActive(device.deviceId), list, true);
         }
         this.db?.release();
         this.db = null;
@@ -223,7 +229,7 @@ function defineAlert(RED: NodeAPI) {
       const id = device.deviceId;
       const out: NodeMessage[] = [];
       for (const e of events) {
-        this.publish(topics.alertEvents(id), JSON.stringify(e), false);
+        this.publish(topics.alertEvents(id), e, false);
         if (this.compat && (e.kind === "raised" || e.kind === "repeated")) {
           // IoTitan republished the payload as it came; a value from JSON goes as a plain number
           const plain = raw !== undefined && e.topic === topic && e.lastValue === Number(raw) ? raw : pythonFloat(e.lastValue);
@@ -246,10 +252,10 @@ function defineAlert(RED: NodeAPI) {
         alerts: this.services.alerts.set(device.deviceId, this.id, engine.active()),
         timestamp: new Date(this.clock.now()).toISOString(),
       };
-      this.publish(topics.alertsActive(device.deviceId), JSON.stringify(list), true);
+      this.publish(topics.alertsActive(device.deviceId), list, true);
     }
 
-    private publish(topic: string, payload: string, retain: boolean): void {
+    private publish<P>(topic: Topic<P>, payload: P, retain: boolean): void {
       this.device?.link.publish(topic, payload, { qos: 1, retain }).catch((err: Error) => {
         this.warn(RED._("alert.errors.publish", { topic, error: err.message }));
       });
@@ -295,7 +301,13 @@ function defineAlert(RED: NodeAPI) {
           : ([unacked > 0 ? "error" : "warn", RED._("alert.status.active", { active: active.length, unacked })] as const);
       if (`${kind}${text}` === this.shown) return;
       this.shown = `${kind}${text}`;
-      showStatus(this, kind, text);
+      this.show(kind, text);
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

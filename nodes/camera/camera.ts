@@ -12,12 +12,13 @@ import {
   topics,
   type CameraPicture,
   type Command,
+  type Topic,
 } from "../lib/contract";
 import { CAMERA_PRESETS, type Camera, type CameraPreset, type Picture } from "../lib/drivers/types";
-import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
 
 export interface CameraDef extends NodeDef {
   device: string;
@@ -76,6 +77,8 @@ export function presetOf(msg: { preset?: unknown; payload?: unknown }, fallback:
 
 function defineCamera(RED: NodeAPI) {
   return class CameraNode extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private camera: Camera | null = null;
     private closed = false;
@@ -85,15 +88,18 @@ function defineCamera(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "camera");
+      const user = useDevice(RED, this, config.device, "camera");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const s = settingsFor(this, () => normaliseCamera(config));
+      const s = user.settings(() => normaliseCamera(config));
       if (!s) return;
       try {
-        this.camera = device.drivers.camera({ rotation: s.rotation, timeoutMs: s.timeoutMs });
-        showStatus(this, "ok", RED._("camera.status.ready"));
+        this.camera = user.drivers.camera({ rotation: s.rotation, timeoutMs: s.timeoutMs });
+        this.show("ok", RED._("camera.status.ready"));
       } catch (err) {
-        showStatus(this, "off", RED._("camera.status.unavailable"));
+        this.show("off", RED._("camera.status.unavailable"));
         this.warn(RED._("camera.errors.unavailable", { error: (err as Error).message }));
       }
 
@@ -113,7 +119,7 @@ function defineCamera(RED: NodeAPI) {
               return;
             }
             const event = compatPictureEvent(picture.jpeg, command.id, at);
-            this.publish(device, compatTopics.event(device.compat!), JSON.stringify(event));
+            this.publish(device, compatTopics.event(device.compat!), event);
             this.send(this.output(device, picture, at, { topic: compatTopics.event(device.compat!), id: command.id ?? null }));
           })
           .catch((err: Error) => {
@@ -149,12 +155,12 @@ function defineCamera(RED: NodeAPI) {
     /** One still, with its native picture published; rejects when there is no camera or it fails. */
     private async take(device: PifogDevice, s: CameraSettings, preset: CameraPreset): Promise<{ picture: Picture; at: Date }> {
       if (!this.camera) throw new Error(RED._("camera.errors.no-camera"));
-      showStatus(this, "busy", RED._("camera.status.taking", { preset }));
+      this.show("busy", RED._("camera.status.taking", { preset }));
       const picture = await this.camera.capture(preset);
       const at = new Date(this.clock.now());
       this.taken++;
       if (!this.closed) {
-        showStatus(this, "ok", RED._("camera.status.taken", { count: this.taken, width: picture.width, height: picture.height, time: at.toISOString().slice(11, 19) }));
+        this.show("ok", RED._("camera.status.taken", { count: this.taken, width: picture.width, height: picture.height, time: at.toISOString().slice(11, 19) }));
       }
       if (s.publish) {
         const native: CameraPicture = {
@@ -165,7 +171,7 @@ function defineCamera(RED: NodeAPI) {
           timestamp: at.toISOString(),
           image: picture.jpeg.toString("base64"),
         };
-        this.publish(device, cameraTopics.picture(device.deviceId), JSON.stringify(native));
+        this.publish(device, cameraTopics.picture(device.deviceId), native);
       }
       return { picture, at };
     }
@@ -182,10 +188,16 @@ function defineCamera(RED: NodeAPI) {
       } as NodeMessage;
     }
 
-    private publish(device: PifogDevice, topic: string, payload: string): void {
+    private publish<P>(device: PifogDevice, topic: Topic<P>, payload: P): void {
       device.link.publish(topic, payload, { qos: 0, retain: false }).catch((err: Error) => {
         if (!this.closed) this.warn(RED._("camera.errors.publish", { topic, error: err.message }));
       });
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

@@ -18,13 +18,14 @@ import {
   type DoorOpenResult,
   type DoorOpenVia,
   type DoorRefusal,
+  type Topic,
 } from "../lib/contract";
 import { DoorAudit } from "../lib/door-audit";
 import type { GpioOutput } from "../lib/drivers/types";
-import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
 
 export interface DoorOpenerDef extends NodeDef {
   device: string;
@@ -87,6 +88,8 @@ interface Attempt {
 
 function defineDoorOpener(RED: NodeAPI) {
   return class DoorOpener extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private output: GpioOutput | null = null;
     private audit: DoorAudit | null = null;
@@ -100,20 +103,25 @@ function defineDoorOpener(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "door-opener");
+      const user = useDevice(RED, this, config.device, "door-opener");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const s = settingsFor(this, () => normaliseDoorOpener(config));
+      const s = user.settings(() => normaliseDoorOpener(config));
       if (!s) return;
       this.audit = new DoorAudit(servicesOf(RED).dataDir);
       try {
-        this.output = device.drivers.gpioOutput({ name: DOOR_OUTPUT, pin: s.pin, activeLow: s.activeLow, initial: 0 });
-        showStatus(this, "ok", RED._("door-opener.status.ready"));
+        this.output = user.drivers.gpioOutput({ name: DOOR_OUTPUT, pin: s.pin, activeLow: s.activeLow, initial: 0 });
+        this.show("ok", RED._("door-opener.status.ready"));
         const deregister = servicesOf(RED).safeState.register(`door-opener ${this.id}`, () => this.goSafe(device, "failure"));
         this.on("close", () => deregister());
       } catch (err) {
         // still listening: every attempt is answered (refused, "unavailable") and audited
-        showStatus(this, "off", RED._("door-opener.status.unavailable"));
-        this.warn(RED._("door-opener.errors.unavailable", { error: (err as Error).message }));
+        if (!user.refusedPin(err)) {
+          this.show("off", RED._("door-opener.status.unavailable"));
+          this.warn(RED._("door-opener.errors.unavailable", { error: (err as Error).message }));
+        }
       }
 
       const onCommand = (command: Command, source: "native" | "compat") => {
@@ -205,7 +213,7 @@ function defineDoorOpener(RED: NodeAPI) {
         return;
       }
       output.write(1);
-      showStatus(this, "busy", RED._("door-opener.status.open", { seconds: a.pulseMs / 1000, by: a.by ?? a.via }));
+      this.show("busy", RED._("door-opener.status.open", { seconds: a.pulseMs / 1000, by: a.by ?? a.via }));
       const end = () => {
         if (this.pulse?.opened !== opened) return;
         this.pulse = null;
@@ -216,10 +224,10 @@ function defineDoorOpener(RED: NodeAPI) {
         const result: DoorOpenResult = { ...opened, closedAt: new Date(closedAt).toISOString() };
         if (a.source === "compat" && device.compat) {
           const executed = compatCommandExecuted(OPEN_DOOR, a.id, new Date(closedAt));
-          this.publish(device, compatTopics.event(device.compat), JSON.stringify(executed));
+          this.publish(device, compatTopics.event(device.compat), executed);
         }
         this.finish(device, a, result, reply, false);
-        showStatus(this, "ok", RED._("door-opener.status.opened", { count: this.opened, time: new Date(closedAt).toISOString().slice(11, 19) }));
+        this.show("ok", RED._("door-opener.status.opened", { count: this.opened, time: new Date(closedAt).toISOString().slice(11, 19) }));
       };
       this.pulse = { timer: this.clock.setTimeout(end, a.pulseMs), opened };
     }
@@ -242,8 +250,8 @@ function defineDoorOpener(RED: NodeAPI) {
         this.warn(RED._("door-opener.errors.audit", { error: (err as Error).message }));
       }
       const event: DoorOpenEvent = { "open-door": result };
-      const published = this.publish(device, topics.event(device.deviceId), JSON.stringify(event));
-      showStatus(this, "warn", RED._("door-opener.status.aborted"));
+      const published = this.publish(device, topics.event(device.deviceId), event);
+      this.show("warn", RED._("door-opener.status.aborted"));
       return Promise.all([settled, published]);
     }
 
@@ -257,9 +265,9 @@ function defineDoorOpener(RED: NodeAPI) {
         }
       }
       const event: DoorOpenEvent = { "open-door": result };
-      this.publish(device, topics.event(device.deviceId), JSON.stringify(event));
+      this.publish(device, topics.event(device.deviceId), event);
       if (result.result === "refused" && this.output) {
-        showStatus(this, "warn", RED._("door-opener.status.refused", { reason: result.reason ?? "", by: a.by ?? a.via }));
+        this.show("warn", RED._("door-opener.status.refused", { reason: result.reason ?? "", by: a.by ?? a.via }));
       }
       if (reply) reply(result);
       else if (!this.closed) this.send({ topic: topics.event(device.deviceId), payload: result } as NodeMessage);
@@ -269,10 +277,16 @@ function defineDoorOpener(RED: NodeAPI) {
       this.audit!.append({ at: new Date(this.clock.now()).toISOString(), node: this.id, ...result });
     }
 
-    private publish(device: PifogDevice, topic: string, payload: string): Promise<void> {
+    private publish<P>(device: PifogDevice, topic: Topic<P>, payload: P): Promise<void> {
       return device.link.publish(topic, payload, { qos: 1, retain: false }).catch((err: Error) => {
         if (!this.closed) this.warn(RED._("door-opener.errors.publish", { topic, error: err.message }));
       });
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

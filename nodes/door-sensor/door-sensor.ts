@@ -12,12 +12,13 @@ import {
   type DoorReading,
   type DoorState,
   type DoorsState,
+  type Topic,
 } from "../lib/contract";
 import type { GpioInput, GpioOutput, Level, Pull } from "../lib/drivers/types";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
-import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 
 export interface DoorConfig {
   id: string;
@@ -94,6 +95,8 @@ export function normaliseDoorSensor(config: DoorSensorDef): DoorSensorSettings {
 
 function defineDoorSensor(RED: NodeAPI) {
   return class DoorSensor extends Node {
+    private user: DeviceUser | null = null;
+
     private inputs = new Map<string, GpioInput>();
     private leds = new Map<string, GpioOutput>();
     private readings: Record<string, DoorReading> = {};
@@ -106,14 +109,20 @@ function defineDoorSensor(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "door-sensor");
+      const user = useDevice(RED, this, config.device, "door-sensor");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const settings = settingsFor(this, () => normaliseDoorSensor(config));
+      const settings = user.settings(() => normaliseDoorSensor(config));
       if (!settings) return;
       try {
-        this.open(device, settings);
+        this.open(user, settings);
       } catch (err) {
-        showStatus(this, "off", RED._("door-sensor.status.unavailable"));
+        // what did open is let go at once: its lines stay free for the node that holds them, or for the next deploy
+        void this.closeHardware();
+        if (user.refusedPin(err)) return;
+        this.show("off", RED._("door-sensor.status.unavailable"));
         this.warn(RED._("door-sensor.errors.unavailable", { error: (err as Error).message }));
         return;
       }
@@ -134,21 +143,28 @@ function defineDoorSensor(RED: NodeAPI) {
       });
       this.on("close", (done: () => void) => {
         if (this.blinkTimer !== null) this.clock.clearTimeout(this.blinkTimer);
-        const all = [...this.inputs.values(), ...this.leds.values()].map((h) => h.close().catch(() => undefined));
-        Promise.all(all).then(() => done(), () => done());
+        this.closeHardware().then(() => done(), () => done());
       });
+    }
+
+    private closeHardware(): Promise<unknown> {
+      const all = [...this.inputs.values(), ...this.leds.values()].map((h) => h.close().catch(() => undefined));
+      this.inputs.clear();
+      this.leds.clear();
+      return Promise.all(all);
     }
 
     private stateOf(level: Level, s: DoorSensorSettings): DoorState {
       return level === s.closedLevel ? "closed" : "open";
     }
 
-    private open(device: PifogDevice, s: DoorSensorSettings): void {
+    private open(user: DeviceUser, s: DoorSensorSettings): void {
+      const device = user.device;
       const closed = s.closedLevel;
       const open: Level = closed === 1 ? 0 : 1;
       const now = new Date(this.clock.now()).toISOString();
       for (const door of s.doors) {
-        const input = device.drivers.gpioInput({
+        const input = user.drivers.gpioInput({
           name: door.id,
           pin: door.pin,
           pull: s.pull,
@@ -160,7 +176,7 @@ function defineDoorSensor(RED: NodeAPI) {
         this.inputs.set(door.id, input);
         this.readings[door.id] = { label: door.label, state: this.stateOf(input.read(), s), changedAt: now };
         if (s.leds && door.ledPin !== null && door.ledPin !== undefined) {
-          this.leds.set(door.id, device.drivers.gpioOutput({ name: `${door.id}-led`, pin: door.ledPin, activeLow: false, initial: 0 }));
+          this.leds.set(door.id, user.drivers.gpioOutput({ name: `${door.id}-led`, pin: door.ledPin, activeLow: false, initial: 0 }));
         }
         input.onChange((level) => this.changed(device, s, door.id, this.stateOf(level, s)));
       }
@@ -230,8 +246,8 @@ function defineDoorSensor(RED: NodeAPI) {
       this.publishDoors(device, s);
     }
 
-    private publish(device: PifogDevice, topic: string, payload: object): void {
-      device.link.publish(topic, JSON.stringify(payload), { qos: 1, retain: true }).catch((err: Error) => {
+    private publish<P>(device: PifogDevice, topic: Topic<P>, payload: P): void {
+      device.link.publish(topic, payload, { qos: 1, retain: true }).catch((err: Error) => {
         this.warn(RED._("door-sensor.errors.publish", { topic, error: err.message }));
       });
     }
@@ -248,7 +264,13 @@ function defineDoorSensor(RED: NodeAPI) {
       const readings = Object.values(this.readings);
       const text = readings.map((r) => `${r.label} ${RED._(`door-sensor.state.${r.state}`)}`).join(" · ");
       const anyOpen = readings.some((r) => r.state === "open");
-      showStatus(this, anyOpen ? "ok" : "warn", text);
+      this.show(anyOpen ? "ok" : "warn", text);
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

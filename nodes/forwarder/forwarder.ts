@@ -21,7 +21,7 @@ import type { NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
 import { payloadText } from "../lib/dead-letter";
-import { deviceFor } from "../lib/node-red/device";
+import { useDevice, type DeviceUser } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
@@ -52,6 +52,8 @@ class Aborted extends Error {}
 
 function defineForwarder(RED: NodeAPI) {
   return class Forwarder extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private outbox: Outbox<Queued> | null = null;
     private client: MqttClient | null = null;
@@ -72,14 +74,17 @@ function defineForwarder(RED: NodeAPI) {
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
       this.statusThrottle = new StatusThrottle(this.clock, 250, () => this.drawStatus());
-      const device = deviceFor(RED, this, config.device, "forwarder");
+      const user = useDevice(RED, this, config.device, "forwarder");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
       let s: ForwarderSettings;
       try {
         const credentials = (this as unknown as { credentials?: ForwarderCredentials }).credentials ?? {};
         s = normaliseForwarder(config, credentials, this.id);
       } catch (err) {
-        showStatus(this, "error", (err as Error).message);
+        this.show("error", (err as Error).message);
         this.error(RED._("forwarder.errors.config", { error: (err as Error).message }));
         return;
       }
@@ -88,7 +93,7 @@ function defineForwarder(RED: NodeAPI) {
       try {
         ca = s.caFile ? fs.readFileSync(s.caFile) : undefined;
       } catch (err) {
-        showStatus(this, "error", RED._("forwarder.errors.ca", { error: (err as Error).message }));
+        this.show("error", RED._("forwarder.errors.ca", { error: (err as Error).message }));
         this.error(RED._("forwarder.errors.ca", { error: (err as Error).message }));
         return;
       }
@@ -309,7 +314,13 @@ function defineForwarder(RED: NodeAPI) {
         kind = "warn";
         text = RED._("forwarder.status.dropped", { queued, dropped: this.dropped });
       }
-      showStatus(this, kind, text);
+      this.show(kind, text);
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

@@ -12,8 +12,8 @@ import type { HistoryStore } from "../lib/history/types";
 import { numericValue } from "../lib/telemetry-value";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
-import { deviceFor, settingsFor } from "../lib/node-red/device";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
+import { useDevice, type DeviceUser } from "../lib/node-red/device";
 
 export interface HistoryDef extends NodeDef {
   device: string;
@@ -75,6 +75,8 @@ function loadPgStore(): typeof PgStore {
 
 function defineHistory(RED: NodeAPI) {
   return class History extends Node implements HistoryProvider, SinkOwner {
+    private user: DeviceUser | null = null;
+
     private sink: HistorySink | null = null;
     private statusTimer: unknown = null;
     private readonly clock: Clock;
@@ -89,9 +91,12 @@ function defineHistory(RED: NodeAPI) {
       const services = servicesOf(RED);
       this.clock = services.clock;
       const creds = (this as unknown as { credentials?: HistoryCredentials }).credentials ?? {};
-      const device = deviceFor(RED, this, config.device, "history");
+      const user = useDevice(RED, this, config.device, "history");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const s = settingsFor(this, () => normaliseHistory(config));
+      const s = user.settings(() => normaliseHistory(config));
       if (!s) return;
       const dataDir = services.dataDir;
       const key = JSON.stringify({ s, dataDir, url: device.brokerUrl, pg: creds.pgPassword ?? "" });
@@ -151,7 +156,7 @@ function defineHistory(RED: NodeAPI) {
 
     brokerState(connected: boolean, error?: Error): void {
       if (error) this.log(RED._("history.log.broker", { error: error.message }));
-      if (!connected) showStatus(this, "warn", RED._("history.status.disconnected"));
+      if (!connected) this.show("warn", RED._("history.status.disconnected"));
     }
 
     pruneFailed(error: Error): void {
@@ -162,11 +167,17 @@ function defineHistory(RED: NodeAPI) {
       const b = this.sink?.batcher;
       if (!b) return;
       if (b.lastError && b.failures > 0) {
-        showStatus(this, "error", RED._("history.status.failing", { error: b.lastError.message }));
+        this.show("error", RED._("history.status.failing", { error: b.lastError.message }));
         b.failures = 0;
         return;
       }
-      showStatus(this, "ok", RED._("history.status.stored", { count: b.committed, backlog: b.backlog }));
+      this.show("ok", RED._("history.status.stored", { count: b.committed, backlog: b.backlog }));
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

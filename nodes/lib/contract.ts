@@ -11,53 +11,89 @@ export const PI_NAMES: readonly PiName[] = ["DoorPi", "StatusPi", "CameraPi", "B
 export type DoorState = "open" | "closed";
 export type Occupancy = "go" | "maybe" | "stop" | "unknown";
 
+declare const payloadOf: unique symbol;
+/**
+ * A topic one may publish to, carrying the type of its payload: `publish(topic, payload)` takes only that type, so a
+ * wrong payload is a tsc error. Only the builders below make one; a filter (`+`, `#`) stays a plain string.
+ */
+export type Topic<P> = string & { readonly [payloadOf]: P };
+/** A payload that goes on the wire as it is (a plain number as text, a word, bytes); anything else is JSON. */
+export type PlainPayload = string | Buffer;
+
+/** The payload type a topic builder's topics carry. */
+export type PayloadOf<T> = T extends Topic<infer P> ? P : never;
+
+function topic<P>(text: string): Topic<P> {
+  return text as Topic<P>;
+}
+
+/** The bytes of a payload: text and bytes as they are, anything else as JSON. */
+export function encodePayload<P>(payload: P): string | Buffer {
+  return typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
+}
+
 /** Native topics: `pifog/<device>/...`. A device id is one topic level: no `/`, `+`, `#`. */
 export const topics = {
-  status: (device: string) => `${NATIVE_ROOT}/${device}/status`,
+  status: (device: string) => topic<DeviceStatus>(`${NATIVE_ROOT}/${device}/status`),
   anyStatus: () => `${NATIVE_ROOT}/+/status`,
-  command: (device: string) => `${NATIVE_ROOT}/${device}/command`,
-  event: (device: string) => `${NATIVE_ROOT}/${device}/event`,
-  doors: (device: string) => `${NATIVE_ROOT}/${device}/doors`,
-  door: (device: string, door: string) => `${NATIVE_ROOT}/${device}/door/${door}`,
-  occupancy: (device: string) => `${NATIVE_ROOT}/${device}/occupancy`,
+  command: (device: string) => topic<Command>(`${NATIVE_ROOT}/${device}/command`),
+  event: (device: string) => topic<DeviceEvent>(`${NATIVE_ROOT}/${device}/event`),
+  doors: (device: string) => topic<DoorsState>(`${NATIVE_ROOT}/${device}/doors`),
+  door: (device: string, door: string) => topic<DoorChange>(`${NATIVE_ROOT}/${device}/door/${door}`),
+  occupancy: (device: string) => topic<OccupancyState>(`${NATIVE_ROOT}/${device}/occupancy`),
   /** A stats node's window statistics for one source topic: all of the source topic's levels follow `stats/`. */
-  stats: (device: string, source: string) => `${NATIVE_ROOT}/${device}/stats/${source}`,
+  stats: (device: string, source: string) => topic<WindowStats>(`${NATIVE_ROOT}/${device}/stats/${source}`),
   anyStats: () => `${NATIVE_ROOT}/+/stats/#`,
   /** Alert events (raised, repeated, acknowledged, cleared) of a device's alert nodes. */
-  alertEvents: (device: string) => `${NATIVE_ROOT}/${device}/alerts/events`,
+  alertEvents: (device: string) => topic<AlertEvent>(`${NATIVE_ROOT}/${device}/alerts/events`),
   /** The device's active alerts, retained. */
-  alertsActive: (device: string) => `${NATIVE_ROOT}/${device}/alerts/active`,
+  alertsActive: (device: string) => topic<ActiveAlerts>(`${NATIVE_ROOT}/${device}/alerts/active`),
   /** Acknowledge an alert: `{"id":"<alert id>"}`. */
-  alertAck: (device: string) => `${NATIVE_ROOT}/${device}/alerts/ack`,
+  alertAck: (device: string) => topic<AlertAck>(`${NATIVE_ROOT}/${device}/alerts/ack`),
   anyAlerts: () => `${NATIVE_ROOT}/+/alerts/#`,
-  simSet: (device: string, input: string) => `${NATIVE_ROOT}/${device}/sim/${input}/set`,
-  simState: (device: string, input: string) => `${NATIVE_ROOT}/${device}/sim/${input}`,
-  simMatrix: (device: string) => `${NATIVE_ROOT}/${device}/sim/matrix`,
-  environment: (device: string) => `${NATIVE_ROOT}/${device}/environment`,
+  simSet: (device: string, input: string) => topic<string>(`${NATIVE_ROOT}/${device}/sim/${input}/set`),
+  /** What a simulated input or output is at: its level or word, as text. */
+  simState: (device: string, input: string) => topic<string>(`${NATIVE_ROOT}/${device}/sim/${input}`),
+  /** A simulated LED matrix's frame: 64 [r,g,b] triples, row by row. */
+  simMatrix: (device: string) => topic<Array<[number, number, number]>>(`${NATIVE_ROOT}/${device}/sim/matrix`),
+  environment: (device: string) => topic<EnvironmentState>(`${NATIVE_ROOT}/${device}/environment`),
   /** One environment value as a plain number (IoTitan style), e.g. `pifog/statuspi/environment/temperature` ← `21.3`. */
-  environmentValue: (device: string, value: EnvironmentValue) => `${NATIVE_ROOT}/${device}/environment/${value}`,
+  environmentValue: (device: string, value: EnvironmentValue) => topic<number>(`${NATIVE_ROOT}/${device}/environment/${value}`),
 } as const;
 
 /** Power (detectordag): a power Pi's mains and battery, and the hub's view of each device's connection. */
 export const powerTopics = {
   /** Retained QoS 1: the power Pi's latest PowerState. */
-  state: (device: string) => `${NATIVE_ROOT}/${device}/power`,
+  state: (device: string) => topic<PowerState>(`${NATIVE_ROOT}/${device}/power`),
   /** QoS 1, not retained: every change, in order, with its original time (delivered late after an outage). */
-  events: (device: string) => `${NATIVE_ROOT}/${device}/power/events`,
+  events: (device: string) => topic<PowerState>(`${NATIVE_ROOT}/${device}/power/events`),
   anyEvents: () => `${NATIVE_ROOT}/+/power/events`,
   anyState: () => `${NATIVE_ROOT}/+/power`,
   /** Any message here makes the power Pi publish its state at once (detectordag's status/request). */
-  request: (device: string) => `${NATIVE_ROOT}/${device}/power/request`,
+  request: (device: string) => topic<Record<string, never>>(`${NATIVE_ROOT}/${device}/power/request`),
   /** Retained QoS 1: the hub's debounced connection status of a device (ConnectionState). */
-  connection: (device: string) => `${NATIVE_ROOT}/${device}/connection`,
+  connection: (device: string) => topic<ConnectionState>(`${NATIVE_ROOT}/${device}/connection`),
   anyConnection: () => `${NATIVE_ROOT}/+/connection`,
 } as const;
 
+/** What each Pi says on its PiFog `Event` topic: its own events, and a pong for every Pi. */
+export interface CompatEvents {
+  DoorPi: CompatDoorEvent;
+  StatusPi: CompatEnvironmentEvent;
+  CameraPi: CompatPictureEvent;
+  ButtonPi: CompatCommandExecuted;
+  SensorPi: never;
+}
+export type CompatEventOf<P extends PiName> = CompatEvents[P] | PongEvent;
+
+/** `pifog/<device>/event`: answers to commands. */
+export type DeviceEvent = PongEvent | DoorOpenEvent;
+
 /** PiFog-compatible topics: `/World/Fog/1/<Pi>/<Kind>`. */
 export const compatTopics = {
-  event: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Event`,
-  connection: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Connection`,
-  command: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Command`,
+  event: <P extends PiName>(pi: P) => topic<CompatEventOf<P>>(`${COMPAT_ROOT}/${pi}/Event`),
+  connection: (pi: PiName) => topic<CompatConnected | CompatDisconnected>(`${COMPAT_ROOT}/${pi}/Connection`),
+  command: (pi: PiName) => topic<Command>(`${COMPAT_ROOT}/${pi}/Command`),
   notify: (pi: PiName) => `${COMPAT_ROOT}/${pi}/Notify`,
 } as const;
 
@@ -372,9 +408,9 @@ export function stampCommand(payload: Buffer, clientId: string | null): Buffer |
 /** IoTitan's outputs, one level below the input topic, as its scripts published them. */
 export const iotitanTopics = {
   /** The window's mean as a plain number (Python float repr), e.g. `iotitan/home/up_bed1/dht11/temperature/average`. */
-  average: (topic: string) => `${topic}/average`,
+  average: (source: string) => topic<PlainPayload>(`${source}/average`),
   /** The value that crossed a threshold, as a plain payload. */
-  alert: (topic: string) => `${topic}/alert`,
+  alert: (source: string) => topic<PlainPayload>(`${source}/alert`),
 } as const;
 
 const levelsOf = (topic: string) => topic.split("/");
@@ -654,13 +690,13 @@ export function parseDoorOpenRequest(payload: unknown): DoorOpenRequest {
 
 export const cameraTopics = {
   /** QoS 0, not retained: every still a camera node takes (CameraPicture). */
-  picture: (device: string) => `${NATIVE_ROOT}/${device}/camera/picture`,
+  picture: (device: string) => topic<CameraPicture>(`${NATIVE_ROOT}/${device}/camera/picture`),
   /** QoS 1, not retained: one face crop found in a still, the raw image bytes (PNG by default) as the payload. */
-  faces: (device: string) => `${NATIVE_ROOT}/${device}/faces`,
+  faces: (device: string) => topic<Buffer>(`${NATIVE_ROOT}/${device}/faces`),
   /** Every device's face crops (what the CameraPi's forwarder carries to the remote broker). */
   allFaces: `${NATIVE_ROOT}/+/faces`,
   /** The crops as the forwarder puts them on the remote broker (prefix `pifog/` → `pifog/forwarded/`). */
-  forwardedFaces: (device: string) => `${NATIVE_ROOT}/forwarded/${device}/faces`,
+  forwardedFaces: (device: string) => topic<Buffer>(`${NATIVE_ROOT}/forwarded/${device}/faces`),
   /** What flows/facewriter.json stores. */
   allForwardedFaces: `${NATIVE_ROOT}/forwarded/+/faces`,
   /** Retained, QoS 0: the latest still and where its faces are (face-detect's FrameFaces), for the dashboard. */

@@ -1,7 +1,13 @@
 // Config node: one PiFog device. Owns the device's MQTT link (announcement, last will, ping) and its
-// hardware drivers (Pi or simulated); the door, matrix and sensor nodes of a flow share it.
+// hardware drivers (Pi or simulated); the door, matrix and sensor nodes of a flow share it. As Node-RED's
+// mqtt-broker does, it keeps its users: the link opens with the first, closes after the last, and each is told
+// every change of the link's state. A device no node uses still stands for its Pi (the hub's says it is online and
+// answers ping): once the flows have started, it opens its link for its own presence.
 import type { NodeAPI, NodeDef } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
+import { DeviceHardware } from "../lib/drivers/shared";
+import type { LinkUser } from "../lib/node-red/device";
+import type { LinkView } from "../lib/node-red/status";
 import { PI_NAMES, isTopicLevel, type PiName } from "../lib/contract";
 import { bootTime, ipv4Addresses, pifogVersion } from "../lib/device-info";
 import { parseHardwareSetting, piDrivers, resolveHardware, simDrivers } from "../lib/drivers/factory";
@@ -37,6 +43,9 @@ function definePifogDevice(RED: NodeAPI) {
     readonly brokerUrl: string;
     readonly brokerAuth: { username?: string; password?: string };
     readonly embedded: EmbeddedBroker | null;
+    private readonly users = new Map<string, LinkUser>();
+    private readonly hardware: DeviceHardware;
+    private closing = false;
 
     constructor(config: PifogDeviceDef) {
       super(RED);
@@ -96,16 +105,50 @@ function definePifogDevice(RED: NodeAPI) {
               {
                 device: this.deviceId,
                 subscribe: (topic, handler) => link.subscribe(topic, (_t, payload) => handler(payload)),
-                publish: (topic, payload, retain) => link.publish(topic, payload, { qos: 1, retain }).catch(() => undefined),
+                publish: (topic, payload, retain) => link.publishEncoded(topic, payload, { qos: 1, retain }).catch(() => undefined),
                 warn: (m) => this.warn(m),
               },
               clock,
             );
-      this.link.start();
+      this.hardware = new DeviceHardware(this.drivers);
+      this.link.on("state", () => {
+        const view = this.linkView;
+        for (const user of this.users.values()) user.linkChanged(view);
+      });
+
+      const presence = () => {
+        if (this.users.size === 0 && !this.closing) this.link.start();
+      };
+      RED.events.on("flows:started", presence);
 
       this.on("close", (done: () => void) => {
-        this.link.close().then(done, done);
+        this.closing = true;
+        RED.events.off("flows:started", presence);
+        this.users.clear();
+        this.link.dispose().then(done, done);
       });
+    }
+
+    get linkView(): LinkView {
+      const state = this.link.state;
+      return { state, text: RED._(`pifog-device.link.${state}`) };
+    }
+
+    register(user: LinkUser): void {
+      this.users.set(user.id, user);
+      if (this.users.size === 1 && !this.closing) this.link.start();
+      user.linkChanged(this.linkView);
+    }
+
+    async deregister(user: LinkUser, removed: boolean): Promise<void> {
+      this.users.delete(user.id);
+      // a node restarted by a deploy comes back at once: the link stays up for it (and says no offline meanwhile);
+      // the node's close need not wait for the broker's goodbye (the device's own close does)
+      if (removed && this.users.size === 0 && !this.closing) void this.link.close();
+    }
+
+    driversFor(owner: string): Drivers {
+      return this.hardware.for(owner);
     }
   };
 }

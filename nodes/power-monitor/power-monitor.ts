@@ -12,10 +12,10 @@ import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
 import { powerTopics, type BatteryReading, type MainsState, type PowerState } from "../lib/contract";
 import { FUEL_GAUGE_MODELS, type FuelGauge, type FuelGaugeModel, type GpioInput, type Level, type Pull } from "../lib/drivers/types";
-import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { openOutbox } from "../lib/outbox/bridge";
 import { DeliveryError, Outbox, type Delivered, type OutboxItem } from "../lib/outbox/outbox";
 import { BatteryTrend } from "./battery-trend";
@@ -116,6 +116,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, signal: AbortSignal, cl
 
 function definePowerMonitor(RED: NodeAPI) {
   return class PowerMonitor extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private input: GpioInput | null = null;
     private gauge: FuelGauge | null = null;
@@ -138,14 +140,17 @@ function definePowerMonitor(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "power-monitor");
+      const user = useDevice(RED, this, config.device, "power-monitor");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const s = settingsFor(this, () => normalisePowerMonitor(config));
+      const s = user.settings(() => normalisePowerMonitor(config));
       if (!s) return;
 
       const offLevel: Level = s.onLevel === 1 ? 0 : 1;
       try {
-        this.input = device.drivers.gpioInput({
+        this.input = user.drivers.gpioInput({
           name: MAINS_INPUT,
           pin: s.pin,
           pull: s.pull,
@@ -155,13 +160,14 @@ function definePowerMonitor(RED: NodeAPI) {
           simInitial: s.onLevel,
         });
       } catch (err) {
-        showStatus(this, "off", RED._("power-monitor.status.unavailable"));
+        if (user.refusedPin(err)) return;
+        this.show("off", RED._("power-monitor.status.unavailable"));
         this.warn(RED._("power-monitor.errors.unavailable", { error: (err as Error).message }));
         return;
       }
       if (s.ups) {
         try {
-          this.gauge = device.drivers.fuelGauge(s.ups);
+          this.gauge = user.drivers.fuelGauge(s.ups);
         } catch (err) {
           // the mains alone is still worth reporting
           this.warn(RED._("power-monitor.errors.gauge", { error: (err as Error).message }));
@@ -233,7 +239,7 @@ function definePowerMonitor(RED: NodeAPI) {
     private run(device: PifogDevice, s: PowerMonitorSettings, reason: Reason, restored?: PowerState): void {
       this.observe(device, s, reason, restored).catch((err: Error) => {
         if (this.closed) return;
-        showStatus(this, "error", err.message);
+        this.show("error", err.message);
         this.error(err, { topic: powerTopics.state(device.deviceId) });
       });
     }
@@ -331,7 +337,7 @@ function definePowerMonitor(RED: NodeAPI) {
     }
 
     private publishState(device: PifogDevice, state: PowerState): void {
-      device.link.publish(powerTopics.state(device.deviceId), JSON.stringify(state), { qos: 1, retain: true }).catch((err: Error) => {
+      device.link.publish(powerTopics.state(device.deviceId), state, { qos: 1, retain: true }).catch((err: Error) => {
         if (this.closed) return;
         this.pendingState ??= state; // sent again once the broker is back
         this.warn(RED._("power-monitor.errors.publish", { topic: powerTopics.state(device.deviceId), error: err.message }));
@@ -346,7 +352,7 @@ function definePowerMonitor(RED: NodeAPI) {
       try {
         for (const item of items) {
           await withTimeout(
-            device.link.publish(topic, JSON.stringify(item.payload), { qos: 1, retain: false }),
+            device.link.publish(topic, item.payload, { qos: 1, retain: false }),
             PUBLISH_TIMEOUT_MS,
             signal,
             this.clock,
@@ -366,7 +372,13 @@ function definePowerMonitor(RED: NodeAPI) {
       const parts = [RED._(`power-monitor.status.${this.mains}`)];
       if (b) parts.push(b.minutesLeft === null ? `${Math.round(b.percent)} %` : RED._("power-monitor.status.left", { percent: Math.round(b.percent), minutes: b.minutesLeft }));
       if (queued > 0) parts.push(RED._("power-monitor.status.queued", { count: queued }));
-      showStatus(this, this.mains === "on" ? "ok" : "warn", parts.join(" · "));
+      this.show(this.mains === "on" ? "ok" : "warn", parts.join(" · "));
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

@@ -15,12 +15,13 @@ import {
   topics,
   type ConnectionState,
   type TransitionEvent,
+  type Topic,
 } from "../lib/contract";
 import type { MessageMeta } from "../lib/mqtt/device-link";
-import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { DEFAULT_CONFIRM_MS, PowerTracker } from "../lib/power/tracker";
 
 export interface PowerTrackerDef extends NodeDef {
@@ -56,6 +57,8 @@ function deviceOf(topic: string, build: (device: string) => string): string | nu
 
 function definePowerTracker(RED: NodeAPI) {
   return class PowerTrackerNode extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private store: AccountStore | null = null;
     private tracker: PowerTracker | null = null;
@@ -65,15 +68,18 @@ function definePowerTracker(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "power-tracker");
+      const user = useDevice(RED, this, config.device, "power-tracker");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const s = settingsFor(this, () => normalisePowerTracker(config));
+      const s = user.settings(() => normalisePowerTracker(config));
       if (!s) return;
       let store: AccountStore;
       try {
         store = new AccountStore(servicesOf(RED).dataDir, servicesOf(RED).stores);
       } catch (err) {
-        showStatus(this, "error", RED._("power-tracker.status.no-store"));
+        this.show("error", RED._("power-tracker.status.no-store"));
         this.error(RED._("power-tracker.errors.store", { error: (err as Error).message }));
         return;
       }
@@ -84,7 +90,7 @@ function definePowerTracker(RED: NodeAPI) {
         confirmMs: s.confirmMs,
         follows: (id) => only.size === 0 || only.has(id),
         sink: {
-          requestStatus: (id) => this.publish(device, powerTopics.request(id), "{}", false),
+          requestStatus: (id) => this.publish(device, powerTopics.request(id), {}, false),
           connectionChanged: (state) => this.connectionChanged(device, state),
           powerChanged: (id, power, at) => this.record(() => store.setPower(id, power, at)),
           transition: (event) => this.transition(event),
@@ -136,7 +142,7 @@ function definePowerTracker(RED: NodeAPI) {
       }
     }
 
-    private publish(device: PifogDevice, topic: string, payload: string, retain: boolean): void {
+    private publish<P>(device: PifogDevice, topic: Topic<P>, payload: P, retain: boolean): void {
       device.link
         .publish(topic, payload, { qos: 1, retain })
         .catch((err: Error) => this.warn(RED._("power-tracker.errors.publish", { topic, error: err.message })));
@@ -144,7 +150,7 @@ function definePowerTracker(RED: NodeAPI) {
 
     private connectionChanged(device: PifogDevice, state: ConnectionState): void {
       this.record(() => this.store?.setConnection(state.device, state.status, Date.parse(state.updated)));
-      this.publish(device, powerTopics.connection(state.device), JSON.stringify(state), true);
+      this.publish(device, powerTopics.connection(state.device), state, true);
       this.showSummary();
     }
 
@@ -167,7 +173,7 @@ function definePowerTracker(RED: NodeAPI) {
     private transition(event: TransitionEvent): void {
       this.send({ topic: event.device, payload: event });
       const time = new Date(event.at).toISOString().slice(11, 19);
-      showStatus(this, event.transition === "On" || event.transition === "Connected" ? "ok" : "warn",
+      this.show(event.transition === "On" || event.transition === "Connected" ? "ok" : "warn",
         RED._("power-tracker.status.transition", { device: event.name, transition: event.transition, time }));
     }
 
@@ -176,7 +182,13 @@ function definePowerTracker(RED: NodeAPI) {
       if (!tracker) return;
       const ids = tracker.deviceIds;
       const connected = ids.filter((id) => tracker.state(id).connection === "connected").length;
-      showStatus(this, ids.length === 0 ? "busy" : "ok", RED._("power-tracker.status.summary", { connected, total: ids.length }));
+      this.show(ids.length === 0 ? "busy" : "ok", RED._("power-tracker.status.summary", { connected, total: ids.length }));
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

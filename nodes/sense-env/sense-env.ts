@@ -10,12 +10,13 @@ import {
   environmentValues,
   topics,
   type EnvironmentState,
+  type Topic,
 } from "../lib/contract";
 import type { CpuTemperature, EnvReading, EnvSensor } from "../lib/drivers/types";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
-import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 
 export interface SenseEnvDef extends NodeDef {
   device: string;
@@ -67,6 +68,8 @@ function checkReading(r: EnvReading): EnvReading {
 
 function defineSenseEnv(RED: NodeAPI) {
   return class SenseEnv extends Node {
+    private user: DeviceUser | null = null;
+
     private sensor: EnvSensor | null = null;
     private cpu: CpuTemperature | null = null;
     private timer: unknown = null;
@@ -79,19 +82,22 @@ function defineSenseEnv(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "sense-env");
+      const user = useDevice(RED, this, config.device, "sense-env");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const settings = settingsFor(this, () => normaliseSenseEnv(config));
+      const settings = user.settings(() => normaliseSenseEnv(config));
       if (!settings) return;
       try {
-        this.sensor = device.drivers.envSensor();
+        this.sensor = user.drivers.envSensor();
       } catch (err) {
-        showStatus(this, "off", RED._("sense-env.status.unavailable"));
+        this.show("off", RED._("sense-env.status.unavailable"));
         this.warn(RED._("sense-env.errors.unavailable", { error: (err as Error).message }));
         return;
       }
       try {
-        this.cpu = device.drivers.cpuTemperature();
+        this.cpu = user.drivers.cpuTemperature();
       } catch (err) {
         this.warn(RED._("sense-env.errors.cpu", { error: (err as Error).message }));
         this.cpuWarned = true;
@@ -128,7 +134,7 @@ function defineSenseEnv(RED: NodeAPI) {
           },
           (err: Error) => {
             if (this.closed) return;
-            showStatus(this, "error", RED._("sense-env.status.read-error", { error: err.message }));
+            this.show("error", RED._("sense-env.status.read-error", { error: err.message }));
             // the error itself, so a Catch node sees its cause; the next interval tries again
             const msg: NodeMessage = { topic: topics.environment(device.deviceId) };
             this.error(err, msg);
@@ -159,17 +165,16 @@ function defineSenseEnv(RED: NodeAPI) {
         timestamp: new Date(this.clock.now()).toISOString(),
       };
       const id = device.deviceId;
-      this.publish(device, topics.environment(id), JSON.stringify(state));
+      this.publish(device, topics.environment(id), state);
       if (s.values) {
-        for (const [name, value] of environmentValues(state)) this.publish(device, topics.environmentValue(id, name), String(value));
+        for (const [name, value] of environmentValues(state)) this.publish(device, topics.environmentValue(id, name), value);
       }
       if (s.compat) {
         // PiFog sent the Sense HAT's raw floats
         const event = compatEnvironmentEvent(reading, new Date(this.clock.now()));
-        this.publish(device, compatTopics.event(device.compat ?? "StatusPi"), JSON.stringify(event));
+        this.publish(device, compatTopics.event(device.compat ?? "StatusPi"), event);
       }
-      showStatus(
-        this,
+      this.show(
         state.corrected ? "ok" : "warn",
         RED._("sense-env.status.reading", { temperature: state.temperature, humidity: state.humidity, pressure: state.pressure }),
       );
@@ -191,7 +196,7 @@ function defineSenseEnv(RED: NodeAPI) {
       }
     }
 
-    private publish(device: PifogDevice, topic: string, payload: string): void {
+    private publish<P>(device: PifogDevice, topic: Topic<P>, payload: P): void {
       device.link.publish(topic, payload, { qos: 1, retain: true }).catch((err: Error) => {
         if (!this.closed) this.warn(RED._("sense-env.errors.publish", { topic, error: err.message }));
       });
@@ -199,6 +204,12 @@ function defineSenseEnv(RED: NodeAPI) {
 
     private outputMessage(state: EnvironmentState): NodeMessage {
       return { topic: topics.environment(state.device), payload: state };
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

@@ -11,12 +11,12 @@ import type { MessageMeta } from "../lib/mqtt/device-link";
 import { topicMatches } from "../lib/mqtt/topic-filter";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { StatsCheckpoint } from "../lib/stats/checkpoint";
 import { TumblingWindows, planRestore, windowStats, type Window } from "../lib/stats/window";
 import { dataDatabase, type DatabaseHandle } from "../lib/store/sqlite";
 import { expectedNumeric, hasWildcard, parseValuePath, readValue, valueError, type ValuePath } from "../lib/telemetry-value";
-import { deviceFor, settingsFor, type PifogDevice } from "../lib/node-red/device";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 
 export interface StatsDef extends NodeDef {
   device: string;
@@ -69,6 +69,8 @@ export function normaliseStats(config: Partial<StatsDef>): StatsSettings {
 
 function defineStats(RED: NodeAPI) {
   return class Stats extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private windows: TumblingWindows | null = null;
     private checkpoint: StatsCheckpoint | null = null;
@@ -84,9 +86,12 @@ function defineStats(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "stats");
+      const user = useDevice(RED, this, config.device, "stats");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
-      const s = settingsFor(this, () => normaliseStats(config));
+      const s = user.settings(() => normaliseStats(config));
       if (!s) return;
       try {
         this.db = dataDatabase(servicesOf(RED).dataDir, "state", servicesOf(RED).stores);
@@ -230,7 +235,7 @@ function defineStats(RED: NodeAPI) {
       for (const [topic, a] of w.topics) {
         const stats: WindowStats = windowStats(id, topic, a, w.start, w.end);
         const statsTopic = topics.stats(id, topic);
-        published.push(device.link.publish(statsTopic, JSON.stringify(stats), { qos: 1, retain: true }));
+        published.push(device.link.publish(statsTopic, stats, { qos: 1, retain: true }));
         if (s.compat) published.push(device.link.publish(iotitanTopics.average(topic), pythonFloat(stats.mean), { qos: 1, retain: false }));
         out.push({ topic: statsTopic, payload: stats });
       }
@@ -267,7 +272,13 @@ function defineStats(RED: NodeAPI) {
       const text = RED._("stats.status.window", { topics: windows.current.topics.size, readings: windows.readings, end });
       if (text === this.shown) return;
       this.shown = text;
-      showStatus(this, windows.current.topics.size > 0 ? "ok" : "busy", text);
+      this.show(windows.current.topics.size > 0 ? "ok" : "busy", text);
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

@@ -23,8 +23,8 @@ import type { LedMatrix } from "../lib/drivers/types";
 import { frameFor, glyphs, occupancyOf } from "../lib/matrix-glyphs";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
-import { showStatus } from "../lib/node-red/status";
-import { deviceFor, type PifogDevice } from "../lib/node-red/device";
+import { showStatus, type StatusKind } from "../lib/node-red/status";
+import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 
 export interface StatusMatrixDef extends NodeDef {
   device: string;
@@ -67,6 +67,8 @@ function parseDoorsStateValues(doors: Record<string, unknown>): DoorState[] {
 
 function defineStatusMatrix(RED: NodeAPI) {
   return class StatusMatrix extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly tracker = new OccupancyTracker();
     private matrix: LedMatrix | null = null;
     private shown: Occupancy | null = null;
@@ -77,18 +79,21 @@ function defineStatusMatrix(RED: NodeAPI) {
       super(RED);
       this.createNode(config);
       this.clock = servicesOf(RED).clock;
-      const device = deviceFor(RED, this, config.device, "status-matrix");
+      const user = useDevice(RED, this, config.device, "status-matrix");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
       const source = (config.source || "doorpi").trim();
       if (!isTopicLevel(source)) {
-        showStatus(this, "error", RED._("status-matrix.errors.bad-source", { source }));
+        this.showOwn("error", RED._("status-matrix.errors.bad-source", { source }));
         this.error(RED._("status-matrix.errors.bad-source", { source }));
         return;
       }
       try {
-        this.matrix = device.drivers.ledMatrix("matrix");
+        this.matrix = user.drivers.ledMatrix("matrix");
       } catch (err) {
-        showStatus(this, "off", RED._("status-matrix.status.unavailable"));
+        this.showOwn("off", RED._("status-matrix.status.unavailable"));
         this.warn(RED._("status-matrix.errors.unavailable", { error: (err as Error).message }));
       }
       this.show(device, source, true);
@@ -165,9 +170,15 @@ function defineStatusMatrix(RED: NodeAPI) {
         total: doors.length,
         timestamp: new Date(this.clock.now()).toISOString(),
       };
-      device.link.publish(topics.occupancy(device.deviceId), JSON.stringify(state), { qos: 1, retain: true }).catch(() => undefined);
-      showStatus(this, occupancy === "unknown" ? "off" : occupancy === "stop" ? "warn" : "ok", RED._(`status-matrix.occupancy.${occupancy}`));
+      device.link.publish(topics.occupancy(device.deviceId), state, { qos: 1, retain: true }).catch(() => undefined);
+      this.showOwn(occupancy === "unknown" ? "off" : occupancy === "stop" ? "warn" : "ok", RED._(`status-matrix.occupancy.${occupancy}`));
       this.send({ topic: topics.occupancy(device.deviceId), payload: state, frame });
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private showOwn(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

@@ -14,7 +14,7 @@ import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { openOutbox, StatusThrottle } from "../lib/outbox/bridge";
 import { DeliveryError, Outbox, type OutboxItem } from "../lib/outbox/outbox";
-import { deviceFor } from "../lib/node-red/device";
+import { useDevice, type DeviceUser } from "../lib/node-red/device";
 import {
   THINGSPEAK_MAX_UPDATES,
   THINGSPEAK_MIN_INTERVAL_MS,
@@ -164,6 +164,8 @@ function networkDetail(err: unknown): string {
 
 function defineThingspeak(RED: NodeAPI) {
   return class Thingspeak extends Node {
+    private user: DeviceUser | null = null;
+
     private readonly clock: Clock;
     private outbox: Outbox<Reading> | null = null;
     private readonly unsubscribe: Array<() => void> = [];
@@ -179,14 +181,17 @@ function defineThingspeak(RED: NodeAPI) {
       this.clock = servicesOf(RED).clock;
       this.statusThrottle = new StatusThrottle(this.clock, 1000, () => this.drawStatus());
       const runtime = servicesOf(RED).tuning;
-      const device = deviceFor(RED, this, config.device, "thingspeak");
+      const user = useDevice(RED, this, config.device, "thingspeak");
+      if (!user) return;
+      this.user = user;
+      const device = user.device;
       if (!device) return;
       let s: ThingspeakSettings;
       try {
         const credentials = (this as unknown as { credentials?: ThingspeakCredentials }).credentials ?? {};
         s = normaliseThingspeak(config, credentials, runtime.thingspeakMinIntervalMs ?? THINGSPEAK_MIN_INTERVAL_MS);
       } catch (err) {
-        showStatus(this, "error", (err as Error).message);
+        this.show("error", (err as Error).message);
         this.error(RED._("thingspeak.errors.config", { error: (err as Error).message }));
         return;
       }
@@ -351,7 +356,13 @@ function defineThingspeak(RED: NodeAPI) {
       } else if (last?.kind === "accepted") {
         text = RED._("thingspeak.status.accepted", { queued: count, entries: last.entries ?? 0 });
       }
-      showStatus(this, kind, text);
+      this.show(kind, text);
+    }
+
+    /** The node's own status, combined with its device's link once it has one. */
+    private show(kind: StatusKind, text: string): void {
+      if (this.user) this.user.show(kind, text);
+      else showStatus(this, kind, text);
     }
   };
 }

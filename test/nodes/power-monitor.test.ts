@@ -5,8 +5,8 @@ import type { PowerState } from "../../nodes/lib/contract";
 import { simDrivers } from "../../nodes/lib/drivers/factory";
 import type { SimBus } from "../../nodes/lib/drivers/sim/sim-bus";
 import { DeviceLink } from "../../nodes/lib/mqtt/device-link";
-import type { PifogDevice } from "../../nodes/lib/node-red/device";
 import { servicesOf } from "../../nodes/lib/services";
+import type { LinkUser, PifogDevice } from "../../nodes/lib/node-red/device";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import powerMonitor, { normalisePowerMonitor } from "../../nodes/power-monitor/power-monitor";
 import { FakeClock } from "../support/fake-clock";
@@ -228,10 +228,17 @@ describe("power-monitor node", () => {
           const bus: SimBus = {
             device: config.deviceId,
             subscribe: (topic, handler) => sim.subscribe(topic, handler),
-            publish: (topic, payload, retain) => void link.publish(topic, payload, { qos: 1, retain }).catch(() => undefined),
+            publish: (topic, payload, retain) => void link.publishEncoded(topic, payload, { qos: 1, retain }).catch(() => undefined),
             warn: () => undefined,
           };
-          Object.assign(this, { deviceId: config.deviceId, role: "powerpi", compat: undefined, link, drivers: simDrivers(bus, clock), brokerUrl: config.broker, brokerAuth: {} });
+          const drivers = simDrivers(bus, clock);
+          Object.assign(this, {
+            deviceId: config.deviceId, role: "powerpi", compat: undefined, link, drivers, brokerUrl: config.broker, brokerAuth: {},
+            linkView: { state: "unreachable", text: "broker unreachable" },
+            register: (user: LinkUser) => user.linkChanged({ state: "unreachable", text: "broker unreachable" }),
+            deregister: async () => undefined,
+            driversFor: () => drivers,
+          });
           link.on("error", () => undefined); // refused connections: the point of the test
           link.start();
           this.on("close", (done: () => void) => void link.close().then(done, done));

@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import type { Clock } from "../clock";
 import {
   compatAddresses,
+  encodePayload,
   compatTopics,
   parseCommand,
   pythonTimestamp,
@@ -17,6 +18,7 @@ import {
   type NetworkAddress,
   type PiName,
   type PongEvent,
+  type Topic,
 } from "../contract";
 import { topicMatches } from "./topic-filter";
 
@@ -62,8 +64,15 @@ function noDelay(client: MqttClient | null): void {
 
 type Handler = (topic: string, payload: Buffer, meta: MessageMeta) => void;
 
+/**
+ * Where the link stands: `closed` before it is opened and after it is closed; `connecting` until the first connect;
+ * `reconnecting` once a connection is lost; `unreachable` once an attempt has failed, until one succeeds.
+ */
+export type LinkState = "closed" | "connecting" | "connected" | "reconnecting" | "unreachable";
+
 export interface DeviceLinkEvents {
   connection: [connected: boolean];
+  state: [state: LinkState];
   command: [command: Command, source: "native" | "compat"];
   error: [error: Error, context: { topic?: string; payload?: Buffer }];
 }
@@ -76,10 +85,28 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
   private readonly startedAt: Date;
   private closing = false;
   private everConnected = false;
+  private current: LinkState = "closed";
+  private closed: Promise<void> = Promise.resolve();
+  /** Whether the link should be open: a `start` during a close opens it again once the close is done. */
+  private wanted = false;
 
   constructor(readonly options: DeviceLinkOptions) {
     super();
     this.startedAt = new Date(options.clock.now());
+    // the link's own subscriptions live as long as it does, across a close and a new start
+    this.subscribe(topics.command(options.device), (_t, p) => this.onCommand(p, "native"));
+    const pi = options.compat;
+    if (pi) this.subscribe(compatTopics.command(pi), (_t, p) => this.onCommand(p, "compat"));
+  }
+
+  get state(): LinkState {
+    return this.current;
+  }
+
+  private setState(state: LinkState): void {
+    if (state === this.current) return;
+    this.current = state;
+    this.emit("state", state);
   }
 
   get device(): string {
@@ -90,27 +117,47 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     return this.client?.connected ?? false;
   }
 
+  /** Opens the connection(s); a link that is open already, or still closing, stays as it is or opens after. */
   start(): void {
+    this.wanted = true;
+    if (this.client) return; // open, or closing: `stop` opens it again once it is closed
+    this.closing = false;
+    this.everConnected = false;
+    this.setState("connecting");
+    const local = this.options.local;
+    if (local) {
+      for (const filter of this.subscriptions.keys()) {
+        if (!this.localSubscriptions.has(filter)) {
+          this.localSubscriptions.set(filter, local.localSubscribe(filter, (t, p, m) => this.dispatchTo(filter, t, p, m)));
+        }
+      }
+    }
     const o = this.options;
     const offline: DeviceStatus = { state: "offline", device: o.device };
-    this.client = mqtt.connect(o.url, {
+    const client = mqtt.connect(o.url, {
       ...this.baseOptions(`pifog-${o.device}`),
       will: { topic: topics.status(o.device), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
     });
-    this.client.on("connect", () => {
-      noDelay(this.client);
+    this.client = client;
+    client.on("connect", () => {
+      noDelay(client);
       if (!this.everConnected) {
         // filters added before the first connect; later reconnects are resubscribed by mqtt.js itself
         this.everConnected = true;
-        if (!this.options.local) for (const filter of this.subscriptions.keys()) this.client?.subscribe(filter, { qos: 1 });
+        if (!this.options.local) for (const filter of this.subscriptions.keys()) client.subscribe(filter, { qos: 1 });
       }
-      this.publish(topics.status(o.device), this.onlineStatus(), { qos: 1, retain: true });
+      this.publish(topics.status(o.device), this.onlineStatus(), { qos: 1, retain: true }).catch(() => undefined);
+      this.setState("connected");
       this.emit("connection", true);
     });
-    this.client.on("close", () => this.emit("connection", false));
-    this.client.on("error", (err) => this.emit("error", err, {}));
-    this.client.on("message", (topic, payload, packet) => this.dispatch(topic, payload, { retain: packet.retain, qos: packet.qos }));
-    this.subscribe(topics.command(o.device), (_t, p) => this.onCommand(p, "native"));
+    client.on("close", () => {
+      if (client !== this.client) return;
+      // a lost connection is "reconnecting" until mqtt.js's next attempt fails too
+      if (!this.closing) this.setState(this.current === "connected" ? "reconnecting" : "unreachable");
+      this.emit("connection", false);
+    });
+    client.on("error", (err) => this.emit("error", err, {}));
+    client.on("message", (topic, payload, packet) => this.dispatch(topic, payload, { retain: packet.retain, qos: packet.qos }));
 
     if (o.compat) this.startCompat(o.compat);
   }
@@ -135,7 +182,6 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       client.publish(compatTopics.connection(pi), JSON.stringify(connected), { qos: 1, retain: true });
     });
     client.on("error", (err) => this.emit("error", err, {}));
-    this.subscribe(compatTopics.command(pi), (_t, p) => this.onCommand(p, "compat"));
   }
 
   private baseOptions(clientId: string): IClientOptions {
@@ -150,7 +196,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     };
   }
 
-  private onlineStatus(): string {
+  private onlineStatus(): DeviceStatus {
     const o = this.options;
     const status: DeviceStatus = {
       state: "online",
@@ -164,7 +210,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       hardware: o.hardware,
       timestamp: new Date(o.clock.now()).toISOString(),
     };
-    return JSON.stringify(status);
+    return status;
   }
 
   private onCommand(payload: Buffer, source: "native" | "compat"): void {
@@ -181,10 +227,10 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       const now = new Date(this.options.clock.now());
       if (source === "compat" && this.options.compat) {
         const pong: PongEvent = { pong: { id: command.id ?? null, timestamp: pythonTimestamp(now) } };
-        this.publish(compatTopics.event(this.options.compat), JSON.stringify(pong), { qos: 1 });
+        this.publish(compatTopics.event(this.options.compat), pong, { qos: 1 }).catch(() => undefined);
       } else {
         const pong: PongEvent = { pong: { id: command.id ?? null, timestamp: now.toISOString() } };
-        this.publish(topics.event(this.device), JSON.stringify(pong), { qos: 1 });
+        this.publish(topics.event(this.device), pong, { qos: 1 }).catch(() => undefined);
       }
       return;
     }
@@ -198,8 +244,9 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       handlers = new Set();
       this.subscriptions.set(filter, handlers);
       const local = this.options.local;
-      if (local) this.localSubscriptions.set(filter, local.localSubscribe(filter, (t, p, m) => this.dispatchTo(filter, t, p, m)));
-      else if (this.everConnected) this.client?.subscribe(filter, { qos });
+      if (local) {
+        if (this.client) this.localSubscriptions.set(filter, local.localSubscribe(filter, (t, p, m) => this.dispatchTo(filter, t, p, m)));
+      } else if (this.everConnected) this.client?.subscribe(filter, { qos });
     }
     handlers.add(handler);
     return () => {
@@ -233,8 +280,16 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     }
   }
 
-  /** Publish; resolves once the broker has it (QoS ≥ 1) or it has been written (QoS 0). */
-  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+  /**
+   * Publish the payload the contract gives the topic (JSON, or text and bytes as they are); resolves once the broker
+   * has it (QoS ≥ 1) or it has been written (QoS 0).
+   */
+  publish<P>(topic: Topic<P>, payload: P, options: PublishOptions = {}): Promise<void> {
+    return this.publishEncoded(topic, encodePayload(payload), options);
+  }
+
+  /** Publish a payload that is encoded already (the simulators' text and frames, on their own topics). */
+  publishEncoded(topic: Topic<unknown>, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     const client = this.client;
     if (!client) return Promise.reject(new Error("device link not started"));
     return new Promise((resolve, reject) => {
@@ -244,8 +299,23 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     });
   }
 
-  /** A clean stop: say offline (the will is for unclean ones), then disconnect. */
-  async close(): Promise<void> {
+  /**
+   * A clean stop: say offline (the will is for unclean ones), then disconnect. Subscriptions stay: a later `start`
+   * takes them up again. `dispose` also drops every listener.
+   */
+  close(): Promise<void> {
+    this.wanted = false;
+    if (!this.client || this.closing) return this.closed;
+    this.closed = this.stop();
+    return this.closed;
+  }
+
+  async dispose(): Promise<void> {
+    await this.close();
+    this.removeAllListeners();
+  }
+
+  private async stop(): Promise<void> {
     this.closing = true;
     for (const unsubscribe of this.localSubscriptions.values()) unsubscribe();
     this.localSubscriptions.clear();
@@ -269,6 +339,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     ]);
     this.client = null;
     this.compatClient = null;
-    this.removeAllListeners();
+    this.setState("closed");
+    if (this.wanted) this.start();
   }
 }

@@ -3,8 +3,9 @@ import type { Node, NodeAPI } from "node-red";
 import type { EmbeddedBroker } from "../broker/embedded-broker";
 import type { PiName } from "../contract";
 import type { Drivers } from "../drivers/types";
+import { PinInUseError } from "../drivers/shared";
 import type { DeviceLink } from "../mqtt/device-link";
-import { showStatus } from "./status";
+import { LinkedStatus, showStatus, type LinkView, type StatusKind } from "./status";
 
 /** The pifog-device config node, as the nodes that use it see it. */
 export interface PifogDevice {
@@ -12,22 +13,92 @@ export interface PifogDevice {
   readonly role: string;
   readonly compat: PiName | undefined;
   readonly link: DeviceLink;
+  /** The device's hardware, unshared: nodes use their `DeviceUser`'s drivers, which claim pins in their name. */
   readonly drivers: Drivers;
   /** The broker this device is on, and its login, for nodes that need a connection of their own. */
   readonly brokerUrl: string;
   readonly brokerAuth: { username?: string; password?: string };
   /** The runtime's embedded broker when this device is on it (the services decide), else null. */
   readonly embedded: EmbeddedBroker | null;
+  /** Where the link stands now. */
+  readonly linkView: LinkView;
+  /** A node starts using the device: the link opens for the first one, and each is told every change of the link. */
+  register(user: LinkUser): void;
+  /** A node stops using it; after the last one is removed (not restarted by a deploy) the link closes. */
+  deregister(user: LinkUser, removed: boolean): Promise<void>;
+  /** The drivers one node gets: its GPIO claims in its name, the Sense HAT shared. */
+  driversFor(owner: string): Drivers;
 }
 
-/** The device a node is configured with, or null after a grey status and an error saying so. */
-export function deviceFor(RED: NodeAPI, node: Node, configId: string, type: string): PifogDevice | null {
+/** What the device needs of a node that uses it. */
+export interface LinkUser {
+  readonly id: string;
+  linkChanged(link: LinkView): void;
+}
+
+/** A node's use of its device: the device, the node's drivers, and its status combined with the link's. */
+export class DeviceUser implements LinkUser {
+  private readonly status: LinkedStatus;
+  readonly drivers: Drivers;
+
+  constructor(private readonly node: Node, readonly device: PifogDevice, type: string) {
+    this.status = new LinkedStatus(node);
+    const name = (node as Node & { name?: string }).name;
+    this.drivers = device.driversFor(name ? `${type} "${name}" (${node.id})` : `${type} ${node.id}`);
+  }
+
+  get id(): string {
+    return this.node.id;
+  }
+
+  /** The node's own status; shown while the link is up, or whenever it is a problem of the node's own. */
+  show(kind: StatusKind, text: string): void {
+    this.status.show(kind, text);
+  }
+
+  linkChanged(link: LinkView): void {
+    this.status.linkChanged(link);
+  }
+
+  /** The node's settings normalised once, or null after a red status (kept whatever the link does) and an error. */
+  settings<S>(normalise: () => S): S | null {
+    try {
+      return normalise();
+    } catch (err) {
+      this.show("error", (err as Error).message);
+      this.node.error((err as Error).message);
+      return null;
+    }
+  }
+
+  /** A GPIO line another node holds: a red status and an error naming it, at deploy. True when that was the reason. */
+  refusedPin(err: unknown): boolean {
+    if (!(err instanceof PinInUseError)) return false;
+    this.show("error", `GPIO ${err.pin} in use`);
+    this.node.error(err.message);
+    return true;
+  }
+}
+
+/**
+ * The device a node is configured with, registered as its user (deregistered when it closes), or null after a grey
+ * status and an error saying so.
+ */
+export function useDevice(RED: NodeAPI, node: Node, configId: string, type: string): DeviceUser | null {
   const device = RED.nodes.getNode(configId) as unknown as PifogDevice | null;
   if (!device) {
     showStatus(node, "off", RED._(`${type}.status.no-device`));
     node.error(RED._(`${type}.errors.no-device`));
+    return null;
   }
-  return device;
+  const user = new DeviceUser(node, device, type);
+  device.register(user);
+  node.on("close", (removed: boolean, done: () => void) => {
+    // after the node's other close handlers have started: their last words (a door held open says so) go out
+    // before the link may close
+    setImmediate(() => device.deregister(user, removed).then(done, done));
+  });
+  return user;
 }
 
 /** The node's settings normalised once, or null after a red status and an error with the reason. */
