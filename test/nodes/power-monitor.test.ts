@@ -310,7 +310,10 @@ describe("power-monitor node", () => {
         hub.release();
         await until(() => listener.received.filter(isEvent).length >= made.length, `${made.length} events delivered`, 20_000);
         await listener.waitFor("pifog/pp1/power", (m) => parse(m).changedAt === made.at(-1)!.changedAt);
-        await new Promise((r) => setTimeout(r, 500)); // time for a duplicate to show up, if there were one
+        // every event acknowledged (nothing left to send again), and whatever the device sent before has arrived
+        await until(() => (helper.getNode("power") as unknown as { outbox: { size: number } | null }).outbox?.size === 0, "every event acknowledged");
+        await listener.subscribe("pifog/pp1/event");
+        await pingBarrier(listener, "pp1");
         const delivered = listener.received.filter(isEvent).map(parse);
         assert.deepEqual(delivered, made, "each event once, in order, exactly as made (original times)");
         assert.ok(made.every((s) => Date.parse(s.timestamp) < Date.now()));
