@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { cameraTopics, topics } from "../../nodes/lib/contract";
 import { readFaceRecord } from "../../nodes/lib/face-record";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
@@ -18,7 +19,6 @@ import { until } from "../support/until";
 
 const CAMERA = "camerapi";
 const BURST = 4;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -67,6 +67,15 @@ describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosqu
   });
 
   const localFaces = (): Received[] => local.received.filter((m) => m.topic === cameraTopics.faces(CAMERA));
+  /** Faces the camera's forwarder holds on disk, not yet acknowledged by the remote broker. */
+  function forwarderQueued(): number {
+    const db = new Database(path.join(camera.dataDir, "outbox.db"), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE queue LIKE 'forwarder/%'").get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  }
   const storedFiles = () => filesUnder(path.join(writer.dataDir, "faces", CAMERA)).map((f) => fs.readFileSync(f));
 
   async function visitor(id: string): Promise<void> {
@@ -93,7 +102,7 @@ describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosqu
   it("the remote broker is down during a burst of visitors and comes back: every face arrives once", async () => {
     await remote.pause();
     for (let i = 0; i < BURST; i++) await visitor(`burst-${i}`);
-    await sleep(1000);
+    await until(() => forwarderQueued() >= BURST, "the burst held in the forwarder's queue");
     assert.ok((await s3.keys("pifog-faces")).length < localFaces().length, "nothing can arrive while the remote broker is down");
     await remote.resume();
     await until(
@@ -102,7 +111,13 @@ describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosqu
       60_000,
       async () => ({ sent: localFaces().length, s3: (await s3.keys("pifog-faces")).length, folder: storedFiles().length }),
     );
-    await sleep(1500); // anything sent twice would show up now
+    // one more face after all of them: the pipeline keeps the order, so anything sent twice arrives before it
+    await visitor("last");
+    await until(
+      async () => (await s3.keys("pifog-faces")).length >= localFaces().length && storedFiles().length >= localFaces().length,
+      "the last face in S3 and in the folder",
+      60_000,
+    );
     const sent = localFaces().map((m) => m.payload.toString("base64")).sort();
     const inS3 = await Promise.all((await s3.keys("pifog-faces")).map(async (k) => (await s3.get(k, "pifog-faces")).body.toString("base64")));
     assert.deepEqual(inS3.sort(), sent, "S3 holds exactly the faces the camera found");

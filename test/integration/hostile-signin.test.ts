@@ -66,7 +66,8 @@ const editorLogin = (base: string, from: string, password: string, url = "/admin
   );
 
 /** Sends `count` requests, `parallel` at a time, and stops early at `deadline`; answers in the order sent. */
-async function flood<T>(count: number, parallel: number, deadline: number, one: (i: number) => Promise<T>, during?: (done: number) => Promise<void>): Promise<T[]> {
+/** `during` runs alongside the flood, seeing the answers so far. */
+async function flood<T>(count: number, parallel: number, deadline: number, one: (i: number) => Promise<T>, during?: (sofar: () => T[]) => Promise<void>): Promise<T[]> {
   const answers: T[] = [];
   let next = 0;
   let done = 0;
@@ -78,7 +79,7 @@ async function flood<T>(count: number, parallel: number, deadline: number, one: 
     }
   };
   const workers = Array.from({ length: parallel }, worker);
-  if (during) await during(0);
+  if (during) await during(() => answers.filter((a) => a !== undefined));
   await Promise.all(workers);
   assert.ok(done > 0);
   return answers.filter((a) => a !== undefined);
@@ -123,9 +124,9 @@ describe("hostile sign-ins", function () {
       const answers = await flood(400, 8, Date.now() + 60_000, (i) =>
         // the attacker tries the real user's name and guessed ones
         v1Login(base, ATTACKER, i % 2 === 0 ? "sam@example.com" : `guess${i}@example.com`, `wrong password ${i}`, agent),
-        async () => {
-          // the right user, from another address, in the middle of the flood
-          await new Promise((r) => setTimeout(r, 200));
+        async (sofar) => {
+          // the right user, from another address, in the middle of the flood: once the attacker is told to wait
+          await until(() => sofar().some((a) => a.status === 429), "the attacker throttled", 60_000);
           userAnswers.push(await v1Login(base, USER_ADDRESS, "sam@example.com", "correct horse"));
         },
       );

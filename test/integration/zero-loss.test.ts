@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
+import { TestClient } from "../support/mqtt";
 import { freePort } from "../support/ports";
 import { ROOT, startRuntime, type TestRuntime } from "../support/runtime";
 
@@ -53,6 +54,18 @@ function storedCounts(dataDir: string, prefix: string): Map<number, number> {
   try {
     const rows = db.prepare("SELECT CAST(payload AS TEXT) AS p, count(*) AS n FROM history_messages WHERE topic LIKE ? GROUP BY p").all(`${prefix}/%`) as Array<{ p: string; n: number }>;
     return new Map(rows.map((r) => [Number(r.p), r.n]));
+  } finally {
+    db.close();
+  }
+}
+
+/** Rows the history stored for one topic (none before its table exists). */
+function storedRows(dataDir: string, topic: string): number {
+  const db = new Database(path.join(dataDir, "history.db"), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM history_messages WHERE topic = ?").get(topic) as { n: number }).n;
+  } catch {
+    return 0;
   } finally {
     db.close();
   }
@@ -112,9 +125,19 @@ describe("zero loss across a hub killed with SIGKILL", function () {
     let hub = await startRuntime({ role: "sensorhub", dataDir, env });
     runtimes.push(hub);
     const prefix = "reliability/mosquitto";
-    // the history's persistent session exists before the publisher starts
-    await until("the history's session", () => fs.existsSync(path.join(dataDir, "history.db")), 10_000);
-    await new Promise((r) => setTimeout(r, 500));
+    // the history's persistent session exists before the publisher starts: a message outside the counted prefix is stored
+    await until("the history's store", () => fs.existsSync(path.join(dataDir, "history.db")), 10_000);
+    const probe = await TestClient.connect(mosquitto.url);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (storedRows(dataDir, "reliability/ready") === 0) {
+        if (Date.now() > deadline) throw new Error("timed out waiting for the history's subscription");
+        await probe.publish("reliability/ready", "1", { qos: 1 }); // dropped by Mosquitto until the session subscribes
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await probe.end();
+    }
     const publisher = startPublisher(mosquitto.url, prefix);
     await until("5,000 acknowledgements", () => publisher.progress() >= 5000, 60_000);
     await hub.kill();

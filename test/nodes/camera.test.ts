@@ -8,6 +8,7 @@ import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import { FakeClock } from "../support/fake-clock";
 import type { Received } from "../support/mqtt";
+import { translated } from "../support/messages";
 import { deviceNode, helper, loadUntilOnline, startHarness, type Harness } from "../support/node-harness";
 
 const nodes = [pifogDevice, camera];
@@ -163,14 +164,15 @@ describe("camera node", () => {
   });
 
   it("off a Pi with hardware set to pi: grey 'not available', one warning, a failed message, no crash", async () => {
-    await loadUntilOnline(h, nodes, cameraFlow(h.url, {}, { hardware: "pi" }), "cp1");
+    // with the node's own message catalog, as the editor and the log show it to the user
+    await loadUntilOnline(h, translated(nodes), cameraFlow(h.url, {}, { hardware: "pi" }), "cp1");
     const cam = helper.getNode("cam")!;
     const statuses = statusCalls(cam);
     assert.deepEqual(statuses.map((s) => s.fill), ["grey"]);
-    const warnings = helper.log().args.filter((a) => JSON.stringify(a).match(/camera\.errors\.unavailable|camera not available here/));
+    const warnings = helper.log().args.filter((a) => JSON.stringify(a).match(/camera not available here \(.+\); set the device's hardware to sim to simulate it/));
     assert.equal(warnings.length, 1);
     const caught = next("caught");
     cam.receive({ payload: "low" } as never);
-    assert.match((await caught).error!.message, /camera\.errors\.no-camera|camera not available/);
+    assert.equal((await caught).error!.message, "Error: camera not available");
   });
 });

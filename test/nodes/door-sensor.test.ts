@@ -3,8 +3,10 @@ import type { CompatDoorEvent, DoorChange, DoorsState } from "../../nodes/lib/co
 import doorSensor from "../../nodes/door-sensor/door-sensor";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import { SafeState } from "../../nodes/lib/runtime/safe-state";
+import { FakeClock } from "../support/fake-clock";
 import { TestClient } from "../support/mqtt";
-import { deviceNode, helper, startHarness, waitForEvent, type Harness } from "../support/node-harness";
+import { deviceNode, helper, loadUntilOnline, pingBarrier, startHarness, waitForEvent, type Harness } from "../support/node-harness";
+import { translated } from "../support/messages";
 
 const nodes = [pifogDevice, doorSensor];
 
@@ -96,13 +98,27 @@ describe("door-sensor node", () => {
   });
 
   it("ignores a bounce shorter than the debounce", async () => {
-    await helper.load(nodes, doorFlow(h.url, { debounce: 300 }));
+    // the debounce runs on the device's clock: a bounce of 299 ms of it, whatever the machine's load
+    const clock = new FakeClock(Date.now());
+    h.useServices({ clock });
+    await loadUntilOnline(h, nodes, doorFlow(h.url, { debounce: 300 }), "dp1");
     await h.client.waitFor("pifog/dp1/doors");
-    await h.client.publish("pifog/dp1/sim/door1/set", "open");
-    await h.client.publish("pifog/dp1/sim/door1/set", "closed");
-    await new Promise((r) => setTimeout(r, 500));
+    const flip = async (level: string) => {
+      await h.client.publish("pifog/dp1/sim/door1/set", level);
+      await pingBarrier(h.client, "dp1"); // the simulated input has sampled it
+    };
+    await flip("open");
+    clock.tick(299);
+    await flip("closed");
+    clock.tick(10_000);
+    await pingBarrier(h.client, "dp1"); // a door change published meanwhile has reached the test client
     const opened = h.client.received.filter((m) => m.topic === "pifog/dp1/door/door1" && m.payload.includes('"open"'));
     assert.equal(opened.length, 0);
+
+    // and the same flip held for the debounce is reported: the bounce, not the clock, was ignored
+    await flip("open");
+    clock.tick(300);
+    await h.client.waitFor("pifog/dp1/door/door1", (m) => m.payload.includes('"open"'));
   });
 
   it("reads LOW as closed when told so", async () => {
@@ -135,17 +151,31 @@ describe("door-sensor node", () => {
       { id: "door1", label: "A", pin: 5 },
       { id: "door1", label: "B", pin: 6 },
     ];
-    await helper.load(nodes, doorFlow(h.url, { doors }));
+    await loadUntilOnline(h, nodes, doorFlow(h.url, { doors }), "dp1");
     const node = helper.getNode("doors")!;
-    const status = await waitForEvent<{ fill?: string; text?: string }>(node, "call:status").catch(() => null);
-    const errors = helper.log().args.filter((a) => JSON.stringify(a).includes("used twice"));
-    assert.ok(errors.length > 0 || status?.fill === "red", "the repeated id is reported");
+    const statuses = (node as unknown as { status: { getCalls(): Array<{ args: [unknown] }> } }).status.getCalls().map((c) => c.args[0]);
+    assert.deepEqual(statuses, [{ fill: "red", shape: "ring", text: 'door id "door1" is used twice' }], "the editor shows why");
+    const errors = helper.log().args
+      .map((a) => a[0] as { level?: number; id?: string; msg?: unknown })
+      .filter((e) => e.level === 20 && e.id === "doors")
+      .map((e) => String(e.msg));
+    assert.deepEqual(errors, ['door id "door1" is used twice'], "one error in the log, saying which id");
+    await pingBarrier(h.client, "dp1"); // anything the node published has arrived
+    assert.equal(h.client.received.some((m) => m.topic === "pifog/dp1/doors"), false, "no doors state from a refused list");
   });
 
   it("off a Pi with hardware set to pi, shows GPIO not available and keeps the runtime up", async () => {
-    await helper.load(nodes, doorFlow(h.url, {}, { hardware: "pi" }));
-    const logged = helper.log().args.map((a) => JSON.stringify(a)).join("\n");
-    assert.match(logged, /GPIO not available|door-sensor\.errors\.unavailable/);
+    // with the node's own message catalog, as the editor and the log show it to the user
+    await helper.load(translated(nodes), doorFlow(h.url, {}, { hardware: "pi" }));
+    const node = helper.getNode("doors")!;
+    const statuses = (node as unknown as { status: { getCalls(): Array<{ args: [unknown] }> } }).status.getCalls().map((c) => c.args[0]);
+    assert.deepEqual(statuses, [{ fill: "grey", shape: "ring", text: "GPIO not available" }]);
+    const warnings = helper.log().args
+      .map((a) => a[0] as { level?: number; id?: string; msg?: unknown })
+      .filter((e) => e.level === 30 && e.id === "doors")
+      .map((e) => String(e.msg));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? "", /^GPIO not available here \(.+\); set the device's hardware to sim to simulate it$/);
     // the device itself still announces
     await h.client.waitFor("pifog/dp1/status", (m) => m.payload.includes('"online"'));
   });

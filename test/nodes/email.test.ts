@@ -7,9 +7,10 @@ import type { TransitionEvent } from "../../nodes/lib/contract";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { dataDatabase } from "../../nodes/lib/store/sqlite";
 import email, { emailQueue } from "../../nodes/email/email";
+import { advance, advanceUntil } from "../support/clock-pump";
+import { FakeClock } from "../support/fake-clock";
 import { helper } from "../support/node-harness";
 import { TestSmtpServer } from "../support/smtp";
-import { until } from "../support/until";
 import { testServices } from "../support/services";
 
 const ALICE = "alice@example.com";
@@ -34,8 +35,6 @@ interface Caught {
   payload?: { to?: string };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 
 function outage(): TransitionEvent {
   return { device: "powerpi", name: "Garage", transition: "Off", connection: "connected", power: "off", at: "2026-03-05T07:04:09.000Z" };
@@ -48,6 +47,19 @@ describe("email node", () => {
   let results: Result[];
   let caught: Caught[];
   let statuses: Status[];
+  /** The node's time: its retries and backoffs run on it. */
+  let clock: FakeClock;
+
+  /** A mail is on its way to the SMTP server: time stands still meanwhile. */
+  function sending(): boolean {
+    const node = helper.getNode("mail") as unknown as { sender?: { snapshot(): { delivering: boolean } } | null } | null;
+    return node?.sender?.snapshot().delivering ?? false;
+  }
+  const pump = { stepMs: 10, busy: sending };
+  /** Lets the node's time pass until `test` holds. */
+  const until = (test: () => boolean, what: string) => advanceUntil(clock, test, what, pump);
+  /** Lets `ms` of the node's time pass: every retry due meanwhile is made. */
+  const later = (ms: number) => advance(clock, ms, pump);
 
   function flow(mail: Record<string, unknown> = {}) {
     return [
@@ -100,8 +112,9 @@ describe("email node", () => {
 
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-email-"));
+    clock = new FakeClock(Date.now());
     helper.settings({
-      pifogServices: testServices({ dataDir, tuning: { emailBackoff: { initialMs: 50, maxMs: 200 }, emailTimeoutMs: 3000, emailTlsRejectUnauthorized: false } }),
+      pifogServices: testServices({ dataDir, clock, tuning: { emailBackoff: { initialMs: 50, maxMs: 200 }, emailTimeoutMs: 3000, emailTlsRejectUnauthorized: false } }),
     });
     smtp = await TestSmtpServer.start();
     accounts = new AccountStore(dataDir);
@@ -120,7 +133,7 @@ describe("email node", () => {
     await load();
     receive(outage());
     await until(() => results.length === 2, "both mails reported");
-    await sleep(200); // anything more would be a duplicate
+    await later(5000); // 25 times the longest backoff: anything more would be a duplicate
     assert.equal(smtp.received.length, 2);
     assert.deepEqual(smtp.received.map((m) => m.envelopeTo).sort(), [[ALICE], [BOB]]);
     for (const m of smtp.received) {
@@ -160,12 +173,12 @@ describe("email node", () => {
     await until(retrying, "a failed attempt");
     assert.equal(queuedOnDisk(), 4, "all four mails are on disk");
     assert.equal(statuses[statuses.length - 1]?.fill, "yellow");
-    await sleep(300); // several more failed attempts
+    await later(1000); // several more failed attempts
     assert.equal(results.length, 0);
     await smtp.start();
-    await smtp.until(() => smtp.received.length >= 4, "four mails");
+    await until(() => smtp.received.length >= 4, "four mails");
     await until(() => results.length === 4, "four results");
-    await sleep(300);
+    await later(5000);
     assert.equal(smtp.received.length, 4, "none twice");
     for (const to of [ALICE, BOB]) {
       assert.deepEqual(
@@ -220,9 +233,9 @@ describe("email node", () => {
     assert.equal(queuedOnDisk(), 2, "still on disk after the node stopped");
     await smtp.start();
     await load();
-    await smtp.until(() => smtp.received.length >= 2, "the queued mails");
+    await until(() => smtp.received.length >= 2, "the queued mails");
     await until(() => results.length === 2, "both results");
-    await sleep(200);
+    await later(5000);
     assert.deepEqual(smtp.received.map((m) => m.envelopeTo).sort(), [[ALICE], [BOB]], "once each");
     assert.equal(queuedOnDisk(), 0);
   });
@@ -231,7 +244,7 @@ describe("email node", () => {
     await load({}, "wrong password");
     receive(outage());
     await until(() => statuses.some((s) => s.fill === "red" && s.text === "email.status.auth"), "the red status");
-    await sleep(200);
+    await later(1000); // several retries meanwhile, refused the same way
     assert.equal(smtp.received.length, 0);
     assert.equal(queuedOnDisk(), 2);
     assert.deepEqual(deadLetters(), []);
@@ -270,7 +283,7 @@ describe("email node", () => {
     await load();
     receive({ ...outage(), device: "stray" });
     await until(() => statuses.some((s) => s.fill === "yellow" && s.text === "email.status.no-recipients"), "the warning status");
-    await sleep(100);
+    await later(5000);
     assert.equal(queuedOnDisk(), 0);
     assert.equal(smtp.received.length, 0);
     assert.deepEqual(caught, []);

@@ -10,7 +10,6 @@ import { helper, hubFlow, loadUntilOnline, startHarness, type Harness } from "..
 import { until } from "../support/until";
 
 const nodes = [pifogDevice, forwarder];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Arrived {
   topic: string;
@@ -23,6 +22,8 @@ class Remote {
   readonly arrived: Arrived[] = [];
   broker: EmbeddedBroker | null = null;
   login: { username: string; password: string } | null = null;
+  /** Logins the broker refused. */
+  refusedLogins = 0;
 
   constructor(readonly port: number) {}
 
@@ -36,6 +37,7 @@ class Remote {
     if (login) {
       broker.aedes.authenticate = (_client, username, password, callback) => {
         const ok = username === login.username && password?.toString() === login.password;
+        if (!ok) this.refusedLogins++;
         callback(ok ? null : Object.assign(new Error("bad login"), { returnCode: 4 }), ok);
       };
     }
@@ -87,6 +89,14 @@ describe("forwarder node", () => {
     return h.client.client.publishAsync(topic, payload, { qos: 1, retain });
   }
 
+  /** Sends one more message through the forwarder and waits for it at the remote broker: the node forwards in
+   * order, so anything it would send again (a duplicate, a refused message) has arrived before it. */
+  async function barrier(): Promise<void> {
+    await publishLocal("local/faces/barrier", "barrier");
+    await until(() => remote.on("remote/faces/barrier").length === 1, "the barrier message");
+  }
+  const notBarrier = (a: Arrived) => a.topic !== "remote/faces/barrier";
+
   /** Messages in the node's queue. */
   function queued(): number {
     return (helper.getNode("fwd") as unknown as { outbox: { size: number } | null }).outbox?.size ?? -1;
@@ -137,8 +147,8 @@ describe("forwarder node", () => {
     })();
     await publishing;
     await until(() => remote.on("remote/faces/").length >= total, `all ${total} messages`, 60_000);
-    await sleep(300); // a duplicate would arrive right behind
-    const got = remote.on("remote/faces/").map((a) => a.topic);
+    await barrier(); // a duplicate would arrive before it
+    const got = remote.on("remote/faces/").filter(notBarrier).map((a) => a.topic);
     assert.deepEqual(got, Array.from({ length: total }, (_v, i) => `remote/faces/${i}`), "each once, in order");
   });
 
@@ -152,7 +162,7 @@ describe("forwarder node", () => {
     (helper.getNode("fwd") as unknown as NodeJS.EventEmitter).on("call:status", (call: { args: [{ fill?: string; text?: string }] }) =>
       statuses.push(call.args[0]),
     );
-    await sleep(300);
+    await until(() => statuses.some((st) => st.fill === "yellow" && /disconnected-queued/.test(st.text ?? "")), "the node showing it waits, queued");
     assert.equal(remote.arrived.length, 0);
     assert.equal(queued(), 20, "the queue survived the restart");
     await remote.start();
@@ -183,8 +193,8 @@ describe("forwarder node", () => {
 
     await remote.start(); // what was queued still goes
     await until(() => remote.on("remote/faces/").length >= 3, "the 3 queued");
-    await sleep(200);
-    assert.deepEqual(remote.on("remote/faces/").map((a) => a.topic), ["remote/faces/0", "remote/faces/1", "remote/faces/2"]);
+    await barrier(); // a refused message sent after all would arrive before it
+    assert.deepEqual(remote.on("remote/faces/").filter(notBarrier).map((a) => a.topic), ["remote/faces/0", "remote/faces/1", "remote/faces/2"]);
   });
 
   it("drops the oldest queued messages when so configured, with a dead-letter record of each", async () => {
@@ -223,7 +233,9 @@ describe("forwarder node", () => {
     await h.client.waitFor("pifog/hub/status", (m) => m.payload.includes('"online"'), 10_000, false);
     await publishLocal("faces", "hello");
     await until(() => queued() === 1, "queued");
-    await sleep(500);
+    // the broker refused the login and the node has the refusal (mqtt.js does not retry a refused CONNACK)
+    const warned = () => helper.log().args.some((a) => JSON.stringify(a).includes("forwarder.errors.remote"));
+    await until(() => remote.refusedLogins >= 1 && warned(), "the refused login, reported");
     assert.equal(remote.on("faces").length, 0);
   });
 });

@@ -55,9 +55,11 @@ describe("history node on the embedded broker", () => {
     const realInsert = node.store.insert.bind(node.store);
     node.store.insert = () => Promise.reject(new Error("disk full"));
     const publisher = await TestClient.connect(h.url, { reconnectPeriod: 200 });
+    // the broker answers a publish it could not store by closing the connection (MQTT 3.1.1 has no refusal)
+    const refused = new Promise<void>((resolve) => publisher.client.once("close", () => resolve()));
     let acked = false;
     const publish = publisher.publish("precious/reading", "1").then(() => (acked = true));
-    await new Promise((r) => setTimeout(r, 700));
+    await Promise.race([refused, publish]);
     assert.equal(acked, false, "no PUBACK while the store fails");
     node.store.insert = realInsert;
     await publish; // mqtt.js resends after reconnecting

@@ -9,9 +9,11 @@ import { servicesOf } from "../../nodes/lib/services";
 import type { LinkUser, PifogDevice } from "../../nodes/lib/node-red/device";
 import pifogDevice from "../../nodes/pifog-device/pifog-device";
 import powerMonitor, { normalisePowerMonitor } from "../../nodes/power-monitor/power-monitor";
+import { advanceUntil } from "../support/clock-pump";
 import { FakeClock } from "../support/fake-clock";
 import { TestClient, type Received } from "../support/mqtt";
-import { deviceNode, helper, startHarness, type Harness } from "../support/node-harness";
+import { translated } from "../support/messages";
+import { deviceNode, helper, pingBarrier, startHarness, type Harness } from "../support/node-harness";
 import { freePort } from "../support/ports";
 import { until } from "../support/until";
 
@@ -91,12 +93,25 @@ describe("power-monitor node", () => {
   });
 
   it("ignores a flicker shorter than the debounce", async () => {
+    // the debounce runs on the device's clock: a flicker of 299 ms of it, whatever the machine's load
+    const clock = new FakeClock(Date.now());
+    h.useServices({ clock });
     await helper.load(nodes, powerFlow(h.url, { debounce: 300 }));
-    await h.client.waitFor("pifog/pp1/power/events");
-    await h.client.publish("pifog/pp1/sim/mains/set", "off");
-    await h.client.publish("pifog/pp1/sim/mains/set", "on");
-    await new Promise((r) => setTimeout(r, 600));
-    assert.deepEqual(h.client.received.filter(isEvent).map((m) => parse(m).mains), ["on"]);
+    const events = () => h.client.received.filter(isEvent).map((m) => parse(m).mains);
+    await advanceUntil(clock, () => events().length === 1, "the event at start", { stepMs: 10 });
+    const mains = async (word: string) => {
+      await h.client.publish("pifog/pp1/sim/mains/set", word);
+      await pingBarrier(h.client, "pp1"); // the simulated input has sampled it
+    };
+    await mains("off");
+    clock.tick(299);
+    await mains("on");
+    clock.tick(10_000);
+    assert.deepEqual(events(), ["on"]);
+    // a cut held for the debounce is the next event: the flicker made none before it (events go out in order)
+    await mains("off");
+    await advanceUntil(clock, () => events().length >= 2, "the cut's event", { stepMs: 10 });
+    assert.deepEqual(events(), ["on", "off"]);
   });
 
   it("answers every request at once, unconditionally, and makes no event of it", async () => {
@@ -171,15 +186,16 @@ describe("power-monitor node", () => {
   });
 
   it("off a Pi with hardware set to pi: grey 'not available', a warning, nothing published, no crash", async () => {
-    await helper.load(nodes, powerFlow(h.url, {}, { hardware: "pi" }));
+    // with the node's own message catalog, as the editor and the log show it to the user
+    await helper.load(translated(nodes), powerFlow(h.url, {}, { hardware: "pi" }));
     await h.client.waitFor("pifog/pp1/status", (m) => m.payload.includes('"online"'));
     const logged = helper.log().args.map((a) => JSON.stringify(a)).join("\n");
-    assert.match(logged, /power-monitor\.errors\.unavailable|mains GPIO not available/);
+    assert.match(logged, /mains GPIO not available here \(.+\); set the device's hardware to sim to simulate it/);
     const node = helper.getNode("power")!;
     const spy = (node as unknown as { status: { getCalls(): Array<{ args: Array<{ fill: string; text: string }> }> } }).status;
     const calls = spy.getCalls().map((c) => c.args[0]);
-    assert.equal(calls.at(-1)?.fill, "grey");
-    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(calls.at(-1), { fill: "grey", shape: "ring", text: "GPIO not available" });
+    await pingBarrier(h.client, "pp1"); // anything the node published has arrived
     assert.equal(h.client.received.filter((m) => m.topic.startsWith("pifog/pp1/power")).length, 0);
   });
 
@@ -301,7 +317,10 @@ describe("power-monitor node", () => {
         hub.release();
         await until(() => listener.received.filter(isEvent).length >= made.length, `${made.length} events delivered`, 20_000);
         await listener.waitFor("pifog/pp1/power", (m) => parse(m).changedAt === made.at(-1)!.changedAt);
-        await new Promise((r) => setTimeout(r, 500)); // time for a duplicate to show up, if there were one
+        // every event acknowledged (nothing left to send again), and whatever the device sent before has arrived
+        await until(() => (helper.getNode("power") as unknown as { outbox: { size: number } | null }).outbox?.size === 0, "every event acknowledged");
+        await listener.subscribe("pifog/pp1/event");
+        await pingBarrier(listener, "pp1");
         const delivered = listener.received.filter(isEvent).map(parse);
         assert.deepEqual(delivered, made, "each event once, in order, exactly as made (original times)");
         assert.ok(made.every((s) => Date.parse(s.timestamp) < Date.now()));

@@ -8,13 +8,14 @@ import jpeg from "jpeg-js";
 import s3Bucket from "../../nodes/s3-bucket/s3-bucket";
 import s3Writer from "../../nodes/s3-writer/s3-writer";
 import { metadataOf, renderKey, sniffContentType, withSequence } from "../../nodes/lib/s3/object";
+import { advance, advanceUntil } from "../support/clock-pump";
+import { FakeClock } from "../support/fake-clock";
 import { helper } from "../support/node-harness";
 import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, TestS3 } from "../support/s3";
 import { until } from "../support/until";
 import { testServices } from "../support/services";
 
 const nodes = [s3Bucket, s3Writer];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type Status = { fill?: string; text?: string };
 type Stored = { bucket: string; key: string; etag: string; size: number; contentType: string };
 type Emitter = NodeJS.EventEmitter & { receive(msg: unknown): void };
@@ -91,6 +92,23 @@ describe("s3-writer node (against s3rver)", function () {
     return (helper.getNode("w") as unknown as { outbox: { size: number } | null }).outbox?.size ?? -1;
   }
 
+  /** Puts the node's retries on a FakeClock (before `load`); time moves only while no upload is in flight. */
+  function fakeTime() {
+    const clock = new FakeClock(Date.now());
+    helper.settings({ pifogServices: testServices({ dataDir, clock, tuning: { s3PermanentRetryMs: 200, s3BackoffMaxMs: 500 } }) });
+    const queue = () =>
+      (helper.getNode("w") as unknown as { outbox: { snapshot(): { delivering: boolean; failures: number } } | null } | null)?.outbox?.snapshot();
+    const pump = { stepMs: 10, busy: () => queue()?.delivering ?? false, timeoutMs: 30_000 };
+    return {
+      /** Lets the node's time pass until `test` holds. */
+      until: (test: () => boolean, what: string) => advanceUntil(clock, test, what, pump),
+      /** Lets `ms` of the node's time pass. */
+      later: (ms: number) => advance(clock, ms, pump),
+      /** Failed attempts in a row. */
+      failures: () => queue()?.failures ?? 0,
+    };
+  }
+
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-s3w-"));
     helper.settings({ pifogServices: testServices({ dataDir, tuning: { s3PermanentRetryMs: 200, s3BackoffMaxMs: 500 } }) });
@@ -142,20 +160,24 @@ describe("s3-writer node (against s3rver)", function () {
   });
 
   it("delivers all 20 of a burst, none twice, when the server stops during it and comes back on the same port", async () => {
+    const time = fakeTime();
     const w = await load();
     const sent: Buffer[] = [];
     for (let i = 0; i < 20; i++) {
       const body = Buffer.concat([PNG.subarray(0, 8), crypto.randomBytes(512)]);
       sent.push(body);
       w.receive({ payload: body, metadata: { i } });
-      if (i === 5) await s3.stop();
+      if (i === 5) {
+        await time.until(() => stored.length >= 1, "a first object stored");
+        await s3.stop();
+      }
     }
-    await until(() => queued() > 0 && statuses.some((s) => s.fill === "yellow"), "the outage shown");
+    await time.until(() => queued() > 0 && statuses.some((s) => s.fill === "yellow"), "the outage shown");
     assert.equal(stored.length < 20, true);
-    await sleep(300);
+    await time.until(() => time.failures() >= 3, "three failed attempts");
     await s3.resume();
-    await until(() => stored.length >= 20 && queued() === 0, "all 20 stored", 30_000);
-    await sleep(200);
+    await time.until(() => stored.length >= 20 && queued() === 0, "all 20 stored");
+    await time.later(5000); // ten times the longest backoff: anything more would be a duplicate
     assert.equal(stored.length, 20, "each object reported once");
     const keys = await s3.keys();
     assert.equal(keys.length, 20, "20 objects in the bucket, none twice");
@@ -183,29 +205,31 @@ describe("s3-writer node (against s3rver)", function () {
   });
 
   it("a missing bucket: red status and one error, nothing lost, delivered once the bucket exists", async () => {
+    const time = fakeTime();
     const w = await load("later");
     for (let i = 0; i < 3; i++) w.receive({ payload: aJpeg() });
-    await until(() => statuses.some((s) => s.fill === "red" && /NoSuchBucket/.test(s.text ?? "")), "a red NoSuchBucket status");
-    await sleep(700); // several slow retries
+    await time.until(() => statuses.some((s) => s.fill === "red" && /NoSuchBucket/.test(s.text ?? "")), "a red NoSuchBucket status");
+    await time.until(() => time.failures() >= 4, "three slow retries more");
     assert.equal(errors.length, 1, "the error is logged once, not per retry");
     assert.equal(queued(), 3, "nothing dropped");
     await s3.createBucket("later");
-    await until(() => stored.length === 3 && queued() === 0, "delivered after the bucket was created");
+    await time.until(() => stored.length === 3 && queued() === 0, "delivered after the bucket was created");
     assert.equal((await s3.keys("later")).length, 3);
     assert.equal(statuses.at(-1)?.fill, "green");
   });
 
   it("wrong credentials (an unknown access key id; s3rver does not check the secret): red, kept, delivered after the fix", async () => {
+    const time = fakeTime();
     let w = await load("faces", { accessKeyId: "NOT-A-KEY", secretAccessKey: "nope" });
     w.receive({ payload: PNG });
     w.receive({ payload: aJpeg() });
-    await until(() => statuses.some((s) => s.fill === "red" && /InvalidAccessKeyId/.test(s.text ?? "")), "a red status");
-    await sleep(500);
+    await time.until(() => statuses.some((s) => s.fill === "red" && /InvalidAccessKeyId/.test(s.text ?? "")), "a red status");
+    await time.until(() => time.failures() >= 3, "two retries more");
     assert.equal(errors.length, 1, "the error is logged once");
     assert.equal(queued(), 2, "nothing dropped");
     await helper.unload(); // redeploy with the right credentials
     w = await load();
-    await until(() => stored.length === 2 && queued() === 0, "delivered with the right credentials");
+    await time.until(() => stored.length === 2 && queued() === 0, "delivered with the right credentials");
     assert.ok((await s3.get(stored[0]!.key)).body.equals(PNG));
     assert.ok(w);
   });

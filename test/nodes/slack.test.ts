@@ -16,12 +16,16 @@ import { Audit } from "../../nodes/lib/audit/audit";
 import { SlackReplayCache } from "../../nodes/lib/slack/replay-cache";
 import { doorReplyText } from "../../nodes/lib/slack/reply";
 import { slackSignature } from "../../nodes/lib/slack/request";
+import { advanceUntil } from "../support/clock-pump";
+import { FakeClock } from "../support/fake-clock";
 import { FakeSlack } from "../support/fake-slack";
 import { helper } from "../support/node-harness";
 import { until } from "../support/until";
 import { testServices } from "../support/services";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Node-RED hands a sent message on one event-loop turn later; slack-command sends before it answers, so once the
+ * answer is in and that turn has passed, every output of the request has reached the helper nodes. */
+const outputsDelivered = () => new Promise((resolve) => setImmediate(resolve));
 const TOKEN = "xoxb-test-token";
 const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 type Emitter = NodeJS.EventEmitter & { receive(msg: unknown): void };
@@ -178,17 +182,22 @@ describe("slack nodes (against a fake Slack)", function () {
     });
 
     it("keeps notifications while Slack is down and delivers them, in order, when it is back", async function () {
+      // its retries run on the node's clock
+      const clock = new FakeClock(Date.now());
+      helper.settings({ pifogServices: testServices({ dataDir, clock, tuning: { slackBackoffMaxMs: 300, slackPermanentRetryMs: 300 } }) });
       await load();
       await slack.down();
       const notify = helper.getNode("notify") as unknown as Emitter;
+      const queue = () => (notify as unknown as { outbox: { snapshot(): { delivering: boolean; failures: number } } | null }).outbox?.snapshot();
+      const pump = { stepMs: 10, busy: () => queue()?.delivering ?? false };
       const image = crypto.randomBytes(5000);
       notify.receive({ payload: "first" });
       notify.receive({ payload: image, text: "second" });
       notify.receive({ payload: "third" });
-      await sleep(600); // a few failed attempts
+      await advanceUntil(clock, () => (queue()?.failures ?? 0) >= 3, "three failed attempts", pump);
       assert.equal(slack.messages.length, 0);
       await slack.up();
-      await until(() => slack.messages.length === 3, "the backlog");
+      await advanceUntil(clock, () => slack.messages.length === 3, "the backlog", pump);
       assert.deepEqual(slack.messages.map((m) => m.text), ["first", "second", "third"]);
       assert.ok(slack.messages[1]?.file?.bytes.equals(image));
     });
@@ -249,7 +258,7 @@ describe("slack nodes (against a fake Slack)", function () {
       assert.equal(audit[0]?.via, "slack");
       assert.equal(audit[0]?.result, "refused");
       assert.equal(audit[0]?.reason, "not-allowed");
-      await sleep(100);
+      await outputsDelivered();
       assert.equal(door.length + camera.length, 0);
     });
 
@@ -274,7 +283,7 @@ describe("slack nodes (against a fake Slack)", function () {
       const letters = new DeadLetterFile(dataDir).read();
       assert.equal(letters.length, 1);
       assert.match(letters[0]?.error ?? "", /signature: mismatch/);
-      await sleep(100);
+      await outputsDelivered();
       assert.equal(door.length + camera.length, 0);
     });
 
@@ -284,7 +293,7 @@ describe("slack nodes (against a fake Slack)", function () {
       const res = await slash({ user_id: "U0ANN", text: "open the door" }, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
       assert.equal(res.status, 401);
       assert.match(new DeadLetterFile(dataDir).read()[0]?.error ?? "", /signature: stale/);
-      await sleep(100);
+      await outputsDelivered();
       assert.equal(door.length + camera.length, 0);
     });
 
@@ -308,7 +317,7 @@ describe("slack nodes (against a fake Slack)", function () {
         [["slack.replayed", "slack", "127.0.0.1", "U0ANN"]],
       );
       assert.equal((await post(request)).status, 401, "and again");
-      await sleep(100);
+      await outputsDelivered();
       assert.equal(door.length, 1, "one door message for one command");
 
       // the same words from the same user, signed anew by Slack, are a new command
@@ -331,7 +340,7 @@ describe("slack nodes (against a fake Slack)", function () {
       assert.equal((await post(request, "/slack/command")).status, 200);
       assert.equal((await post(request, "/slack/other")).status, 401);
       assert.deepEqual(new Audit(dataDir).read().map((r) => [r.event, r.node]), [["slack.replayed", "cmd2"]]);
-      await sleep(100);
+      await outputsDelivered();
       assert.equal(door.length, 1);
     });
 
@@ -393,7 +402,7 @@ describe("slack nodes (against a fake Slack)", function () {
       assert.equal(audit[0]?.by, "U0EVE");
       assert.equal(audit[0]?.result, "refused");
       assert.equal(audit[0]?.reason, "not-allowed");
-      await sleep(100);
+      await outputsDelivered();
       assert.equal(door.length + camera.length, 0);
     });
 
@@ -431,8 +440,13 @@ describe("slack nodes (against a fake Slack)", function () {
 
     it("comes back by itself after Slack was unreachable", async function () {
       await loadSocket();
+      const seen = statusesOf("cmd").length;
       await slack.down(); // the socket drops and apps.connections.open fails (network) for a while
-      await sleep(700);
+      await until(() => {
+        const since = statusesOf("cmd").slice(seen).map((st) => st.text ?? "");
+        const attempt = since.findIndex((t) => /status\.connecting/.test(t));
+        return attempt >= 0 && since.slice(attempt + 1).some((t) => /status\.disconnected/.test(t));
+      }, "a reconnection that failed while Slack was down");
       await slack.up();
       await until(() => slack.socket.current !== null && slack.socket.opened.length >= 2, "a new connection", 10_000);
       const ack = await slack.socket.slashCommand({ user_id: "U0ANN", text: "picture" });

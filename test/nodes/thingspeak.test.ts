@@ -15,9 +15,11 @@ import {
   type TimedReading,
 } from "../../nodes/thingspeak/bulk-update";
 import thingspeak, { normaliseThingspeak, thingspeakQueue, type ThingspeakDef } from "../../nodes/thingspeak/thingspeak";
+import { advance, advanceUntil } from "../support/clock-pump";
 import { FakeClock } from "../support/fake-clock";
 import { FakeThingspeak, type FakeEntry } from "../support/fake-thingspeak";
-import { deviceNode, helper, startHarness, waitForEvent, type Harness } from "../support/node-harness";
+import { deviceNode, helper, pingBarrier, startHarness, waitForEvent, type Harness } from "../support/node-harness";
+import { until } from "../support/until";
 
 const nodes = [pifogDevice, thingspeak];
 /** The tests' interval (window and least time between calls), lowered from 15 s through the settings. */
@@ -27,10 +29,6 @@ const KEY = "WRITEKEY16CHARS0";
 const TEMP = "iotitan/home/up_bed1/dht11/temperature/average";
 const HUM = "iotitan/home/up_bed1/dht11/humidity/average";
 const PIR = "iotitan/home/up_bed1/xc-4444/pir/average";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Sleeps until just after the start of the next window, so what is published next lands in one window. */
-const nextWindow = () => sleep(INTERVAL - (Date.now() % INTERVAL) + 10);
 
 interface Status {
   fill?: string;
@@ -48,6 +46,26 @@ interface Result {
 describe("thingspeak node", () => {
   let h: Harness;
   let fake: FakeThingspeak;
+  /** The node's time (and the fake ThingSpeak's): windows, the interval and backoffs run on it. */
+  let clock: FakeClock;
+
+  /** The node is waiting for ThingSpeak's answer: time stands still meanwhile (its answer timeout is on the clock). */
+  function delivering(): boolean {
+    const node = helper.getNode("ts") as unknown as { outbox?: Outbox<Reading> | null } | null;
+    return node?.outbox?.snapshot().delivering ?? false;
+  }
+  const pump = { stepMs: INTERVAL / 10, busy: delivering };
+  /** Lets `ms` of the node's time pass. */
+  const wait = (ms: number) => advance(clock, ms, pump);
+  /** Lets the node's time pass until `test` holds. */
+  const runUntil = (test: () => boolean, what: string) => advanceUntil(clock, test, what, pump);
+  /** Moves to the start of the next window, so what is published next lands in one window. */
+  const nextWindow = () => wait(INTERVAL - (clock.now() % INTERVAL));
+  /** Publishes readings and waits until the node has them (the device answers a ping after them). */
+  async function publish(...readings: Array<[string, string]>): Promise<void> {
+    for (const [topic, payload] of readings) await h.client.publish(topic, payload);
+    await pingBarrier(h.client);
+  }
 
   function flow(ts: Record<string, unknown> = {}) {
     return [
@@ -96,14 +114,6 @@ describe("thingspeak node", () => {
     return seen;
   }
 
-  async function until(test: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!test()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(10);
-    }
-  }
-
   function queuedOnDisk(): number {
     const handle = dataDatabase(h.dataDir, "outbox");
     try {
@@ -128,8 +138,9 @@ describe("thingspeak node", () => {
 
   beforeEach(async () => {
     h = await startHarness();
-    h.useServices({ tuning: { thingspeakMinIntervalMs: INTERVAL, thingspeakTimeoutMs: 2000 } });
-    fake = await FakeThingspeak.start({ channels: { [CHANNEL]: KEY }, minIntervalMs: INTERVAL });
+    clock = new FakeClock(Math.floor(Date.now() / INTERVAL) * INTERVAL);
+    h.useServices({ clock, tuning: { thingspeakMinIntervalMs: INTERVAL, thingspeakTimeoutMs: 2000 } });
+    fake = await FakeThingspeak.start({ channels: { [CHANNEL]: KEY }, minIntervalMs: INTERVAL, now: () => clock.now() });
   });
   afterEach(async () => {
     await h.close();
@@ -140,14 +151,11 @@ describe("thingspeak node", () => {
     await load({ fieldDefaults: { field3: 0 } });
     const out = results();
     await nextWindow();
-    await h.client.publish(TEMP, "20.5");
-    await h.client.publish(HUM, "55");
-    await h.client.publish(TEMP, "21");
-    await fake.until(() => fake.entries().length >= 1, 5000, "the first entry");
+    await publish([TEMP, "20.5"], [HUM, "55"], [TEMP, "21"]);
+    await runUntil(() => fake.entries().length >= 1, "the first entry");
     await nextWindow();
-    await h.client.publish(PIR, "1");
-    await h.client.publish(TEMP, " 22.25\n");
-    await fake.until(() => fake.entries().length >= 2, 5000, "the second entry");
+    await publish([PIR, "1"], [TEMP, " 22.25\n"]);
+    await runUntil(() => fake.entries().length >= 2, "the second entry");
 
     const [first, second] = fake.entries(CHANNEL);
     // the latest reading of a field in the window wins; field3 (the PIR) had none: its default
@@ -165,15 +173,15 @@ describe("thingspeak node", () => {
     await load({}, "WRONGKEY");
     const seen = statuses();
     await nextWindow();
-    await h.client.publish(TEMP, "1");
+    await publish([TEMP, "1"]);
     await nextWindow();
-    await h.client.publish(TEMP, "2");
-    await fake.until(() => fake.calls.some((c) => c.status === 401), 5000, "a 401");
-    await until(() => seen.some((s) => s.fill === "red"), "a red status");
+    await publish([TEMP, "2"]);
+    await runUntil(() => fake.calls.some((c) => c.status === 401), "a 401");
+    await runUntil(() => seen.some((s) => s.fill === "red"), "a red status");
     assert.match(seen.filter((s) => s.fill === "red").at(-1)?.text ?? "", /bad-key/);
     await nextWindow();
-    await h.client.publish(TEMP, "3");
-    await sleep(5 * INTERVAL);
+    await publish([TEMP, "3"]);
+    await wait(5 * INTERVAL);
     // it backs off long: no hammering with a bad key, and one error in the log, not one per call
     assert.equal(fake.calls.length, 1);
     const errors = helper.log().args.filter((a) => (a[0] as { level?: number; type?: string }).level === 20 && (a[0] as { type?: string }).type === "thingspeak");
@@ -184,21 +192,21 @@ describe("thingspeak node", () => {
     // a redeploy with the right key: everything queued goes, in order
     await helper.unload();
     await load();
-    await fake.until(() => fake.entries().length >= 3, 5000, "three entries");
+    await runUntil(() => fake.entries().length >= 3, "three entries");
     assert.deepEqual(field1(fake.entries()), [1, 2, 3]);
   });
 
   it("backs off on 429 (rate limited) and loses nothing", async () => {
     await fake.close();
     // a stricter server than the node's interval: the node's second call comes too soon
-    fake = await FakeThingspeak.start({ channels: { [CHANNEL]: KEY }, minIntervalMs: 4 * INTERVAL });
+    fake = await FakeThingspeak.start({ channels: { [CHANNEL]: KEY }, minIntervalMs: 4 * INTERVAL, now: () => clock.now() });
     await load();
     const out = results();
     for (let i = 1; i <= 6; i++) {
       await nextWindow();
-      await h.client.publish(TEMP, String(i));
+      await publish([TEMP, String(i)]);
     }
-    await fake.until(() => fake.entries().length >= 6 || field1(fake.entries()).includes(6), 10_000, "every reading");
+    await runUntil(() => fake.entries().length >= 6 || field1(fake.entries()).includes(6), "every reading");
     assert.ok(fake.calls.some((c) => c.status === 429), "the fake rate-limited some call");
     assert.ok(out.some((r) => r.result === "rate-limited"));
     assert.deepEqual(field1(fake.entries()), [1, 2, 3, 4, 5, 6]);
@@ -209,58 +217,58 @@ describe("thingspeak node", () => {
     const out = results();
     const seen = statuses();
     await nextWindow();
-    await h.client.publish(TEMP, "1");
-    await fake.until(() => fake.entries().length === 1, 5000, "the first entry");
+    await publish([TEMP, "1"]);
+    await runUntil(() => fake.entries().length === 1, "the first entry");
 
     await fake.setMode("refused");
     for (let i = 2; i <= 4; i++) {
       await nextWindow();
-      await h.client.publish(TEMP, String(i));
+      await publish([TEMP, String(i)]);
     }
-    await until(() => out.some((r) => r.result === "network"), "a failed call");
-    await until(() => seen.some((s) => s.fill === "yellow" && /network/.test(s.text ?? "")), "a yellow status");
+    await runUntil(() => out.some((r) => r.result === "network"), "a failed call");
+    await runUntil(() => seen.some((s) => s.fill === "yellow" && /network/.test(s.text ?? "")), "a yellow status");
     await fake.setMode("unavailable");
     await nextWindow();
-    await h.client.publish(TEMP, "5");
-    await fake.until(() => fake.calls.some((c) => c.status === 503), 5000, "a 503");
+    await publish([TEMP, "5"]);
+    await runUntil(() => fake.calls.some((c) => c.status === 503), "a 503");
     await fake.setMode("zero");
     await nextWindow();
-    await h.client.publish(TEMP, "6");
-    await fake.until(() => fake.calls.some((c) => c.error === "answered 0"), 10_000, "a 0 answer");
+    await publish([TEMP, "6"]);
+    await runUntil(() => fake.calls.some((c) => c.error === "answered 0"), "a 0 answer");
     assert.deepEqual(field1(fake.entries()), [1]);
 
     await fake.setMode("up");
     await nextWindow();
-    await h.client.publish(TEMP, "7");
-    await fake.until(() => field1(fake.entries()).includes(7), 15_000, "the last reading");
+    await publish([TEMP, "7"]);
+    await runUntil(() => field1(fake.entries()).includes(7), "the last reading");
     assert.deepEqual(field1(fake.entries()), [1, 2, 3, 4, 5, 6, 7]);
     assertWithinLimits();
-    await until(() => seen.at(-1)?.fill === "green", "a green status");
+    await runUntil(() => seen.at(-1)?.fill === "green", "a green status");
   });
 
   it("loses nothing when the node is restarted in the middle of an outage", async () => {
     await load();
     await nextWindow();
-    await h.client.publish(TEMP, "1");
-    await fake.until(() => fake.entries().length === 1, 5000, "the first entry");
+    await publish([TEMP, "1"]);
+    await runUntil(() => fake.entries().length === 1, "the first entry");
     await fake.setMode("unavailable");
     const out = results();
     for (let i = 2; i <= 3; i++) {
       await nextWindow();
-      await h.client.publish(TEMP, String(i));
+      await publish([TEMP, String(i)]);
     }
-    await until(() => out.some((r) => r.result === "unavailable"), "a failed call");
+    await runUntil(() => out.some((r) => r.result === "unavailable"), "a failed call");
     // both readings are on disk (one still on its way over MQTT at an unload was never taken)
     await until(() => queuedOnDisk() === 2, "two queued readings");
 
     await helper.unload();
     await load();
     await nextWindow();
-    await h.client.publish(TEMP, "4");
+    await publish([TEMP, "4"]);
     const callsBefore = fake.calls.length;
-    await fake.until(() => fake.calls.length > callsBefore, 5000, "a call after the restart");
+    await runUntil(() => fake.calls.length > callsBefore, "a call after the restart");
     await fake.setMode("up");
-    await fake.until(() => field1(fake.entries()).includes(4), 10_000, "every reading");
+    await runUntil(() => field1(fake.entries()).includes(4), "every reading");
     assert.deepEqual(field1(fake.entries()), [1, 2, 3, 4]);
     assertWithinLimits();
   });
@@ -268,39 +276,39 @@ describe("thingspeak node", () => {
   it("sends a backlog of 2,000 entries oldest first in calls of at most 960", async function () {
     this.timeout(30_000);
     // 2,000 readings from an old outage, one per window, already in the node's queue
-    const clock = new FakeClock(Math.floor((Date.now() - 3_600_000) / INTERVAL) * INTERVAL);
-    const backlog = new Outbox<Reading>({ dataDir: h.dataDir, queue: thingspeakQueue(CHANNEL), clock, deliver: async () => undefined });
+    const then = new FakeClock(clock.now() - 3_600_000);
+    const backlog = new Outbox<Reading>({ dataDir: h.dataDir, queue: thingspeakQueue(CHANNEL), clock: then, deliver: async () => undefined });
     for (let i = 0; i < 2000; i++) {
-      clock.tick(INTERVAL);
+      then.tick(INTERVAL);
       backlog.put({ field: "field1", value: i, topic: TEMP });
     }
     await backlog.close();
 
     await load();
-    await fake.until(() => fake.entries().length >= 2000, 20_000, "2,000 entries");
+    await runUntil(() => fake.entries().length >= 2000, "2,000 entries");
     assert.deepEqual(fake.calls.map((c) => [c.status, c.updates]), [[202, 960], [202, 960], [202, 80]]);
     assert.deepEqual(field1(fake.entries()), Array.from({ length: 2000 }, (_, i) => i));
     assertWithinLimits();
   });
 
   it("with delta_t, counts the seconds since the previous entry, also across calls", async () => {
-    const t0 = Math.floor((Date.now() - 600_000) / 1000) * 1000;
-    const clock = new FakeClock(t0);
-    const backlog = new Outbox<Reading>({ dataDir: h.dataDir, queue: thingspeakQueue(CHANNEL), clock, deliver: async () => undefined });
+    const t0 = Math.floor((clock.now() - 600_000) / 1000) * 1000;
+    const then = new FakeClock(t0);
+    const backlog = new Outbox<Reading>({ dataDir: h.dataDir, queue: thingspeakQueue(CHANNEL), clock: then, deliver: async () => undefined });
     backlog.put({ field: "field1", value: 1 });
-    clock.tick(60_000);
+    then.tick(60_000);
     backlog.put({ field: "field1", value: 2 });
-    clock.tick(65_400);
+    then.tick(65_400);
     backlog.put({ field: "field1", value: 3 });
     await backlog.close();
 
     await load({ timeMode: "delta_t" });
-    await fake.until(() => fake.entries().length >= 3, 5000, "the backlog");
+    await runUntil(() => fake.entries().length >= 3, "the backlog");
     assert.deepEqual(fake.entries().map((e) => e.update.delta_t), [0, 60, 65]);
     await nextWindow();
-    const sentAt = Date.now();
-    await h.client.publish(TEMP, "4");
-    await fake.until(() => fake.entries().length >= 4, 5000, "the live reading");
+    const sentAt = clock.now();
+    await publish([TEMP, "4"]);
+    await runUntil(() => fake.entries().length >= 4, "the live reading");
     const last = fake.entries()[3]!;
     // seconds since the previous entry (t0 + 125 s), not since the previous call
     const expected = (sentAt - (t0 + 125_000)) / 1000;
@@ -334,9 +342,10 @@ describe("thingspeak node", () => {
 
     // still working: over MQTT, and from a flow with an explicit field
     await nextWindow();
-    await h.client.publish(TEMP, "23.1");
+    await publish([TEMP, "23.1"]);
     ts.receive({ field: "field4", payload: 7 });
-    await fake.until(() => fake.entries().length >= 1, 5000, "an entry");
+    await until(() => queuedOnDisk() === 2, "both readings stored");
+    await runUntil(() => fake.entries().length >= 1, "an entry");
     assert.deepEqual(fake.entries()[0]?.fields, { field1: 23.1, field4: 7 });
   });
 
@@ -345,8 +354,8 @@ describe("thingspeak node", () => {
     const caught: unknown[] = [];
     helper.getNode("caught")!.on("input", (msg: unknown) => caught.push(msg));
     await h.client.publish(TEMP, "", { retain: true }); // a client cleaning up the sensor's retained value
-    await h.client.publish(TEMP, "23.1");
-    await fake.until(() => fake.entries().length >= 1, 5000, "an entry");
+    await publish([TEMP, "23.1"]);
+    await runUntil(() => fake.entries().length >= 1, "an entry");
     assert.deepEqual(caught, []);
     assert.equal(fs.existsSync(path.join(h.dataDir, "dead-letter.jsonl")), false, "nothing dead-lettered");
     assert.deepEqual(fake.entries().map((e) => e.fields), [{ field1: 23.1 }]);
