@@ -33,7 +33,7 @@ export const DASHBOARD_EVENTS = ["ui-replay-state", "ui-change", "ui-collapse", 
 const AUDIO_STATES = ["reset", "complete", "playing", "error"];
 
 /** The widgets whose input is one `value` (the dashboard's client sends `{id, value}`). */
-const VALUE_WIDGETS = new Set(["ui_button", "ui_switch", "ui_slider", "ui_numeric", "ui_text_input", "ui_dropdown", "ui_date_picker", "ui_colour_picker", "ui_form"]);
+const VALUE_WIDGETS: ReadonlySet<string> = new Set(["ui_button", "ui_switch", "ui_slider", "ui_numeric", "ui_text_input", "ui_dropdown", "ui_date_picker", "ui_colour_picker", "ui_form"]);
 
 export const LIMITS = {
   /** A node id (Node-RED's are 16 hex digits; PiFog's shipped flows use readable ones). */
@@ -57,7 +57,7 @@ export const LIMITS = {
   tab: 1000,
 } as const;
 
-const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /** What in a template's msg changes what it draws (the dashboard's client renders msg.template, in the page's head
  * when msg.templateScope says so). */

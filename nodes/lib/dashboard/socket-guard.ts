@@ -49,7 +49,7 @@ const SOURCE = "dashboard-socket";
 /** Events a dashboard sends when it connects or a person changes tab, each of which makes the hub do work for
  * others: ui-change runs the flows' "tab opened" controls (history queries), ui-refresh sends the whole menu to
  * every dashboard, ui-replay-state sends every widget's state back. */
-const COSTLY = new Set(["ui-change", "ui-refresh", "ui-replay-state"]);
+const COSTLY: ReadonlySet<string> = new Set(["ui-change", "ui-refresh", "ui-replay-state"]);
 
 class TokenBucket {
   private tokens: number;
