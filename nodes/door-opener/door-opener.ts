@@ -4,6 +4,10 @@
 // and every attempt — opened or refused — audited (who, when, through what) in `<data dir>/door-audit.jsonl`.
 // It fails safe: a pulse cut short (the node stops, or an error escapes and the process goes down) ends with the
 // output LOW at once and is audited as aborted; at start the output is LOW before any command is taken.
+// A native `open-door` (pifog/<device>/command) must be signed by an identity whose role may open the door (the hub:
+// nodes/lib/identity/trust.ts); an unsigned, tampered, replayed, stale or revoked one is refused, audited (the door's
+// record and the runtime's), shown and raised to Catch nodes, and the output never moves. PiFog's compat command,
+// whose clients cannot sign, is taken as before: the broker lets only identities that may command the door publish it.
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
 import type { Clock } from "../lib/clock";
@@ -11,8 +15,10 @@ import {
   compatCommandExecuted,
   compatTopics,
   mqttSender,
+  isCleared,
   parseDoorOpenRequest,
   topics,
+  trustTopics,
   type Command,
   type DoorOpenEvent,
   type DoorOpenResult,
@@ -21,6 +27,8 @@ import {
   type Topic,
 } from "../lib/contract";
 import { DoorAudit } from "../lib/door-audit";
+import { mayCommandDoor, type Trust } from "../lib/identity/trust";
+import type { Verifier } from "../lib/identity/signing";
 import type { GpioOutput } from "../lib/drivers/types";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
@@ -84,6 +92,8 @@ interface Attempt {
   source: "flow" | "native" | "compat";
   pulseMs: number;
   requestedAt: number;
+  /** A native command's signature: refused (before anything else is considered), or whose it is. */
+  signature?: { refused: DoorRefusal; detail: string } | { signedBy: string };
 }
 
 function defineDoorOpener(RED: NodeAPI) {
@@ -124,9 +134,15 @@ function defineDoorOpener(RED: NodeAPI) {
         }
       }
 
-      const onCommand = (command: Command, source: "native" | "compat") => {
+      const trust = servicesOf(RED).trust;
+      const verifier = trust.verifier(mayCommandDoor);
+      if (!verifier) this.warn(RED._("door-opener.errors.no-ca", { detail: trust.missing ?? "" }));
+      this.followRevocations(device, trust);
+
+      const onCommand = (command: Command, source: "native" | "compat", raw?: Buffer) => {
         if (command.command !== OPEN_DOOR || this.closed) return;
         try {
+          const signature = source === "native" ? this.checkSignature(device, verifier, trust, raw) : undefined;
           this.attempt(device, s, {
             id: command.id ?? null,
             // who asked is the path it came on, never the payload: the sender's MQTT client id (`mqtt` when unknown)
@@ -136,6 +152,7 @@ function defineDoorOpener(RED: NodeAPI) {
             source,
             pulseMs: s.pulseMs,
             requestedAt: this.clock.now(),
+            ...(signature ? { signature } : {}),
           });
         } catch (err) {
           const topic = source === "compat" && device.compat ? compatTopics.command(device.compat) : topics.command(device.deviceId);
@@ -196,7 +213,14 @@ function defineDoorOpener(RED: NodeAPI) {
         result: "refused",
         pulseMs: a.pulseMs,
         requestedAt: new Date(a.requestedAt).toISOString(),
+        ...(a.signature && "signedBy" in a.signature ? { signedBy: a.signature.signedBy } : {}),
       };
+      if (a.signature && "refused" in a.signature) {
+        const refused: DoorOpenResult = { ...base, reason: a.signature.refused, detail: a.signature.detail };
+        this.finish(device, a, refused, reply);
+        this.refuseSignature(device, a, refused);
+        return;
+      }
       const refusal: DoorRefusal | null = !this.output ? "unavailable" : this.pulse ? "busy" : now < this.cooldownUntil ? "cooldown" : null;
       if (refusal) {
         this.finish(device, a, { ...base, reason: refusal }, reply);
@@ -230,6 +254,59 @@ function defineDoorOpener(RED: NodeAPI) {
         this.show("ok", RED._("door-opener.status.opened", { count: this.opened, time: new Date(closedAt).toISOString().slice(11, 19) }));
       };
       this.pulse = { timer: this.clock.setTimeout(end, a.pulseMs), opened };
+    }
+
+    /** A native command's signature, checked against the CA and the revocations (services.trust). */
+    private checkSignature(device: PifogDevice, verifier: Verifier | null, trust: Trust, raw: Buffer | undefined): Attempt["signature"] {
+      if (!verifier) return { refused: "no-ca", detail: trust.missing ?? "no CA" };
+      let payload: unknown = null;
+      try {
+        payload = raw ? JSON.parse(raw.toString("utf8")) : null;
+      } catch {
+        payload = null;
+      }
+      const r = verifier.verify(payload, { topic: topics.command(device.deviceId) });
+      if (r.ok) return { signedBy: r.signer.cn };
+      const who = r.signer ? ` (signed by "${r.signer.cn}")` : "";
+      return { refused: r.reason, detail: `${r.detail}${who}` };
+    }
+
+    /** A refused signature is more than a busy door: the runtime's audit has it, and Catch nodes see it. */
+    private refuseSignature(device: PifogDevice, a: Attempt, result: DoorOpenResult): void {
+      const reason = RED._("door-opener.errors.signature", { reason: result.reason ?? "", detail: result.detail ?? "" });
+      servicesOf(RED).audit.record({
+        event: "door.command.refused",
+        via: a.via === "native" ? "mqtt" : String(a.via),
+        who: a.by ?? "mqtt",
+        reason,
+        refusal: result.reason,
+        device: device.deviceId,
+        id: a.id,
+        ...(a.claimedBy !== undefined ? { claimedBy: a.claimedBy } : {}),
+      });
+      this.show("error", RED._("door-opener.status.refused", { reason: result.reason ?? "", by: a.by ?? a.via }));
+      const err = new Error(reason);
+      err.name = "DoorCommandRefused";
+      this.error(err, { topic: topics.command(device.deviceId), payload: result } as NodeMessage);
+    }
+
+    /** On a Pi, the hub's revocation list (retained): each one checked against the CA before it counts. */
+    private followRevocations(device: PifogDevice, trust: Trust): void {
+      if (!trust.caCert) return;
+      const off = device.link.subscribe(trustTopics.crl(), (_topic, payload) => {
+        if (isCleared(payload)) return;
+        trust.acceptCrl(payload.toString("utf8")).then(
+          (r) => {
+            if (r.taken) this.log(RED._("door-opener.log.crl", { count: r.serials, at: r.thisUpdate }));
+            else if (r.why === "invalid" || r.why === "older") {
+              this.warn(RED._("door-opener.errors.crl", { detail: r.detail }));
+              servicesOf(RED).audit.record({ event: "trust.crl.refused", via: "mqtt", reason: r.detail, device: device.deviceId });
+            }
+          },
+          (err: Error) => this.warn(RED._("door-opener.errors.crl", { detail: err.message })),
+        );
+      });
+      this.on("close", () => off());
     }
 
     /** The output LOW now, before anything else; a running pulse ends there, audited and announced as aborted.

@@ -76,6 +76,13 @@ export const powerTopics = {
   anyConnection: () => `${NATIVE_ROOT}/+/connection`,
 } as const;
 
+/** The fog's trust on the wire (issue 11). The level `$ca` is no device id, so no device's topics can ever hold it. */
+export const trustTopics = {
+  /** Retained QoS 1: the local CA's revocation list (PEM), published by the hub's broker itself (no client may) and
+   * readable by all; a Pi takes it only when the CA signed it and never goes back to an older one. */
+  crl: () => topic<string>(`${NATIVE_ROOT}/$ca/crl`),
+} as const;
+
 /** What each Pi says on its PiFog `Event` topic: its own events, and a pong for every Pi. */
 export interface CompatEvents {
   DoorPi: CompatDoorEvent;
@@ -608,8 +615,22 @@ export function parsePowerState(payload: Buffer | string): PowerState {
 export type DoorOpenVia = "flow" | "native" | "compat" | (string & {});
 export type DoorOpenOutcome = "opened" | "refused";
 /** Why an attempt was refused: a pulse is running, the cooldown after one, no GPIO here, the audit could not be written,
- * the asker is not allowed (e.g. a Slack user not on the slack-app's list). */
-export type DoorRefusal = "busy" | "cooldown" | "unavailable" | "audit-failed" | "not-allowed";
+ * the asker is not allowed (e.g. a Slack user not on the slack-app's list, or a signer whose role may not open the door);
+ * and for a native command, its signature (nodes/lib/identity/signing.ts): none, not matching the payload, its nonce
+ * seen before, its time outside ±60 s, its certificate revoked or not from this fog's CA, or no CA on this Pi at all. */
+export type DoorRefusal =
+  | "busy"
+  | "cooldown"
+  | "unavailable"
+  | "audit-failed"
+  | "not-allowed"
+  | "unsigned"
+  | "tampered"
+  | "replayed"
+  | "stale"
+  | "revoked"
+  | "untrusted"
+  | "no-ca";
 /** An opened door whose pulse was cut short: the runtime failed (an error escaped: every output went safe before the
  * process exited) or the node stopped (a deploy, a shutdown). `closedAt` says when the output went LOW. */
 export type DoorAbort = "aborted";
@@ -627,6 +648,10 @@ export interface DoorOpenResult {
   via: DoorOpenVia;
   result: DoorOpenOutcome;
   reason?: DoorRefusal | DoorAbort;
+  /** The refusal in words, when there is more to say than the reason (a signature's). */
+  detail?: string;
+  /** A signed native command: the signer's certificate CN, once the signature checked out. */
+  signedBy?: string;
   /** With reason "aborted": what cut the pulse short. */
   abortedBy?: "failure" | "stop";
   /** How long the output was (or was to be) held HIGH. */

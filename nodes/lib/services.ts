@@ -11,6 +11,7 @@ import { systemClock, type Clock } from "./clock";
 import { DeadLetterFile } from "./dead-letter";
 import { DurableSinks } from "./history/sinks";
 import type { HistoryProvider } from "./history/http-api";
+import { noTrust, type Trust } from "./identity/trust";
 import type { Operator } from "./operators";
 import type { PifogConfig } from "./runtime/config";
 import { SafeState } from "./runtime/safe-state";
@@ -82,6 +83,9 @@ export interface PifogServices {
   /** Where the nodes that drive outputs register how to make them safe (the CLI's fail-safe calls it). */
   readonly safeState: SafeState;
   readonly tuning: PifogTuning;
+  /** What this runtime trusts for signed payloads (the CA, the revocations) and signs with (its own identity):
+   * nodes/lib/identity/trust.ts. Without an identity, `noTrust()`: signed commands are refused, saying why. */
+  readonly trust: Trust;
   /** On runtime shutdown, after Node-RED stopped: commits what the history sinks hold and closes them. */
   close(): Promise<void>;
 }
@@ -94,6 +98,7 @@ export interface ServiceParts {
   safeState?: SafeState;
   dashboardSockets?: SocketAddresses;
   tuning?: PifogTuning;
+  trust?: Trust;
 }
 
 /** The broker a runtime without an embedded one talks to: PIFOG_MQTT_URL, else a broker on this machine. */
@@ -124,6 +129,7 @@ export function createServices(parts: ServiceParts): PifogServices {
     operators: parts.operators ?? [],
     safeState: parts.safeState ?? new SafeState(),
     tuning: parts.tuning ?? {},
+    trust: parts.trust ?? noTrust(),
     close: () => sinks.closeAll(),
   };
 }

@@ -1,5 +1,7 @@
 // The door opener (ButtonPi) against a real broker: the pulse on the simulated output, one pulse at a time,
-// the cooldown, PiFog's command-executed, the audit file, bad input, and no GPIO. Time is a FakeClock.
+// the cooldown, PiFog's command-executed, the audit file, bad input, and no GPIO; native commands signed by the hub's
+// identity of a real CA, and every signature refused (unsigned, tampered, replayed, stale, revoked, another role,
+// another CA, no CA here) with the relay never moved. Time is a FakeClock.
 import assert from "node:assert/strict";
 import { compatCommandExecuted, pythonTimestamp, type DoorOpenEvent, type DoorOpenResult } from "../../nodes/lib/contract";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
@@ -10,6 +12,9 @@ import { SafeState } from "../../nodes/lib/runtime/safe-state";
 import { FakeClock } from "../support/fake-clock";
 import { TestClient, type Received } from "../support/mqtt";
 import { translated } from "../support/messages";
+import { bundleTrust, noTrust, type Trust } from "../../nodes/lib/identity/trust";
+import { signPayload } from "../../nodes/lib/identity/signing";
+import { TestCa, type TestIdentity } from "../support/test-ca";
 import { deviceNode, helper, loadUntilOnline, pingBarrier, startHarness, type Harness } from "../support/node-harness";
 import { until } from "../support/until";
 
@@ -26,6 +31,8 @@ function doorFlow(url: string, opener: Record<string, unknown> = {}, device: Rec
     { id: "out", type: "helper", z: "tab" },
     { id: "catcher", type: "catch", z: "tab", scope: null, uncaught: false, wires: [["caught"]] },
     { id: "caught", type: "helper", z: "tab" },
+    { id: "watch", type: "status", z: "tab", scope: ["door"], wires: [["statuses"]] },
+    { id: "statuses", type: "helper", z: "tab" },
     { id: "tab", type: "tab" },
   ];
 }
@@ -42,19 +49,31 @@ function outputs(id = "out"): Array<{ payload: DoorOpenResult; error?: { message
   return seen;
 }
 
-function openDoor(h: Harness, id: string, by?: string): Promise<unknown> {
-  return h.client.publish("pifog/bp1/command", JSON.stringify({ command: "open-door", id, ...(by ? { by } : {}) }));
+/** The hub's command, signed now for this door (as the hub's `sign` node does). */
+function signed(signer: TestIdentity, clock: FakeClock, id: string, by?: string, topic = "pifog/bp1/command") {
+  return signPayload({ command: "open-door", id, ...(by ? { by } : {}) }, signer, clock.now(), { topic });
 }
 
 describe("door-opener node", () => {
   let h: Harness;
   let clock: FakeClock;
   let safe: SafeState;
+  let ca: TestCa;
+  let hub: TestIdentity;
+  let trust: Trust;
+  /** A native open-door signed by the hub (or unsigned with `by` alone when the test says so). */
+  let openDoor: (h: Harness, id: string, by?: string) => Promise<unknown>;
+  before(async () => {
+    ca = await TestCa.create();
+    hub = await ca.issue("hub", "hub");
+  });
   beforeEach(async () => {
     h = await startHarness();
     clock = new FakeClock(Date.UTC(2026, 2, 28, 12, 34, 56, 789));
     safe = new SafeState();
-    h.useServices({ clock, safeState: safe });
+    trust = bundleTrust({ cert: hub.cert, key: hub.key, ca: ca.certPem }, clock);
+    h.useServices({ clock, safeState: safe, trust });
+    openDoor = (h, id, by) => h.client.publish("pifog/bp1/command", JSON.stringify(signed(hub, clock, id, by)));
   });
   afterEach(async () => {
     await h.close();
@@ -89,6 +108,7 @@ describe("door-opener node", () => {
     assert.equal(result.by, "mqtt", "who asked is not taken from the payload (a broker of another process: sender unknown)");
     assert.equal(result.claimedBy, "ann", "what the payload says is kept as a claim");
     assert.equal(result.via, "native");
+    assert.equal(result.signedBy, "hub", "signed by the hub's identity");
     assert.equal(result.pulseMs, 5000);
     assert.equal(Date.parse(result.closedAt!) - Date.parse(result.openedAt!), 5000);
     assert.equal(h.client.received.filter((m) => m.topic === COMPAT_EVENT && text(m).includes("command-executed")).length, 0, "a native command gets a native answer");
@@ -164,16 +184,18 @@ describe("door-opener node", () => {
   });
 
   it("on this runtime's own broker, names the MQTT client that sent open-door, whatever the payload claims", async () => {
-    h.useServices({ clock, safeState: safe, embedded: true });
+    h.useServices({ clock, safeState: safe, trust, embedded: true });
     await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
     const mallory = await TestClient.connect(h.url, { clientId: "mallory" });
     try {
-      await mallory.publish("pifog/bp1/command", JSON.stringify({ command: "open-door", id: "m1", by: "dashboard:admin", from: "mqtt:pifog-hub" }));
+      // a command the hub signed, sent by someone else with a forged sender stamp: the broker's stamp is not signed
+      await mallory.publish("pifog/bp1/command", JSON.stringify({ ...signed(hub, clock, "m1", "dashboard:admin"), from: "mqtt:pifog-hub" }));
       await h.client.waitFor(SIM, (m) => text(m) === "1");
       clock.tick(5000);
       const result = doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "m1"))!;
       assert.equal(result.by, "mqtt:mallory");
       assert.equal(result.claimedBy, "dashboard:admin");
+      assert.equal(result.signedBy, "hub");
       const audit = new DoorAudit(h.dataDir).read();
       assert.deepEqual(audit.map((r) => [r.by, r.claimedBy]), [["mqtt:mallory", "dashboard:admin"]]);
     } finally {
@@ -280,5 +302,139 @@ describe("door-opener node", () => {
     assert.equal(r.reason, "unavailable");
     assert.deepEqual(new DoorAudit(h.dataDir).read().map((a) => a.reason), ["unavailable"]);
     assert.deepEqual(levels(h), [], "no simulated output either");
+  });
+
+  describe("signed native commands", () => {
+    type Caught = { error?: { message: string }; payload: DoorOpenResult };
+    /** Sends a native command and waits for the door's answer to it. */
+    async function answer(payload: unknown, id: string): Promise<DoorOpenResult> {
+      await h.client.publish("pifog/bp1/command", JSON.stringify(payload));
+      return doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === id))!;
+    }
+    /** The refusal as the caller (the event), the door's record, the runtime's audit and a Catch node see it. */
+    async function assertRefused(result: DoorOpenResult, reason: string, detail: RegExp, caught: Caught[]): Promise<void> {
+      assert.equal(result.result, "refused", `${result.id}`);
+      assert.equal(result.reason, reason, `${result.id}: ${result.detail}`);
+      assert.match(result.detail ?? "", detail);
+      const record = new DoorAudit(h.dataDir).read().findLast((r) => r.id === result.id);
+      assert.equal(record?.reason, reason, `the door's audit of ${result.id}`);
+      assert.match(record?.detail ?? "", detail);
+      const audited = h.services.audit.read().findLast((r) => r.event === "door.command.refused" && r.id === result.id);
+      assert.equal(audited?.refusal, reason, `the runtime's audit of ${result.id}`);
+      assert.equal(audited?.device, "bp1");
+      await until(() => caught.some((c) => c.payload.id === result.id), `${result.id} caught`);
+      assert.match(caught.find((c) => c.payload.id === result.id)!.error!.message, new RegExp(`open-door refused, ${reason}`));
+    }
+
+    it("refuses unsigned, tampered, stale, another role's, another CA's and another door's commands; the relay never moves", async () => {
+      await loadUntilOnline(h, translated(nodes), doorFlow(h.url), "bp1");
+      await h.client.waitFor(SIM, (m) => text(m) === "0");
+      const caught = outputs("caught") as unknown as Caught[];
+      const statuses = outputs("statuses") as unknown as Array<{ status: { fill?: string; text?: string } }>;
+      const kiosk = await ca.issue("kiosk", "viewer");
+      const camera = await ca.issue("camerapi", "camerapi");
+      const mallorys = await (await TestCa.create("Mallory's CA")).issue("hub", "hub");
+
+      await assertRefused(await answer({ command: "open-door", id: "u1", by: "ann" }, "u1"), "unsigned", /no signature/, caught);
+      await assertRefused(await answer({ ...signed(hub, clock, "t1", "ann"), by: "mallory" }, "t1"), "tampered", /does not match the payload/, caught);
+      await assertRefused(await answer({ ...signed(hub, clock, "t2"), seconds: 30 }, "t2"), "tampered", /does not match/, caught);
+      const early = signPayload({ command: "open-door", id: "s1" }, hub, clock.now() - 60_001, { topic: "pifog/bp1/command" });
+      await assertRefused(await answer(early, "s1"), "stale", /at most ±60 s/, caught);
+      const late = signPayload({ command: "open-door", id: "s2" }, hub, clock.now() + 61_000, { topic: "pifog/bp1/command" });
+      await assertRefused(await answer(late, "s2"), "stale", /at most ±60 s/, caught);
+      await assertRefused(await answer(signed(kiosk, clock, "v1"), "v1"), "not-allowed", /role viewer\) may not command the door.*signed by "kiosk"/, caught);
+      await assertRefused(await answer(signed(camera, clock, "c1"), "c1"), "not-allowed", /role camerapi/, caught);
+      await assertRefused(await answer(signed(mallorys, clock, "x1"), "x1"), "untrusted", /not issued by this fog's CA/, caught);
+      await assertRefused(await answer(signed(hub, clock, "d1", undefined, "pifog/bp2/command"), "d1"), "tampered", /signed for pifog\/bp2\/command/, caught);
+
+      await pingBarrier(h.client, "bp1");
+      assert.deepEqual(levels(h), ["0"], "not one pulse");
+      const shown = statuses.map((m) => m.status).filter((st) => st.fill === "red");
+      assert.ok(shown.some((st) => /refused: tampered/.test(st.text ?? "")), JSON.stringify(shown));
+      assert.equal(new DoorAudit(h.dataDir).read().filter((r) => r.result === "opened").length, 0);
+      // and the door still opens for the hub
+      await openDoor(h, "ok");
+      await h.client.waitFor(SIM, (m) => text(m) === "1");
+    });
+
+    it("refuses a replay of a command it took, even after the pulse and the cooldown", async () => {
+      await loadUntilOnline(h, translated(nodes), doorFlow(h.url), "bp1");
+      await h.client.waitFor(SIM, (m) => text(m) === "0");
+      const caught = outputs("caught") as unknown as Caught[];
+      const command = signed(hub, clock, "r1", "ann");
+      assert.equal((await (async () => {
+        await h.client.publish("pifog/bp1/command", JSON.stringify(command));
+        await h.client.waitFor(SIM, (m) => text(m) === "1");
+        clock.tick(5000);
+        return doorResult(await h.client.waitFor(EVENT, (m) => doorResult(m)?.id === "r1"))!;
+      })()).result, "opened");
+      clock.tick(2000);
+      h.client.received.length = 0;
+      const replay = await answer(command, "r1");
+      await assertRefused(replay, "replayed", /was seen already/, caught);
+      await pingBarrier(h.client, "bp1");
+      assert.deepEqual(levels(h), [], "no second pulse");
+      assert.deepEqual(new DoorAudit(h.dataDir).read().map((r) => r.reason ?? r.result), ["opened", "replayed"]);
+    });
+
+    it("refuses a signer once the hub's revocation list names it, and never goes back to an older list or takes a forged one", async () => {
+      let taken: () => void = () => undefined;
+      const inner = trust;
+      const accepted: string[] = [];
+      h.useServices({
+        clock,
+        safeState: safe,
+        trust: {
+          ...inner,
+          acceptCrl: async (pem) => {
+            const r = await inner.acceptCrl(pem);
+            accepted.push(r.taken ? "taken" : r.why);
+            taken();
+            return r;
+          },
+        },
+      });
+      const next = () => new Promise<void>((resolve) => (taken = resolve));
+      const hub2 = await ca.issue("hub2", "hub");
+      await loadUntilOnline(h, translated(nodes), doorFlow(h.url), "bp1");
+      await h.client.waitFor(SIM, (m) => text(m) === "0");
+      const caught = outputs("caught") as unknown as Caught[];
+
+      const older = await ca.crl([], new Date(clock.now() - 3_600_000));
+      const newer = await ca.crl([hub2.serial], new Date(clock.now() - 60_000));
+      let arrived = next();
+      await h.client.publish("pifog/$ca/crl", newer, { retain: true });
+      await arrived;
+      await assertRefused(await answer(signed(hub2, clock, "k1"), "k1"), "revoked", new RegExp(`serial ${hub2.serial}\\) is revoked`), caught);
+
+      arrived = next();
+      await h.client.publish("pifog/$ca/crl", older, { retain: true });
+      await arrived;
+      const forged = await (await TestCa.create("PiFog test CA")).crl([]);
+      arrived = next();
+      await h.client.publish("pifog/$ca/crl", forged, { retain: true });
+      await arrived;
+      assert.deepEqual(accepted, ["taken", "older", "invalid"]);
+      await assertRefused(await answer(signed(hub2, clock, "k2"), "k2"), "revoked", /revoked/, caught);
+      const crlRefusals = h.services.audit.read().filter((r) => r.event === "trust.crl.refused").map((r) => r.reason);
+      assert.equal(crlRefusals.length, 2);
+      assert.match(crlRefusals[0]!, /^issued 2026-03-28T11:34:56\.000Z, older than the one held \(2026-03-28T12:33:56\.000Z\)$/);
+      assert.match(crlRefusals[1]!, /not signed by this fog's CA/);
+      await pingBarrier(h.client, "bp1");
+      assert.deepEqual(levels(h), ["0"]);
+    });
+
+    it("on a Pi without a CA refuses every native open-door, saying how to enrol it; PiFog's compat command still opens", async () => {
+      h.useServices({ clock, safeState: safe, trust: noTrust() });
+      await loadUntilOnline(h, translated(nodes), doorFlow(h.url), "bp1");
+      await h.client.waitFor(SIM, (m) => text(m) === "0");
+      const caught = outputs("caught") as unknown as Caught[];
+      assert.match(helper.log().args.map((a) => JSON.stringify(a)).join("\n"), /signed open-door commands cannot be checked/);
+      await assertRefused(await answer(signed(hub, clock, "n1"), "n1"), "no-ca", /enrol it with `pifog device add`/, caught);
+      await pingBarrier(h.client, "bp1");
+      assert.deepEqual(levels(h), ["0"]);
+      await h.client.publish(COMPAT_COMMAND, JSON.stringify({ command: "open-door", id: "compat-1" }));
+      await h.client.waitFor(SIM, (m) => text(m) === "1");
+    });
   });
 });

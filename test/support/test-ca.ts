@@ -8,6 +8,9 @@ x509.cryptoProvider.set(crypto.webcrypto as Crypto);
 
 const EC = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 24 * 3600 * 1000;
+/** Wide enough for every fake clock of the tests (they start in 2026). */
+const FROM = new Date(Date.UTC(2020, 0, 1));
+const UNTIL = new Date(Date.UTC(2045, 0, 1));
 
 export interface TestIdentity {
   cn: string;
@@ -34,7 +37,7 @@ export class TestCa {
     readonly name: string,
   ) {}
 
-  static async create(name = "PiFog test CA", notBefore = new Date(Date.now() - DAY), notAfter = new Date(Date.now() + 3650 * DAY)): Promise<TestCa> {
+  static async create(name = "PiFog test CA", notBefore = FROM, notAfter = new Date(UNTIL.getTime() + DAY)): Promise<TestCa> {
     const keys = await keyPair();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       name: `CN=${name}`,
@@ -59,8 +62,8 @@ export class TestCa {
       serialNumber: serial,
       subject: `CN=${cn}, OU=${role}`,
       issuer: this.cert.subject,
-      notBefore: validity.notBefore ?? new Date(Date.now() - DAY),
-      notAfter: validity.notAfter ?? new Date(Date.now() + 365 * DAY),
+      notBefore: validity.notBefore ?? FROM,
+      notAfter: validity.notAfter ?? UNTIL,
       signingAlgorithm: EC,
       publicKey: keys.publicKey,
       signingKey: this.keys.privateKey,

@@ -73,7 +73,8 @@ export type LinkState = "closed" | "connecting" | "connected" | "reconnecting" |
 export interface DeviceLinkEvents {
   connection: [connected: boolean];
   state: [state: LinkState];
-  command: [command: Command, source: "native" | "compat"];
+  /** `raw`: the payload as it arrived, for what the parsed command leaves out (a signature: nodes/lib/identity/signing.ts). */
+  command: [command: Command, source: "native" | "compat", raw: Buffer];
   error: [error: Error, context: { topic?: string; payload?: Buffer }];
 }
 
@@ -234,7 +235,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       }
       return;
     }
-    this.emit("command", command, source);
+    this.emit("command", command, source, payload);
   }
 
   /** Subscribe a handler to a filter; returns the unsubscribe function. Survives reconnects. */

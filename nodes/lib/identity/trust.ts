@@ -1,0 +1,180 @@
+// What a runtime trusts, for signed payloads (signing.ts): the local CA's certificate, the revocations, and its own
+// identity to sign with. Made once per runtime and handed to the nodes as `services.trust`:
+// - on the hub (and in the all-in-one `PIFOG_ROLE=all`), from the identity store in the data dir: its CA, its
+//   revocations as they are now, the roles of its records (`directoryTrust`);
+// - on a Pi, from its identity bundle (cert.pem, key.pem, ca.pem): the revocations arrive on the hub's retained
+//   revocation list topic (`trustTopics.crl`), each taken only when the CA signed it and never older than the one held
+//   (`bundleTrust`, `RevocationList`);
+// - on a Pi without a bundle, nothing (`noTrust`): whatever needs a signature is refused, saying how to enrol it.
+import crypto from "node:crypto";
+import "./reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import type { Clock } from "../clock";
+import { NonceCache, Verifier, type SignerInfo, type SigningIdentity } from "./signing";
+import type { IdentityDirectory } from "./types";
+
+x509.cryptoProvider.set(crypto.webcrypto as Crypto);
+
+/** This runtime's own identity: what it signs with. */
+export interface TrustSigner extends SigningIdentity {
+  /** Its certificate's CN (the device id). */
+  cn: string;
+}
+
+export type CrlOutcome =
+  | { taken: true; serials: number; thisUpdate: string }
+  | { taken: false; why: "invalid" | "older" | "same" | "not-needed"; detail: string };
+
+export interface Trust {
+  /** This runtime's own identity, or null when it has none: a `sign` node then refuses. */
+  readonly signer: TrustSigner | null;
+  /** The local CA's certificate (PEM), or null on a Pi that was never enrolled. */
+  readonly caCert: string | null;
+  /** Why there is no CA (for a status and a refusal), when there is none. */
+  readonly missing: string | null;
+  /** A verifier for one purpose (`allowed`), sharing the runtime's nonces; null without a CA. */
+  verifier(allowed?: (signer: SignerInfo) => true | string): Verifier | null;
+  /** A revocation list as it arrived on `trustTopics.crl` (PEM); ignored where the store is the source. */
+  acceptCrl(pem: string): Promise<CrlOutcome>;
+}
+
+export const NO_CA = "no CA on this Pi: enrol it with `pifog device add`";
+
+/** Who may sign an open-door command: a device whose role is `hub` (the dashboard's and Slack's commands). */
+export const DOOR_SIGNER_ROLES: readonly string[] = ["hub"];
+
+export function mayCommandDoor(signer: SignerInfo): true | string {
+  if (signer.role !== null && DOOR_SIGNER_ROLES.includes(signer.role)) return true;
+  return `"${signer.cn}" (role ${signer.role ?? "unknown"}) may not command the door: only ${DOOR_SIGNER_ROLES.join(", ")}`;
+}
+
+function normaliseSerial(hex: string): string {
+  return hex.replace(/[^0-9a-fA-F]/g, "").toLowerCase();
+}
+
+/**
+ * The revocations a Pi holds: from the hub's retained revocation list, each list checked against the CA (signature
+ * and issuer) and taken only when it is newer than the one held, or as new and revoking more (two revocations within
+ * a second share a thisUpdate). An older list (a replay of an earlier retained message) never replaces a newer one.
+ */
+export class RevocationList {
+  private serials = new Set<string>();
+  private updated: Date | null = null;
+  private readonly ca: x509.X509Certificate;
+
+  constructor(caCert: string) {
+    this.ca = new x509.X509Certificate(caCert);
+  }
+
+  get thisUpdate(): Date | null {
+    return this.updated;
+  }
+
+  isRevoked(serial: string): boolean {
+    return this.serials.has(normaliseSerial(serial));
+  }
+
+  async accept(pem: string): Promise<CrlOutcome> {
+    let crl: x509.X509Crl;
+    try {
+      crl = new x509.X509Crl(pem);
+    } catch (err) {
+      return { taken: false, why: "invalid", detail: `not a revocation list: ${(err as Error).message}` };
+    }
+    let signed = false;
+    try {
+      signed = crl.issuer === this.ca.subject && (await crl.verify({ publicKey: this.ca.publicKey }));
+    } catch {
+      signed = false;
+    }
+    if (!signed) return { taken: false, why: "invalid", detail: "the revocation list is not signed by this fog's CA" };
+    const serials = new Set(crl.entries.map((e) => normaliseSerial(e.serialNumber)));
+    const held = this.updated?.getTime() ?? -Infinity;
+    const at = crl.thisUpdate.getTime();
+    if (at < held) return { taken: false, why: "older", detail: `issued ${crl.thisUpdate.toISOString()}, older than the one held (${this.updated!.toISOString()})` };
+    if (at === held && ![...serials].some((s) => !this.serials.has(s))) {
+      return { taken: false, why: "same", detail: "revokes nothing the one held does not" };
+    }
+    if (at === held) for (const s of this.serials) serials.add(s);
+    this.serials = serials;
+    this.updated = crl.thisUpdate;
+    return { taken: true, serials: serials.size, thisUpdate: crl.thisUpdate.toISOString() };
+  }
+}
+
+/** The identity's CN, read from its certificate. */
+export function signerOf(identity: SigningIdentity): TrustSigner {
+  const cn = new x509.X509Certificate(identity.cert).subjectName.getField("CN")[0] ?? "";
+  return { cn, cert: identity.cert, key: identity.key };
+}
+
+interface TrustParts {
+  signer: SigningIdentity | null;
+  caCert: string;
+  isRevoked: (serial: string) => boolean;
+  roleOf?: (signer: { cn: string; serial: string }) => string | null;
+  acceptCrl: (pem: string) => Promise<CrlOutcome>;
+  clock: Pick<Clock, "now">;
+}
+
+function makeTrust(parts: TrustParts): Trust {
+  const nonces = new NonceCache();
+  return {
+    signer: parts.signer ? signerOf(parts.signer) : null,
+    caCert: parts.caCert,
+    missing: null,
+    verifier: (allowed) =>
+      new Verifier({
+        caCert: parts.caCert,
+        isRevoked: parts.isRevoked,
+        clock: parts.clock,
+        nonces,
+        ...(parts.roleOf ? { roleOf: parts.roleOf } : {}),
+        ...(allowed ? { allowed } : {}),
+      }),
+    acceptCrl: parts.acceptCrl,
+  };
+}
+
+/**
+ * The hub's (and the all-in-one runtime's) trust: the identity store is the source of the CA, the revocations (a
+ * revocation counts at once) and each device's role. `signer`: the runtime's own identity (the hub's bundle).
+ */
+export function directoryTrust(directory: Pick<IdentityDirectory, "caCert" | "isRevoked" | "device">, signer: SigningIdentity | null, clock: Pick<Clock, "now">): Trust {
+  return makeTrust({
+    signer,
+    caCert: directory.caCert,
+    isRevoked: (serial) => directory.isRevoked(serial),
+    // the store's record is the role, and only for the certificate it issued last to that device
+    roleOf: ({ cn, serial }) => {
+      const record = directory.device(cn);
+      return record && normaliseSerial(record.serial) === serial ? record.role : null;
+    },
+    acceptCrl: () => Promise.resolve({ taken: false, why: "not-needed", detail: "the identity store is this runtime's revocation list" }),
+    clock,
+  });
+}
+
+/** A Pi's trust: its bundle's CA and own identity; the revocations from the hub's revocation list topic; roles from
+ * the certificates (their OU, written by the CA). */
+export function bundleTrust(bundle: SigningIdentity & { ca: string }, clock: Pick<Clock, "now">): Trust {
+  const revocations = new RevocationList(bundle.ca);
+  return makeTrust({
+    signer: bundle,
+    caCert: bundle.ca,
+    isRevoked: (serial) => revocations.isRevoked(serial),
+    acceptCrl: (pem) => revocations.accept(pem),
+    clock,
+  });
+}
+
+/** A runtime with no identity: nothing verifies, nothing signs. */
+export function noTrust(missing = NO_CA): Trust {
+  return {
+    signer: null,
+    caCert: null,
+    missing,
+    verifier: () => null,
+    acceptCrl: () => Promise.resolve({ taken: false, why: "not-needed", detail: missing }),
+  };
+}
