@@ -3,6 +3,9 @@
 // identity of a real CA, and every signature refused (unsigned, tampered, replayed, stale, revoked, another role,
 // another CA, no CA here) with the relay never moved. Time is a FakeClock.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { compatCommandExecuted, pythonTimestamp, type DoorOpenEvent, type DoorOpenResult } from "../../nodes/lib/contract";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { DoorAudit } from "../../nodes/lib/door-audit";
@@ -12,9 +15,12 @@ import { SafeState } from "../../nodes/lib/runtime/safe-state";
 import { FakeClock } from "../support/fake-clock";
 import { TestClient, type Received } from "../support/mqtt";
 import { translated } from "../support/messages";
+import { addDevice, initCa, revokeDevice } from "../../nodes/lib/identity/admin";
+import { certificateInfo, createCa, createCrl, issueDevice } from "../../nodes/lib/identity/ca";
+import { identityPaths, type DeviceBundle } from "../../nodes/lib/identity/paths";
 import { bundleTrust, noTrust, type Trust } from "../../nodes/lib/identity/trust";
-import { signPayload } from "../../nodes/lib/identity/signing";
-import { TestCa, type TestIdentity } from "../support/test-ca";
+import { signPayload, type SigningIdentity } from "../../nodes/lib/identity/signing";
+import type { PemPair } from "../../nodes/lib/identity/types";
 import { deviceNode, helper, loadUntilOnline, pingBarrier, startHarness, type Harness } from "../support/node-harness";
 import { until } from "../support/until";
 
@@ -50,7 +56,7 @@ function outputs(id = "out"): Array<{ payload: DoorOpenResult; error?: { message
 }
 
 /** The hub's command, signed now for this door (as the hub's `sign` node does). */
-function signed(signer: TestIdentity, clock: FakeClock, id: string, by?: string, topic = "pifog/bp1/command") {
+function signed(signer: SigningIdentity, clock: FakeClock, id: string, by?: string, topic = "pifog/bp1/command") {
   return signPayload({ command: "open-door", id, ...(by ? { by } : {}) }, signer, clock.now(), { topic });
 }
 
@@ -58,20 +64,30 @@ describe("door-opener node", () => {
   let h: Harness;
   let clock: FakeClock;
   let safe: SafeState;
-  let ca: TestCa;
-  let hub: TestIdentity;
+  /** A fog's identities, as `pifog ca init` and `pifog device add` make them: the hub, this ButtonPi (bp1). */
+  let caDir: string;
+  let ca: PemPair;
+  let hub: DeviceBundle;
+  let bp1: DeviceBundle;
   let trust: Trust;
+  const START = Date.UTC(2026, 2, 28, 12, 34, 56, 789);
+  const enrol = (id: string, role: "hub" | "camerapi" | "buttonpi", at = START - 3_600_000) =>
+    addDevice(caDir, id, role, { hubUrl: "mqtts://127.0.0.1:8883", now: new Date(at) });
   /** A native open-door signed by the hub (or unsigned with `by` alone when the test says so). */
   let openDoor: (h: Harness, id: string, by?: string) => Promise<unknown>;
   before(async () => {
-    ca = await TestCa.create();
-    hub = await ca.issue("hub", "hub");
+    caDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-ca-"));
+    ca = await initCa(caDir, { now: new Date(START - 86_400_000) });
+    hub = await enrol("hub", "hub");
+    bp1 = await enrol("bp1", "buttonpi");
   });
+  after(() => fs.rmSync(caDir, { recursive: true, force: true }));
   beforeEach(async () => {
     h = await startHarness();
-    clock = new FakeClock(Date.UTC(2026, 2, 28, 12, 34, 56, 789));
+    clock = new FakeClock(START);
     safe = new SafeState();
-    trust = bundleTrust({ cert: hub.cert, key: hub.key, ca: ca.certPem }, clock);
+    // the ButtonPi's own bundle: its CA, its identity; the revocations come from the hub's topic
+    trust = bundleTrust(bp1, clock);
     h.useServices({ clock, safeState: safe, trust });
     openDoor = (h, id, by) => h.client.publish("pifog/bp1/command", JSON.stringify(signed(hub, clock, id, by)));
   });
@@ -331,9 +347,10 @@ describe("door-opener node", () => {
       await h.client.waitFor(SIM, (m) => text(m) === "0");
       const caught = outputs("caught") as unknown as Caught[];
       const statuses = outputs("statuses") as unknown as Array<{ status: { fill?: string; text?: string } }>;
-      const kiosk = await ca.issue("kiosk", "viewer");
-      const camera = await ca.issue("camerapi", "camerapi");
-      const mallorys = await (await TestCa.create("Mallory's CA")).issue("hub", "hub");
+      const now = new Date(START - 60_000);
+      const kiosk = await issueDevice(ca, { id: "kiosk", role: "viewer", now });
+      const camera = await enrol("camerapi", "camerapi");
+      const mallorys = await issueDevice(await createCa({ commonName: "Mallory's CA", now }), { id: "hub", role: "hub", now });
 
       await assertRefused(await answer({ command: "open-door", id: "u1", by: "ann" }, "u1"), "unsigned", /no signature/, caught);
       await assertRefused(await answer({ ...signed(hub, clock, "t1", "ann"), by: "mallory" }, "t1"), "tampered", /does not match the payload/, caught);
@@ -395,22 +412,24 @@ describe("door-opener node", () => {
         },
       });
       const next = () => new Promise<void>((resolve) => (taken = resolve));
-      const hub2 = await ca.issue("hub2", "hub");
+      const hub2 = await enrol("hub2", "hub");
+      const older = fs.readFileSync(identityPaths(caDir).crl, "utf8");
       await loadUntilOnline(h, translated(nodes), doorFlow(h.url), "bp1");
       await h.client.waitFor(SIM, (m) => text(m) === "0");
       const caught = outputs("caught") as unknown as Caught[];
 
-      const older = await ca.crl([], new Date(clock.now() - 3_600_000));
-      const newer = await ca.crl([hub2.serial], new Date(clock.now() - 60_000));
+      await revokeDevice(caDir, "hub2", new Date(START - 60_000));
+      const newer = fs.readFileSync(identityPaths(caDir).crl, "utf8");
+      const serial = certificateInfo(hub2.cert).serial;
       let arrived = next();
       await h.client.publish("pifog/$ca/crl", newer, { retain: true });
       await arrived;
-      await assertRefused(await answer(signed(hub2, clock, "k1"), "k1"), "revoked", new RegExp(`serial ${hub2.serial}\\) is revoked`), caught);
+      await assertRefused(await answer(signed(hub2, clock, "k1"), "k1"), "revoked", new RegExp(`serial ${serial}\\) is revoked`), caught);
 
       arrived = next();
       await h.client.publish("pifog/$ca/crl", older, { retain: true });
       await arrived;
-      const forged = await (await TestCa.create("PiFog test CA")).crl([]);
+      const forged = await createCrl(await createCa({ now: new Date(START) }), [], new Date(START));
       arrived = next();
       await h.client.publish("pifog/$ca/crl", forged, { retain: true });
       await arrived;
@@ -418,7 +437,7 @@ describe("door-opener node", () => {
       await assertRefused(await answer(signed(hub2, clock, "k2"), "k2"), "revoked", /revoked/, caught);
       const crlRefusals = h.services.audit.read().filter((r) => r.event === "trust.crl.refused").map((r) => r.reason);
       assert.equal(crlRefusals.length, 2);
-      assert.match(crlRefusals[0]!, /^issued 2026-03-28T11:34:56\.000Z, older than the one held \(2026-03-28T12:33:56\.000Z\)$/);
+      assert.match(crlRefusals[0]!, /^issued 2026-03-27T12:29:56\.000Z, older than the one held \(2026-03-28T12:28:56\.000Z\)$/);
       assert.match(crlRefusals[1]!, /not signed by this fog's CA/);
       await pingBarrier(h.client, "bp1");
       assert.deepEqual(levels(h), ["0"]);

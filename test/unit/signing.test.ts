@@ -10,8 +10,9 @@ import {
   type SignerInfo,
   type VerifyResult,
 } from "../../nodes/lib/identity/signing";
+import { createCa, issueDevice, type IssuedCertificate } from "../../nodes/lib/identity/ca";
+import type { PemPair } from "../../nodes/lib/identity/types";
 import { FakeClock } from "../support/fake-clock";
-import { TestCa, type TestIdentity } from "../support/test-ca";
 
 const T0 = Date.UTC(2026, 11, 6, 12, 0, 0);
 const COMMAND = { command: "open-door", id: "d-1", by: "dashboard:operator" };
@@ -23,18 +24,19 @@ function refused(r: VerifyResult): { reason: string; detail: string } {
 
 describe("signed payloads", function () {
   this.timeout(20_000);
-  let ca: TestCa;
-  let hub: TestIdentity;
-  let viewer: TestIdentity;
+  let ca: PemPair;
+  let hub: IssuedCertificate;
+  let viewer: IssuedCertificate;
+  const at = (ms: number) => new Date(ms);
   let clock: FakeClock;
   let revoked: Set<string>;
   const verifier = (options: { allowed?: (s: SignerInfo) => true | string; caCert?: string; nonces?: NonceCache } = {}) =>
-    new Verifier({ caCert: options.caCert ?? ca.certPem, isRevoked: (s) => revoked.has(s), clock, ...options });
+    new Verifier({ caCert: options.caCert ?? ca.cert, isRevoked: (s) => revoked.has(s), clock, ...options });
 
   before(async () => {
-    ca = await TestCa.create();
-    hub = await ca.issue("hub", "hub");
-    viewer = await ca.issue("kiosk", "viewer");
+    ca = await createCa({ now: at(T0) });
+    hub = await issueDevice(ca, { id: "hub", role: "hub", now: at(T0) });
+    viewer = await issueDevice(ca, { id: "kiosk", role: "viewer", now: at(T0) });
   });
   beforeEach(() => {
     clock = new FakeClock(T0);
@@ -144,18 +146,18 @@ describe("signed payloads", function () {
   });
 
   it("refuses a signer of another CA, and one whose certificate is expired or not valid yet", async () => {
-    const other = await TestCa.create("Mallory's CA");
-    const stranger = await other.issue("hub", "hub");
+    const other = await createCa({ commonName: "Mallory's CA", now: at(T0) });
+    const stranger = await issueDevice(other, { id: "hub", role: "hub", now: at(T0) });
     assert.equal(refused(verifier().verify(signPayload(COMMAND, stranger, T0))).reason, "untrusted");
     // a certificate with our CA's name but another key: issued by name, not by key
-    const lookalike = await TestCa.create("PiFog test CA");
-    assert.equal(refused(verifier().verify(signPayload(COMMAND, await lookalike.issue("hub", "hub"), T0))).reason, "untrusted");
+    const lookalike = await createCa({ now: at(T0) });
+    assert.equal(refused(verifier().verify(signPayload(COMMAND, await issueDevice(lookalike, { id: "hub", role: "hub", now: at(T0) }), T0))).reason, "untrusted");
 
-    const expired = await ca.issue("old", "hub", { notBefore: new Date(T0 - 10 * 86_400_000), notAfter: new Date(T0 - 86_400_000) });
+    const expired = await issueDevice(ca, { id: "old", role: "hub", now: at(T0 - 10 * 86_400_000), days: 1 });
     const r = refused(verifier().verify(signPayload(COMMAND, expired, T0)));
     assert.equal(r.reason, "untrusted");
     assert.match(r.detail, /not valid now/);
-    const early = await ca.issue("new", "hub", { notBefore: new Date(T0 + 86_400_000), notAfter: new Date(T0 + 10 * 86_400_000) });
+    const early = await issueDevice(ca, { id: "new", role: "hub", now: at(T0 + 86_400_000) });
     assert.equal(refused(verifier().verify(signPayload(COMMAND, early, T0))).reason, "untrusted");
   });
 

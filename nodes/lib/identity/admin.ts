@@ -164,7 +164,7 @@ async function issueInto(
   options: { hubUrl: string; days?: number; now: Date; passwordHash?: string },
 ): Promise<DeviceBundle> {
   const ca = requireCa(paths);
-  const issued = await issueDevice(ca, { id, now: options.now, days: options.days });
+  const issued = await issueDevice(ca, { id, role, now: options.now, days: options.days });
   const info = certificateInfo(issued.cert);
   const previous = file.devices.find((d) => d.id === id);
   const record: StoredDevice = {
@@ -243,7 +243,7 @@ export async function ensureDevice(dataDir: string, id: string, role: DeviceRole
     }
     if (!record || !bundle || record.revokedAt || record.role !== role || bundle.role !== role || bundle.url !== options.hubUrl) return null;
     const info = certificateInfo(bundle.cert);
-    if (info.serial !== record.serial || bundle.ca !== ca.cert || !info.issuerMatches(ca.cert)) return null;
+    if (info.serial !== record.serial || info.role !== role || bundle.ca !== ca.cert || !info.issuerMatches(ca.cert)) return null;
     if (info.notAfter.getTime() - options.now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return null;
     return bundle;
   };

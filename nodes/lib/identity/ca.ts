@@ -38,6 +38,8 @@ export interface RevokedSerial {
 
 export interface CertificateInfo {
   cn: string;
+  /** The subject's OU: a device certificate's role (null when it states none). */
+  role: string | null;
   /** Lower-case hex, no separators. */
   serial: string;
   notBefore: Date;
@@ -113,7 +115,7 @@ export async function createCa(options: { commonName?: string; now: Date; years?
 
 async function issue(
   ca: PemPair,
-  options: { cn: string; now: Date; days: number; usage: x509.ExtendedKeyUsage; extra?: x509.Extension[] },
+  options: { cn: string; ou?: string; now: Date; days: number; usage: x509.ExtendedKeyUsage; extra?: x509.Extension[] },
 ): Promise<IssuedCertificate> {
   const caCert = parse(ca.cert);
   const signingKey = await importSigningKey(ca.key);
@@ -123,7 +125,7 @@ async function issue(
   if (notAfter > caCert.notAfter) throw new IdentityError(`the CA expires (${caCert.notAfter.toISOString()}) before the certificate would`);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial,
-    subject: `CN=${dnValue(options.cn)}`,
+    subject: `CN=${dnValue(options.cn)}${options.ou ? `, OU=${dnValue(options.ou)}` : ""}`,
     issuer: caCert.subject,
     notBefore: new Date(options.now.getTime() - BACKDATE_MS),
     notAfter,
@@ -142,9 +144,10 @@ async function issue(
   return { cert: cert.toString("pem"), key: await privateKeyPem(keys.privateKey), serial };
 }
 
-/** A Pi's client certificate: CN = its device id, for TLS client authentication. */
-export function issueDevice(ca: PemPair, options: { id: string; now: Date; days?: number }): Promise<IssuedCertificate> {
-  return issue(ca, { cn: options.id, now: options.now, days: options.days ?? DEFAULT_DEVICE_DAYS, usage: x509.ExtendedKeyUsage.clientAuth });
+/** A Pi's client certificate: CN = its device id, OU = its role (a Pi that verifies a signed command reads the
+ * signer's role there: signing.ts), for TLS client authentication and for signing. */
+export function issueDevice(ca: PemPair, options: { id: string; role?: string; now: Date; days?: number }): Promise<IssuedCertificate> {
+  return issue(ca, { cn: options.id, ou: options.role, now: options.now, days: options.days ?? DEFAULT_DEVICE_DAYS, usage: x509.ExtendedKeyUsage.clientAuth });
 }
 
 /** The broker's TLS listener certificate; every host name and IP address a Pi may dial goes into its SAN. */
@@ -199,6 +202,7 @@ export function certificateInfo(pem: string): CertificateInfo {
   const hosts = (san?.names.items ?? []).filter((n) => n.type === "dns" || n.type === "ip").map((n) => n.value);
   return {
     cn: cert.subjectName.getField("CN")[0] ?? "",
+    role: cert.subjectName.getField("OU")[0] ?? null,
     serial: normaliseSerial(node.serialNumber),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
