@@ -135,7 +135,7 @@ function defineDoorOpener(RED: NodeAPI) {
       }
 
       const trust = servicesOf(RED).trust;
-      const verifier = trust.verifier(mayCommandDoor);
+      const verifier = trust.verifier(mayCommandDoor, this.id);
       if (!verifier) this.warn(RED._("door-opener.errors.no-ca", { detail: trust.missing ?? "" }));
       this.followRevocations(device, trust);
 

@@ -32,8 +32,12 @@ export interface Trust {
   readonly caCert: string | null;
   /** Why there is no CA (for a status and a refusal), when there is none. */
   readonly missing: string | null;
-  /** A verifier for one purpose (`allowed`), sharing the runtime's nonces; null without a CA. */
-  verifier(allowed?: (signer: SignerInfo) => true | string): Verifier | null;
+  /**
+   * A verifier for one purpose (`allowed`), or null without a CA. `scope` (a node's id) names whose nonces it shares:
+   * every verifier of one scope remembers the same nonces across a redeploy, while two nodes that each take the same
+   * message once (a verify node and the door opener of one process) do not refuse each other's.
+   */
+  verifier(allowed?: (signer: SignerInfo) => true | string, scope?: string): Verifier | null;
   /** A revocation list as it arrived on `trustTopics.crl` (PEM); ignored where the store is the source. */
   acceptCrl(pem: string): Promise<CrlOutcome>;
 }
@@ -117,18 +121,29 @@ interface TrustParts {
   clock: Pick<Clock, "now">;
 }
 
+/** The most scopes (nodes) a runtime keeps nonces for; beyond it the least recently made goes. */
+const MAX_SCOPES = 256;
+
 function makeTrust(parts: TrustParts): Trust {
-  const nonces = new NonceCache();
+  const scopes = new Map<string, NonceCache>();
+  const noncesOf = (scope: string): NonceCache => {
+    let cache = scopes.get(scope);
+    if (!cache) {
+      if (scopes.size >= MAX_SCOPES) scopes.delete(scopes.keys().next().value!);
+      scopes.set(scope, (cache = new NonceCache()));
+    }
+    return cache;
+  };
   return {
     signer: parts.signer ? signerOf(parts.signer) : null,
     caCert: parts.caCert,
     missing: null,
-    verifier: (allowed) =>
+    verifier: (allowed, scope = "") =>
       new Verifier({
         caCert: parts.caCert,
         isRevoked: parts.isRevoked,
         clock: parts.clock,
-        nonces,
+        nonces: noncesOf(scope),
         ...(parts.roleOf ? { roleOf: parts.roleOf } : {}),
         ...(allowed ? { allowed } : {}),
       }),
