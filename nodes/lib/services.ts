@@ -134,14 +134,15 @@ export function createServices(parts: ServiceParts): PifogServices {
   };
 }
 
-/** The same runtime with the launcher's embedded broker (started after the settings made the services) and the
- * CLI's fail-safe: every other part is shared. */
-export function withLauncher(services: PifogServices, parts: { broker: RuntimeBroker; safeState: SafeState }): PifogServices {
+/** The same runtime with the launcher's embedded broker (started after the settings made the services), the
+ * CLI's fail-safe and the runtime's trust (its identities, read once the launcher may wait): every other part is shared. */
+export function withLauncher(services: PifogServices, parts: { broker: RuntimeBroker; safeState: SafeState; trust?: Trust }): PifogServices {
   return {
     ...services,
     broker: parts.broker,
     maxPacketBytes: parts.broker.embedded?.maxPacketBytes ?? services.maxPacketBytes,
     safeState: parts.safeState,
+    trust: parts.trust ?? services.trust,
   };
 }
 

@@ -4,6 +4,7 @@ import express from "express";
 import http from "node:http";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
+import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
 import { withLauncher, type PifogServices } from "../services";
 import type { PifogConfig } from "./config";
@@ -40,8 +41,25 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     });
     mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
   }
+  // what the runtime trusts and signs with (its CA, revocations, own identity): the store on a hub, the bundle on a Pi
+  let runtimeTrust: Awaited<ReturnType<typeof openRuntimeTrust>>;
+  try {
+    runtimeTrust = await openRuntimeTrust(config, settings.pifogServices.clock);
+  } catch (err) {
+    await broker?.close();
+    throw err;
+  }
+  const embeddedBroker = broker;
+  // the hub's revocation list, retained, published by the broker itself (no client may write it), for the Pis
+  const stopRevocations =
+    embeddedBroker && runtimeTrust.directory
+      ? publishRevocations(
+          (topic, payload, o) => embeddedBroker.aedes.publish({ cmd: "publish", topic, payload, qos: o.qos, retain: o.retain, dup: false }, () => undefined),
+          runtimeTrust.directory,
+        )
+      : () => undefined;
   // the nodes find this broker (and know it is their own) in the services, never by its URL
-  const services = withLauncher(settings.pifogServices, { broker: { url: mqttUrl, embedded: broker }, safeState });
+  const services = withLauncher(settings.pifogServices, { broker: { url: mqttUrl, embedded: broker }, safeState, trust: runtimeTrust.trust });
   settings.pifogServices = services;
 
   const app = express();
@@ -89,6 +107,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     (stopping ??= (async () => {
       await RED.stop();
       await services.close();
+      stopRevocations();
+      runtimeTrust.close();
       await broker?.close();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
