@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import mqtt from "mqtt";
 import { Audit } from "../nodes/lib/audit/audit";
+import { readBundle } from "../nodes/lib/identity/paths";
 import { doorPulse, dashboardGarbage, heavyHistoryQueries, publishFlood, stalledSubscriber, wrongLogins } from "../test/support/floods";
 import { RoundTripProbe, type RoundTrips } from "../test/support/rtt";
 import { startRuntime } from "../test/support/runtime";
@@ -26,11 +27,13 @@ export async function runHostile(ctx: BenchContext): Promise<void> {
   const probe = await RoundTripProbe.connect(rt.info.mqtt, "bench");
   scope.defer("close the probe", () => probe.close());
   const rows: Row[] = [];
+  // the door takes only commands the hub signed: its identity, made on the runtime's first start
+  const hub = readBundle(path.join(rt.dataDir, "identity", "devices", "hub"));
 
   /** Runs a load with the probe on and a door pulse under it. */
   const under = async (load: string, run: () => Promise<string>): Promise<Row> => {
     probe.start(20);
-    const pulse = doorPulse(rt.info.mqtt).catch(() => null);
+    const pulse = doorPulse(rt.info.mqtt, hub).catch(() => null);
     const note = await run();
     const held = await pulse;
     const rtt = await probe.stop();

@@ -5,6 +5,8 @@
 // round trips stay short.
 import assert from "node:assert/strict";
 import { dashboardGarbage, doorPulse, heavyHistoryQueries, publishFlood, stalledSubscriber, wrongLogins } from "../support/floods";
+import path from "node:path";
+import { readBundle, type DeviceBundle } from "../../nodes/lib/identity/paths";
 import { RoundTripProbe } from "../support/rtt";
 import { redeploy, startRuntime, type TestRuntime } from "../support/runtime";
 
@@ -12,8 +14,11 @@ describe("hostile input: a door pulse under each flood (real runtime, role all)"
   this.timeout(180_000);
   let rt: TestRuntime;
   let probe: RoundTripProbe;
+  /** The hub's identity (made on the first start): the door takes only commands it signed. */
+  let hub: DeviceBundle;
   before(async () => {
     rt = await startRuntime({ role: "all" });
+    hub = readBundle(path.join(rt.dataDir, "identity", "devices", "hub"))!;
     // no cooldown between pulses: the test is about the pulse's length, and need not wait out 2 s each time
     await redeploy(rt.info.http, (flows) => {
       Object.assign(flows.find((n) => n.type === "door-opener")!, { cooldown: 0 });
@@ -44,7 +49,7 @@ describe("hostile input: a door pulse under each flood (real runtime, role all)"
   ];
 
   it("holds the door for its length (±50 ms) under each flood, and keeps round trips short", async () => {
-    const quiet = await doorPulse(rt.info.mqtt);
+    const quiet = await doorPulse(rt.info.mqtt, hub);
     assert.equal(quiet.result, "opened");
     console.log(`      quiet: the door held ${quiet.heldMs} ms of ${quiet.pulseMs}`);
     probe.start(20);
@@ -52,7 +57,7 @@ describe("hostile input: a door pulse under each flood (real runtime, role all)"
     for (const [name, flood] of floods) {
       // the flood goes on, round after round (at most 20), until the pulse is over, so it covers the pulse's end
       let over = false;
-      const pulse = doorPulse(rt.info.mqtt).finally(() => (over = true));
+      const pulse = doorPulse(rt.info.mqtt, hub).finally(() => (over = true));
       let note = "";
       let rounds = 0;
       while (!over && rounds < 20) {

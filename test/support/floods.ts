@@ -7,6 +7,7 @@ import net from "node:net";
 import mqtt from "mqtt";
 import { io } from "socket.io-client";
 import { topics } from "../../nodes/lib/contract";
+import { signPayload, type SigningIdentity } from "../../nodes/lib/identity/signing";
 
 export interface HttpAnswer {
   status: number;
@@ -154,8 +155,14 @@ export async function dashboardGarbage(httpUrl: string, count: number): Promise<
 }
 
 /** Opens the simulated door through MQTT and returns how long the output was really held (closedAt − openedAt,
- * as the door opener wrote them when it switched the output) beside the configured length. */
-export async function doorPulse(mqttUrl: string, device = "buttonpi", timeoutMs = 30_000): Promise<{ heldMs: number; pulseMs: number; result: string; reason?: string }> {
+ * as the door opener wrote them when it switched the output) beside the configured length. `signer`: the identity
+ * the native command is signed with (the hub's, as its dashboard signs); unsigned, the door refuses it. */
+export async function doorPulse(
+  mqttUrl: string,
+  signer: SigningIdentity | null,
+  device = "buttonpi",
+  timeoutMs = 30_000,
+): Promise<{ heldMs: number; pulseMs: number; result: string; reason?: string }> {
   const client = await mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0, clientId: `pulse-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
   try {
     const id = `pulse-${Date.now().toString(36)}`;
@@ -172,7 +179,9 @@ export async function doorPulse(mqttUrl: string, device = "buttonpi", timeoutMs 
         resolve({ heldMs, pulseMs: r.pulseMs, result: r.result, reason: r.reason });
       });
     });
-    await client.publishAsync(topics.command(device), JSON.stringify({ command: "open-door", id }), { qos: 1 });
+    const command = { command: "open-door", id };
+    const payload = signer ? signPayload(command, signer, Date.now(), { topic: topics.command(device) }) : command;
+    await client.publishAsync(topics.command(device), JSON.stringify(payload), { qos: 1 });
     return await answer;
   } finally {
     await client.endAsync();
