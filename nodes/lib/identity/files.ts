@@ -6,8 +6,9 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { IdentityError } from "./errors";
 
-/** Writes `data` to `file` atomically, with `mode` (0600 for keys and the identities file). */
-export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
+/** Writes `data` to `file` atomically, with `mode`: 0600 by default, as everything in the data dir is private
+ * (certificates too; the owner copies a bundle to its Pi). */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
