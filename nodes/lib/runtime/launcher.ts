@@ -4,6 +4,7 @@ import express from "express";
 import http from "node:http";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
+import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
 import { withLauncher, type PifogServices } from "../services";
 import type { PifogConfig } from "./config";
@@ -71,6 +72,16 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     editorLoginGuard({ throttle: services.signIn.editor, audit: services.audit, users: () => editorUsersOf(settings) }),
   );
   app.use(settings.httpAdminRoot, RED.httpAdmin);
+  // PiFog's own API (GET /api/history...) takes a bearer token: POST /api/auth gives one to a user of the identity
+  // store (`pifog user add`), wrong passwords limited like every other sign-in
+  app.use(
+    signInRoute({
+      tokens: () => services.apiTokens,
+      audit: services.audit,
+      throttle: services.signIn.users,
+      checkPassword: (name, password) => services.identities?.checkPassword(name, password) ?? Promise.resolve(null),
+    }),
+  );
   app.use(settings.httpNodeRoot, RED.httpNode);
 
   let httpPort: number;
