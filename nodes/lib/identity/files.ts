@@ -43,7 +43,8 @@ const RETRY_MS = 25;
 export async function withLock<T>(lockFile: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const waitMs = options.waitMs ?? 10_000;
   const staleMs = options.staleMs ?? 30_000;
-  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  // the identity dir holds the CA's key: only its owner lists it
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
