@@ -8,6 +8,7 @@ import { addDevice, ensureDevice, ensureServerTls, initCa, listDevices, revokeDe
 import { certificateInfo, crlInfo, verifyChain } from "../../nodes/lib/identity/ca";
 import { IdentityError } from "../../nodes/lib/identity/errors";
 import { identityPaths, readBundle } from "../../nodes/lib/identity/paths";
+import { tightenDataDir } from "../../nodes/lib/runtime/file-modes";
 
 const DAY = 86_400_000;
 const HUB = "mqtts://127.0.0.1:8883";
@@ -29,6 +30,8 @@ describe("identity admin: ensure on every start", () => {
     const again = await ensureDevice(dataDir, "doorpi", "doorpi", { hubUrl: HUB, now: new Date(now.getTime() + DAY) });
     assert.deepEqual(again, first);
     assert.equal(listDevices(dataDir).length, 1);
+    await ensureServerTls(dataDir, ["localhost"], now);
+    assert.deepEqual(tightenDataDir(dataDir).changed, [], "every file 0600, every folder 0700 already, as the runtime keeps the data dir");
   });
 
   it("re-issues when the hub URL or role changed, the certificate nears its end, or the CA was replaced", async () => {

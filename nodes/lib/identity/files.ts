@@ -6,9 +6,12 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { IdentityError } from "./errors";
 
-/** Writes `data` to `file` atomically, with `mode` (0600 for keys and the identities file). */
-export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+/**
+ * Writes `data` to `file` atomically, with `mode`: 0600 by default, as the runtime keeps everything in the data dir
+ * (runtime/file-modes.ts), so it never has to tighten what we wrote.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
