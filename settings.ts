@@ -65,7 +65,11 @@ const settings = {
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,
   // the flows' function nodes build topics and views with typed code: `global.get("pifog")` (nodes/lib/views)
-  functionGlobalContext: { pifog: functionContext() },
+  functionGlobalContext: {
+    pifog: functionContext({
+      historyHeaders: () => ({ authorization: `Bearer ${services.apiTokens.issue({ name: `${config.deviceId}:flows`, role: "viewer" }, 5 * 60_000).token}` }),
+    }),
+  },
   diagnostics: { enabled: false, ui: false },
   telemetry: { enabled: false, updateNotification: false },
   editorTheme: {

@@ -8,7 +8,7 @@ import { Audit } from "../nodes/lib/audit/audit";
 import { readBundle } from "../nodes/lib/identity/paths";
 import { doorPulse, dashboardGarbage, heavyHistoryQueries, publishFlood, stalledSubscriber, wrongLogins } from "../test/support/floods";
 import { RoundTripProbe, type RoundTrips } from "../test/support/rtt";
-import { startRuntime } from "../test/support/runtime";
+import { startRuntime, viewerHeaders } from "../test/support/runtime";
 import type { BenchContext } from "./run";
 import { memoryOf, mib, ms, table, tempDir } from "./support";
 
@@ -57,7 +57,7 @@ export async function runHostile(ctx: BenchContext): Promise<void> {
   });
   await under("20 heavy /api/history queries × 3", async () => {
     const statuses: number[] = [];
-    for (let round = 0; round < 3; round++) statuses.push(...(await heavyHistoryQueries(rt.info.http, 20, { concurrency: 20 })));
+    for (let round = 0; round < 3; round++) statuses.push(...(await heavyHistoryQueries(rt.info.http, 20, { concurrency: 20, headers: viewerHeaders(rt.dataDir) })));
     return `answers ${summary(statuses)}`;
   });
   await under("a # subscriber that stops reading + 50,000 messages", async () => {

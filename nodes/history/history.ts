@@ -185,5 +185,9 @@ function defineHistory(RED: NodeAPI) {
 export default function register(RED: NodeAPI): void {
   defineHistory(RED).registerType(RED, "history", { credentials: { pgPassword: { type: "password" } } });
   const services = servicesOf(RED);
-  historyRoutes(RED.httpNode, () => [...services.historyProviders.values()], { audit: services.audit, clock: services.clock });
+  historyRoutes(RED.httpNode, () => [...services.historyProviders.values()], {
+    auth: { tokens: () => services.apiTokens, audit: services.audit },
+    audit: services.audit,
+    clock: services.clock,
+  });
 }

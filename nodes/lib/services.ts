@@ -2,6 +2,8 @@
 // launcher with its embedded broker), handed to the nodes through the settings' `pifogServices` and read with
 // `servicesOf(RED)`. Everything that lives as long as the process and is shared between nodes lives here, so no
 // module keeps state of its own and a test builds exactly the runtime it needs.
+import { ApiTokens } from "./security/api-tokens";
+import type { IdentityDirectory } from "./identity/types";
 import type { NodeAPI } from "node-red";
 import { Audit } from "./audit/audit";
 import { AlertRegistry } from "./alerts/registry";
@@ -74,6 +76,11 @@ export interface PifogServices {
   readonly historyProviders: Map<string, HistoryProvider>;
   /** The running account-api nodes, by id, in start order: the /v1 API uses the first. */
   readonly accountApis: Map<string, ApiContext>;
+  /** The bearer tokens of PiFog's own HTTP API (GET /api/history...), given by POST /api/auth. */
+  readonly apiTokens: ApiTokens;
+  /** The identities of the data dir (the local CA, devices, users): what the broker and the API check; null when the
+   * runtime runs without the launcher. */
+  readonly identities: IdentityDirectory | null;
   /** Wrong sign-ins per address and per user, for every sign-in path (kept across a redeploy). */
   readonly signIn: SignInThrottles;
   /** The dashboard's sockets' addresses (the operator's sign-in throttle counts per browser address). */
@@ -98,6 +105,7 @@ export interface ServiceParts {
   safeState?: SafeState;
   dashboardSockets?: SocketAddresses;
   tuning?: PifogTuning;
+  identities?: IdentityDirectory | null;
   trust?: Trust;
 }
 
@@ -124,6 +132,8 @@ export function createServices(parts: ServiceParts): PifogServices {
     alerts: new AlertRegistry(),
     historyProviders: new Map(),
     accountApis: new Map(),
+    apiTokens: ApiTokens.forDataDir(config.dataDir, clock),
+    identities: parts.identities ?? null,
     signIn: makeSignInThrottles(config.signIn, clock),
     dashboardSockets: parts.dashboardSockets ?? new DashboardSockets(),
     operators: parts.operators ?? [],
@@ -135,10 +145,15 @@ export function createServices(parts: ServiceParts): PifogServices {
 }
 
 /** The same runtime with the launcher's embedded broker (started after the settings made the services), the
- * CLI's fail-safe and the runtime's trust (its identities, read once the launcher may wait): every other part is shared. */
-export function withLauncher(services: PifogServices, parts: { broker: RuntimeBroker; safeState: SafeState; trust?: Trust }): PifogServices {
+ * CLI's fail-safe, the data dir's identities and the runtime's trust (read once the launcher may wait): every other
+ * part is shared. */
+export function withLauncher(
+  services: PifogServices,
+  parts: { broker: RuntimeBroker; safeState: SafeState; identities?: IdentityDirectory | null; trust?: Trust },
+): PifogServices {
   return {
     ...services,
+    identities: parts.identities ?? services.identities,
     broker: parts.broker,
     maxPacketBytes: parts.broker.embedded?.maxPacketBytes ?? services.maxPacketBytes,
     safeState: parts.safeState,

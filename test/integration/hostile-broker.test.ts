@@ -11,7 +11,7 @@ import WebSocket from "ws";
 import { AUDIT_FILE, type AuditRecord } from "../../nodes/lib/audit/audit";
 import { DEFAULT_MAX_PACKET_BYTES } from "../../nodes/lib/broker/packet-guard";
 import { RoundTripProbe } from "../support/rtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { startRuntime, viewerHeaders, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 function rssMiB(pid: number): number {
@@ -172,7 +172,7 @@ describe("hostile MQTT clients against the embedded broker", function () {
     const image = Buffer.alloc(DEFAULT_MAX_PACKET_BYTES - 64 * 1024, 0x2f).toString("latin1");
     const payload = Buffer.from(JSON.stringify({ device: "cam1", preset: "high", width: 1900, height: 1200, image }).slice(0, DEFAULT_MAX_PACKET_BYTES - 1024));
     assert.equal(await publishOutcome(rt.info.mqtt, "hostile-still", "hostile/still", payload), "acked");
-    const res = await fetch(`${rt.info.http}/api/history?topic=${encodeURIComponent("hostile/still")}&limit=1`);
+    const res = await fetch(`${rt.info.http}/api/history?topic=${encodeURIComponent("hostile/still")}&limit=1`, { headers: viewerHeaders(rt.dataDir) });
     assert.equal(res.status, 200);
     const { messages } = (await res.json()) as { messages: Array<{ payload: string }> };
     assert.equal(messages.length, 1, "stored by the time it was acknowledged");

@@ -12,7 +12,7 @@ import pg from "pg";
 import { PgHistoryStore } from "../../nodes/lib/history/pg-store";
 import type { HistoryRecord, HistoryStore } from "../../nodes/lib/history/types";
 import { RoundTripProbe, type RoundTrips } from "../support/rtt";
-import { redeploy, startRuntime, type TestRuntime } from "../support/runtime";
+import { redeploy, startRuntime, viewerHeaders, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 const PG_ADMIN = process.env.PIFOG_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -67,10 +67,13 @@ interface Body {
 // round trips, which must measure the runtime alone
 async function fetchAnswer(base: string, query: string): Promise<Answer> {
   const t0 = performance.now();
-  const res = await fetch(`${base}${query}`, { signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${base}${query}`, { signal: AbortSignal.timeout(60_000), headers: viewers.get(base) });
   const text = await res.text();
   return { status: res.status, retryAfter: res.headers.get("retry-after"), text, ms: performance.now() - t0 };
 }
+
+/** Each runtime's viewer headers, by its HTTP base URL. */
+const viewers = new Map<string, Record<string, string>>();
 
 async function get(base: string, query: string): Promise<Answer & { body: Body }> {
   const a = await fetchAnswer(base, query);
@@ -141,6 +144,7 @@ describe("hostile input: the history API", function () {
     console.log(`      history.db filled with ${ROWS} messages on ${TOPICS * 2} topics in ${Math.round(performance.now() - t0)} ms`);
     rt = await startRuntime({ role: "sensorhub", dataDir });
     base = rt.info.http;
+    viewers.set(base, viewerHeaders(rt.dataDir));
     probe = await RoundTripProbe.connect(rt.info.mqtt, "history");
   });
 
@@ -228,13 +232,14 @@ describe("hostile input: the history API on PostgreSQL", function () {
     await fillHistory(new PgHistoryStore({ connectionString: url.toString() }), now);
     console.log(`      PostgreSQL filled with ${ROWS} messages on ${TOPICS * 2} topics in ${Math.round(performance.now() - t0)} ms`);
     rt = await startRuntime({ role: "sensorhub" });
+    viewers.set(rt.info.http, viewerHeaders(rt.dataDir));
     await redeploy(rt.info.http, (flows) => {
       const history = flows.find((n) => n.id === "sensorhub-history")!;
       history.backend = "postgres";
       history.pgUrl = url.toString();
     });
     await until(async () => {
-      const res = await fetch(`${rt.info.http}/api/history/topics`);
+      const res = await fetch(`${rt.info.http}/api/history/topics`, { headers: viewerHeaders(rt.dataDir) });
       return res.status === 200 && ((await res.json()) as Body).topics!.length >= TOPICS * 2;
     }, "the history node on PostgreSQL");
     probe = await RoundTripProbe.connect(rt.info.mqtt, "history-pg");

@@ -8,7 +8,7 @@ import { dashboardGarbage, doorPulse, heavyHistoryQueries, publishFlood, stalled
 import path from "node:path";
 import { readBundle, type DeviceBundle } from "../../nodes/lib/identity/paths";
 import { RoundTripProbe } from "../support/rtt";
-import { redeploy, startRuntime, type TestRuntime } from "../support/runtime";
+import { redeploy, startRuntime, viewerHeaders, type TestRuntime } from "../support/runtime";
 
 describe("hostile input: a door pulse under each flood (real runtime, role all)", function () {
   this.timeout(180_000);
@@ -35,7 +35,7 @@ describe("hostile input: a door pulse under each flood (real runtime, role all)"
   const floods: Array<[string, () => Promise<string>]> = [
     // the issue measured 400 wrong logins in 31 s; four at a time is still many times that
     ["400 wrong /v1 logins from another address", async () => summary(await wrongLogins(rt.info.http, 400, { concurrency: 4, from: "127.0.0.2" }))],
-    ["40 heavy history queries, 20 at once", async () => summary(await heavyHistoryQueries(rt.info.http, 40, { concurrency: 20 }))],
+    ["40 heavy history queries, 20 at once", async () => summary(await heavyHistoryQueries(rt.info.http, 40, { concurrency: 20, headers: viewerHeaders(rt.dataDir) }))],
     [
       "a # subscriber that stops reading, 20,000 messages",
       async () => {

@@ -62,10 +62,10 @@ export function wrongLogins(httpUrl: string, count: number, options: { concurren
 
 /** Heavy history queries (every topic, the largest answer, the longest range the budget allows), `concurrency` at
  * once: their statuses. */
-export function heavyHistoryQueries(httpUrl: string, count: number, options: { concurrency?: number; from?: string } = {}): Promise<number[]> {
+export function heavyHistoryQueries(httpUrl: string, count: number, options: { concurrency?: number; from?: string; headers?: Record<string, string> } = {}): Promise<number[]> {
   const since = Date.now() - 30 * 86_400_000;
   return pool(count, options.concurrency ?? 20, () =>
-    request(`${httpUrl}/api/history?topic=%23&from=${since}&limit=10000`, { from: options.from }).then(
+    request(`${httpUrl}/api/history?topic=%23&from=${since}&limit=10000`, { from: options.from, headers: options.headers }).then(
       (a) => a.status,
       () => 0,
     ),

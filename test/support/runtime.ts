@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ApiTokens } from "../../nodes/lib/security/api-tokens";
 
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
 export const CLI = path.join(ROOT, "dist", "nodes", "lib", "runtime", "cli.js");
@@ -103,6 +104,13 @@ export async function adminToken(http: string): Promise<string> {
     body: new URLSearchParams({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password: "test-admin-password" }),
   });
   return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** Headers for the runtime's history API as a viewer (a token made with the runtime's own secret in its data dir,
+ * as POST /api/auth would give a viewer). */
+export function viewerHeaders(dataDir: string): Record<string, string> {
+  const { token } = ApiTokens.forDataDir(dataDir, { now: () => Date.now() }).issue({ name: "test-viewer", role: "viewer" });
+  return { authorization: `Bearer ${token}` };
 }
 
 export type FlowNodes = Array<Record<string, unknown>>;

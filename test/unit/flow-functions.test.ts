@@ -42,7 +42,7 @@ class FunctionNode {
 
   send(msg: Record<string, unknown>): unknown {
     const store = (m: Map<string, unknown>) => ({ get: (k: string) => m.get(k), set: (k: string, v: unknown) => void m.set(k, v) });
-    const pifog = functionContext();
+    const pifog = functionContext({ historyHeaders: () => ({ authorization: "Bearer a-test-token" }) });
     const node = {
       warn: (t: string) => this.warnings.push(t),
       error: (t: string) => this.errors.push(t),

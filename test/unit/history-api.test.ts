@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
 import http from "node:http";
 import express from "express";
 import type { AuditEvent } from "../../nodes/lib/audit/audit";
+import { signToken } from "../../nodes/lib/accounts/jwt";
 import { historyRoutes } from "../../nodes/lib/history/http-api";
+import { ApiTokens } from "../../nodes/lib/security/api-tokens";
 import type { HistoryQuery, HistoryStore, StoredMessage } from "../../nodes/lib/history/types";
 import { until } from "../support/until";
 
@@ -32,6 +34,11 @@ describe("history API over HTTP", () => {
   /** Topics whose request reached the routes (the route queues it in the same tick), and whose caller hung up. */
   let arrived: string[];
   let closed: string[];
+  const now = { t: Date.parse("2026-12-06T12:00:00Z") };
+  const tokens = new ApiTokens("the hub's api secret", { now: () => now.t });
+  const viewer = tokens.issue({ name: "vera", role: "viewer" }).token;
+  /** fetch as the viewer vera */
+  const fetchAs = (url: string, init: RequestInit = {}, token = viewer) => fetch(url, { ...init, headers: { authorization: `Bearer ${token}` } });
 
   beforeEach(async () => {
     store = new HeldStore();
@@ -46,6 +53,7 @@ describe("history API over HTTP", () => {
       arrived.push(topic);
     });
     historyRoutes(app, () => [{ id: "h", store: store as unknown as HistoryStore }], {
+      auth: { tokens: () => tokens, audit: { record: (e) => audit.push(e) } },
       audit: { record: (e) => audit.push(e) },
       gate: { running: 1, queued: 1 },
     });
@@ -61,11 +69,11 @@ describe("history API over HTTP", () => {
   });
 
   it("runs one, queues one, and refuses the next with 503, Retry-After and a reason, audited", async () => {
-    const first = fetch(`${base}/api/history?topic=a`);
+    const first = fetchAs(`${base}/api/history?topic=a`);
     await until(() => store.asked.length === 1, "the first query to run");
-    const second = fetch(`${base}/api/history?topic=b`);
+    const second = fetchAs(`${base}/api/history?topic=b`);
     await until(() => arrived.includes("b"), "the second query to wait for its turn");
-    const third = await fetch(`${base}/api/history?topic=c`);
+    const third = await fetchAs(`${base}/api/history?topic=c`);
     assert.equal(third.status, 503);
     assert.match(third.headers.get("retry-after") ?? "", /^\d+$/);
     assert.match(((await third.json()) as { error: string }).error, /too many history queries at once/);
@@ -80,7 +88,7 @@ describe("history API over HTTP", () => {
   });
 
   it("refuses a bad parameter with a 400 before any read, audited with who and why", async () => {
-    const res = await fetch(`${base}/api/history?topic=a%2F%23%2Fb`);
+    const res = await fetchAs(`${base}/api/history?topic=a%2F%23%2Fb`);
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: string }).error, /"#" must be alone in the last level/);
     assert.equal(store.asked.length, 0);
@@ -90,20 +98,49 @@ describe("history API over HTTP", () => {
   });
 
   it("does not read for a caller who hung up while waiting for a turn", async () => {
-    const first = fetch(`${base}/api/history?topic=a`);
+    const first = fetchAs(`${base}/api/history?topic=a`);
     await until(() => store.asked.length === 1, "the first query to run");
     const abort = new AbortController();
-    const second = fetch(`${base}/api/history?topic=b`, { signal: abort.signal }).catch(() => null);
+    const second = fetchAs(`${base}/api/history?topic=b`, { signal: abort.signal }).catch(() => null);
     await until(() => arrived.includes("b"), "the second query to wait for its turn");
     abort.abort();
     await second;
     await until(() => closed.includes("b"), "the server to see the second caller hang up");
     store.releaseAll();
     assert.equal((await first).status, 200);
-    const third = fetch(`${base}/api/history?topic=c`);
+    const third = fetchAs(`${base}/api/history?topic=c`);
     await until(() => store.asked.length >= 2, "the next query to run");
     store.releaseAll();
     assert.equal((await third).status, 200);
     assert.deepEqual(store.asked.map((q) => q.topic), [["a"], ["c"]], "b was never read");
+  });
+
+  describe("who may read", () => {
+    const refusedWith = async (token: string | null, why: RegExp) => {
+      const res = await fetch(`${base}/api/history?topic=a`, token === null ? {} : { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 401);
+      assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer realm="pifog"/);
+      assert.match(((await res.json()) as { error: string }).error, why);
+      assert.equal(store.asked.length, 0, "nothing was read");
+      assert.equal(audit.at(-1)?.event, "api.refused");
+      assert.match(String(audit.at(-1)?.reason), why);
+    };
+
+    it("refuses a request without a token, saying how to sign in", () => refusedWith(null, /POST \/api\/auth/));
+
+    it("refuses a forged token (signed with another secret)", () =>
+      refusedWith(new ApiTokens("an attacker's secret", { now: () => now.t }).issue({ name: "mallory", role: "admin" }).token, /invalid token signature/));
+
+    it("refuses an expired token", () =>
+      refusedWith(new ApiTokens("the hub's api secret", { now: () => now.t - 2 * 3_600_000 }).issue({ name: "vera", role: "viewer" }).token, /expired/));
+
+    it("refuses a /v1 account token, even one made with the same secret", () =>
+      refusedWith(signToken("0b3a2c1e-0000-4000-8000-000000000000", "the hub's api secret", now.t), /not for this API/));
+
+    it("refuses an altered token (the role raised)", () => {
+      const [h, p, sig] = viewer.split(".") as [string, string, string];
+      const claims = JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>;
+      return refusedWith(`${h}.${Buffer.from(JSON.stringify({ ...claims, role: "admin" })).toString("base64url")}.${sig}`, /invalid token signature/);
+    });
   });
 });

@@ -256,8 +256,9 @@ describe("views for the dashboard (nodes/lib/views)", () => {
     });
 
     it("asks the history for 24 hours of the contract's environment topics and draws what has values", () => {
-      const [temperature, humidity] = chartRequests("http://127.0.0.1:1880", T0);
+      const [temperature, humidity] = chartRequests("http://127.0.0.1:1880", T0, { authorization: "Bearer t" });
       assert.equal(temperature!.topic, "temperature");
+      assert.deepEqual(humidity!.headers, { authorization: "Bearer t" }, "the runtime's token goes with each request");
       const url = new URL(temperature!.url);
       assert.deepEqual(url.searchParams.getAll("topic"), [topics.environmentValue("+", "temperature"), "+/+/+/+/temperature"]);
       assert.equal(url.searchParams.get("from"), String(T0 - 86_400_000));

@@ -27,11 +27,15 @@ function mac(secret: string, data: string): Buffer {
   return crypto.createHmac("sha256", secret).update(data).digest();
 }
 
-export function signToken(accountId: string, secret: string, nowMs: number, lifetimeMs = DEFAULT_TOKEN_LIFETIME_MS): string {
+/** An HS256 token carrying `claims`, issued now and expiring after `lifetimeMs` (at least 1 s). */
+export function signJwt(claims: Record<string, unknown>, secret: string, nowMs: number, lifetimeMs: number): string {
   const iat = Math.floor(nowMs / 1000);
-  const claims: TokenClaims = { sub: accountId, accountId, iss: JWT_ISSUER, iat, exp: iat + Math.max(1, Math.round(lifetimeMs / 1000)) };
-  const body = `${HEADER}.${b64(JSON.stringify(claims))}`;
+  const body = `${HEADER}.${b64(JSON.stringify({ ...claims, iss: JWT_ISSUER, iat, exp: iat + Math.max(1, Math.round(lifetimeMs / 1000)) }))}`;
   return `${body}.${b64(mac(secret, body))}`;
+}
+
+export function signToken(accountId: string, secret: string, nowMs: number, lifetimeMs = DEFAULT_TOKEN_LIFETIME_MS): string {
+  return signJwt({ sub: accountId, accountId }, secret, nowMs, lifetimeMs);
 }
 
 function decodePart(part: string, what: string): Record<string, unknown> {
@@ -45,8 +49,8 @@ function decodePart(part: string, what: string): Record<string, unknown> {
   }
 }
 
-/** The token's claims when it is ours, unaltered and not expired; otherwise a TokenError. */
-export function verifyToken(token: string, secret: string, nowMs: number): TokenClaims {
+/** A token's claims when it is signed with `secret`, unaltered, has a subject and has not expired; otherwise a TokenError. */
+export function verifyJwt(token: string, secret: string, nowMs: number): Record<string, unknown> & { sub: string; exp: number } {
   const parts = token.split(".");
   if (parts.length !== 3) throw new TokenError("malformed token");
   const [header, payload, signature] = parts as [string, string, string];
@@ -60,6 +64,14 @@ export function verifyToken(token: string, secret: string, nowMs: number): Token
   if (typeof claims.sub !== "string" || claims.sub === "") throw new TokenError("token has no subject");
   if (typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) throw new TokenError("token has no expiry");
   if (Math.floor(nowMs / 1000) >= claims.exp) throw new TokenError("token expired");
+  return claims as Record<string, unknown> & { sub: string; exp: number };
+}
+
+/** A /v1 account token's claims when it is ours, unaltered and not expired; otherwise a TokenError. */
+export function verifyToken(token: string, secret: string, nowMs: number): TokenClaims {
+  const claims = verifyJwt(token, secret, nowMs);
+  // a token made for another API (it names its audience) is never an account's
+  if (claims.aud !== undefined) throw new TokenError("token is not for this API");
   return {
     sub: claims.sub,
     accountId: claims.sub,
@@ -71,7 +83,12 @@ export function verifyToken(token: string, secret: string, nowMs: number): Token
 
 /** `<dataDir>/jwt-secret`, made once with mode 0600. */
 export function jwtSecret(dataDir: string): string {
-  const file = path.join(dataDir, "jwt-secret");
+  return secretFile(dataDir, "jwt-secret");
+}
+
+/** A random secret kept in `<dataDir>/<name>`, made once with mode 0600 (the first process to make it wins). */
+export function secretFile(dataDir: string, name: string): string {
+  const file = path.join(dataDir, name);
   fs.mkdirSync(dataDir, { recursive: true });
   try {
     const secret = fs.readFileSync(file, "utf8").trim();

@@ -3,6 +3,7 @@
 // gate (query-gate.ts): a few at once, a few waiting, the rest told to come back (503, Retry-After).
 import type { Express, Request, Response } from "express";
 import type { Audit } from "../audit/audit";
+import { requireRole, type ApiAuthParts } from "../security/api-auth";
 import { systemClock, type Clock } from "../clock";
 import { answerFrom, type AnswerRequest } from "./answer";
 import { QueryBusy, QueryGate, DEFAULT_GATE, type QueryGateOptions } from "./query-gate";
@@ -15,12 +16,15 @@ export interface HistoryProvider {
 }
 
 export interface HistoryRoutesOptions {
+  /** Who may read: a viewer's bearer token at least (POST /api/auth). */
+  auth: ApiAuthParts;
   audit?: Pick<Audit, "record">;
   clock?: Clock;
   gate?: Partial<Omit<QueryGateOptions, "clock">>;
 }
 
-export function historyRoutes(app: Express, providers: () => HistoryProvider[], options: HistoryRoutesOptions = {}): void {
+export function historyRoutes(app: Express, providers: () => HistoryProvider[], options: HistoryRoutesOptions): void {
+  const reader = requireRole("viewer", options.auth);
   const clock = options.clock ?? systemClock;
   const gates = new WeakMap<HistoryStore, QueryGate>();
   const gateFor = (store: HistoryStore) => {
@@ -69,13 +73,13 @@ export function historyRoutes(app: Express, providers: () => HistoryProvider[], 
       );
   };
 
-  app.get("/api/history/topics", (req, res) => {
+  app.get("/api/history/topics", reader, (req, res) => {
     const store = storeFor(req);
     if (!store) return void res.status(503).json({ error: "no history node is running" });
     answer(req, res, store, { kind: "topics", limit: HISTORY_BUDGET.maxTopicList });
   });
 
-  app.get("/api/history", (req, res) => {
+  app.get("/api/history", reader, (req, res) => {
     const store = storeFor(req);
     if (!store) return void res.status(503).json({ error: "no history node is running" });
     let q;

@@ -3,7 +3,7 @@
 // and Mosquitto read the same bytes.
 import { X509Certificate as NodeX509, randomBytes, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
-import "./reflect-metadata";
+import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import type { PemPair } from "./types";
 import { IdentityError } from "./errors";

@@ -6,7 +6,7 @@
 // list, the signature, the time (±60 s) and that the nonce was not seen. Certificates are read with node:crypto and
 // @peculiar/x509; no ASN.1 of our own.
 import crypto from "node:crypto";
-import "./reflect-metadata";
+import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock";
 

@@ -7,7 +7,7 @@
 //   (`bundleTrust`, `RevocationList`);
 // - on a Pi without a bundle, nothing (`noTrust`): whatever needs a signature is refused, saying how to enrol it.
 import crypto from "node:crypto";
-import "./reflect-metadata";
+import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock";
 import { NonceCache, Verifier, type SignerInfo, type SigningIdentity } from "./signing";

@@ -5,6 +5,7 @@ import http from "node:http";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
+import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
 import { withLauncher, type PifogServices } from "../services";
 import type { PifogConfig } from "./config";
@@ -59,7 +60,12 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
         )
       : () => undefined;
   // the nodes find this broker (and know it is their own) in the services, never by its URL
-  const services = withLauncher(settings.pifogServices, { broker: { url: mqttUrl, embedded: broker }, safeState, trust: runtimeTrust.trust });
+  const services = withLauncher(settings.pifogServices, {
+    broker: { url: mqttUrl, embedded: broker },
+    safeState,
+    identities: runtimeTrust.directory,
+    trust: runtimeTrust.trust,
+  });
   settings.pifogServices = services;
 
   const app = express();
@@ -89,6 +95,16 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     editorLoginGuard({ throttle: services.signIn.editor, audit: services.audit, users: () => editorUsersOf(settings) }),
   );
   app.use(settings.httpAdminRoot, RED.httpAdmin);
+  // PiFog's own API (GET /api/history...) takes a bearer token: POST /api/auth gives one to a user of the identity
+  // store (`pifog user add`), wrong passwords limited like every other sign-in
+  app.use(
+    signInRoute({
+      tokens: () => services.apiTokens,
+      audit: services.audit,
+      throttle: services.signIn.users,
+      checkPassword: (name, password) => services.identities?.checkPassword(name, password) ?? Promise.resolve(null),
+    }),
+  );
   app.use(settings.httpNodeRoot, RED.httpNode);
 
   let httpPort: number;

@@ -29,13 +29,15 @@ export interface SignInThrottles {
   editor: LoginThrottle;
   /** The dashboard's operator gate. */
   operator: LoginThrottle;
+  /** POST /api/auth (the identity store's users, for PiFog's own API). */
+  users: LoginThrottle;
 }
 
 export function makeSignInThrottles(limits: SignInLimits, clock: Pick<Clock, "now">): SignInThrottles {
   const limit = (maxFailures: number): ThrottleLimits => ({ maxFailures, windowMs: WINDOW_MS, lockMs: limits.lockMs, maxLockMs: Math.max(MAX_LOCK_MS, limits.lockMs) });
   const make = () =>
     new LoginThrottle({ perAddress: limit(limits.addressAttempts), perUser: limit(limits.userAttempts), maxEntries: MAX_ENTRIES, now: () => clock.now() });
-  return { api: make(), editor: make(), operator: make() };
+  return { api: make(), editor: make(), operator: make(), users: make() };
 }
 
 export interface SignInRefusal {
@@ -54,7 +56,7 @@ export function throttledMessage(limit: "address" | "user", retryAfterMs: number
 }
 
 /** Writes a wrong (`auth.refused`) or throttled (`auth.throttled`) sign-in to the audit record. */
-export function auditSignIn(audit: Audit, r: SignInRefusal): void {
+export function auditSignIn(audit: Pick<Audit, "record">, r: SignInRefusal): void {
   const who = `${r.user}@${r.address}`;
   if (r.throttled) {
     audit.record({

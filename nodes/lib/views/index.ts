@@ -1,7 +1,7 @@
 // What the shipped flows' function nodes use, as `global.get("pifog")` (settings.ts puts it in
 // functionGlobalContext): the contract's topic builders, so no function node builds a topic by hand, and the
 // dashboard views, so what stays in a function node is the glue a reader takes in at a glance. Everything here is
-// a pure function or constant data: the state stays in each node's context.
+// a pure function or constant data (or, for `history`, what the runtime lends): the state stays in each node's context.
 import { cameraTopics, powerTopics, topics } from "../contract";
 import { alertAck, alertsModel, updateAlertsView } from "./alerts";
 import { updateDoorsView } from "./doors";
@@ -13,9 +13,16 @@ import { chartData, chartRequests, latestReadings } from "./readings";
 import { slackDoorReply, slackOpenDoor, slackTakePicture, slackVisitor } from "./slack";
 import { simulatorInput, simulatorModel, updateSimulatorView } from "./simulator";
 
-export function functionContext() {
+/** What the runtime lends its flows' function nodes. */
+export interface FunctionContextParts {
+  /** Headers that let the flows' own HTTP requests read the runtime's history API (a short-lived viewer token). */
+  historyHeaders: () => Record<string, string>;
+}
+
+export function functionContext(parts: FunctionContextParts) {
   return Object.freeze({
     topics,
+    history: Object.freeze({ headers: parts.historyHeaders }),
     powerTopics,
     cameraTopics,
     views: Object.freeze({

@@ -43,12 +43,17 @@ export function latestReadings(msg: { statusCode?: unknown; payload?: unknown },
 }
 
 /** The chart queries: every StatusPi's and every IoTitan sensor's temperature, and the same for humidity. */
-export function chartRequests(httpUrl: string, now: number): Array<{ url: string; method: "GET"; topic: "temperature" | "humidity" }> {
+export function chartRequests(
+  httpUrl: string,
+  now: number,
+  headers: Record<string, string>,
+): Array<{ url: string; method: "GET"; headers: Record<string, string>; topic: "temperature" | "humidity" }> {
   const base = `${httpUrl}/api/history?bucket=15m&from=${now - CHART_SPAN_MS}`;
   const q = (filters: string[]) => filters.map((t) => `&topic=${encodeURIComponent(t)}`).join("");
   return (["temperature", "humidity"] as const).map((quantity) => ({
     url: base + q([topics.environmentValue("+", quantity), `+/+/+/+/${quantity}`]),
     method: "GET",
+    headers,
     topic: quantity,
   }));
 }
