@@ -5,11 +5,14 @@
 //   enrolled (then every signed command is refused, saying how to enrol it).
 // And the hub's half of the revocation list's journey: it publishes the CA-signed list, retained, on
 // `trustTopics.crl` from the broker itself, again on every change, so each Pi follows revocations without a restart.
+import fs from "node:fs";
+import path from "node:path";
 import type { Clock } from "../clock";
 import { trustTopics } from "../contract";
 import type { PifogConfig } from "../runtime/config";
 import { ensureCa, ensureDevice } from "./admin";
-import { ownBundleDir, readBundle } from "./paths";
+import { writeFileAtomic } from "./files";
+import { identityPaths, ownBundleDir, readBundle } from "./paths";
 import { IdentityStore } from "./store";
 import { bundleTrust, directoryTrust, noTrust, type Trust } from "./trust";
 import type { IdentityDirectory } from "./types";
@@ -47,7 +50,26 @@ export async function openRuntimeTrust(
     return { trust: directoryTrust(directory, signer, clock), directory, close: () => directory.close() };
   }
   const bundle = readBundle(ownBundleDir(config.dataDir, config.deviceId, options.env ?? process.env));
-  return { trust: bundle ? bundleTrust(bundle, clock) : noTrust(), directory: null, close: () => undefined };
+  if (!bundle) return { trust: noTrust(), directory: null, close: () => undefined };
+  // the last revocation list taken is kept, so a restarted Pi honours it before the hub's retained one arrives
+  const kept = keptCrlFile(config.dataDir);
+  const trust = bundleTrust(bundle, clock, (pem) => {
+    try {
+      writeFileAtomic(kept, pem);
+    } catch (err) {
+      log(`PiFog: the revocation list could not be kept in ${kept}: ${(err as Error).message}`);
+    }
+  });
+  if (fs.existsSync(kept)) {
+    const r = await trust.acceptCrl(fs.readFileSync(kept, "utf8"));
+    if (!r.taken) log(`PiFog: the kept revocation list ${kept} was not taken: ${r.detail}`);
+  }
+  return { trust, directory: null, close: () => undefined };
+}
+
+/** Where a Pi keeps the last revocation list it took (its own; the hub's list is the store's crl.pem). */
+export function keptCrlFile(dataDir: string): string {
+  return path.join(identityPaths(dataDir).dir, "hub-crl.pem");
 }
 
 /** Anything that publishes as the broker itself (aedes' in-process publish: no client, so no client's ACL). */

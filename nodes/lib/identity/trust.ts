@@ -171,14 +171,18 @@ export function directoryTrust(directory: Pick<IdentityDirectory, "caCert" | "is
 }
 
 /** A Pi's trust: its bundle's CA and own identity; the revocations from the hub's revocation list topic; roles from
- * the certificates (their OU, written by the CA). */
-export function bundleTrust(bundle: SigningIdentity & { ca: string }, clock: Pick<Clock, "now">): Trust {
+ * the certificates (their OU, written by the CA). `kept`: called with each list taken (to keep it for the next start). */
+export function bundleTrust(bundle: SigningIdentity & { ca: string }, clock: Pick<Clock, "now">, kept?: (pem: string) => void): Trust {
   const revocations = new RevocationList(bundle.ca);
   return makeTrust({
     signer: bundle,
     caCert: bundle.ca,
     isRevoked: (serial) => revocations.isRevoked(serial),
-    acceptCrl: (pem) => revocations.accept(pem),
+    acceptCrl: async (pem) => {
+      const r = await revocations.accept(pem);
+      if (r.taken) kept?.(pem);
+      return r;
+    },
     clock,
   });
 }
