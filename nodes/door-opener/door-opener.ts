@@ -136,7 +136,10 @@ function defineDoorOpener(RED: NodeAPI) {
 
       const trust = servicesOf(RED).trust;
       const verifier = trust.verifier(mayCommandDoor, this.id);
-      if (!verifier) this.warn(RED._("door-opener.errors.no-ca", { detail: trust.missing ?? "" }));
+      if (!verifier) {
+        this.warn(RED._("door-opener.errors.no-ca", { detail: trust.missing ?? "" }));
+        if (this.output) this.show("warn", RED._("door-opener.status.no-ca"));
+      }
       this.followRevocations(device, trust);
 
       const onCommand = (command: Command, source: "native" | "compat", raw?: Buffer) => {
