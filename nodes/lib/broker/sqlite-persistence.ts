@@ -1,0 +1,622 @@
+// The embedded broker's memory across restarts: an aedes 1.x (async) persistence on better-sqlite3, built as
+// aedes-persistence 11's in-memory asyncPersistence.js is (every read served from memory, subscriptions matched
+// in a QlobberSub), with every change also written to SQLite, so that a SIGTERM, a SIGKILL or a power cut loses
+// nothing the broker has acknowledged.
+//
+// What is stored where (`<data dir>/broker.db`, 0600, WAL, synchronous FULL by default):
+//   retained       topic → the retained PUBLISH (v8-serialised packet); an empty payload deletes it.
+//   subscriptions  (client id, filter) → QoS, the MQTT 5 options and subscription identifier (v8-serialised):
+//                  the sessions of clients that connected with clean session off, QoS 0 ones too (they are
+//                  restored on reconnect but never matched for queuing, as asyncPersistence does).
+//   outgoing       (client id, seq) → a message queued for a persistent session, in order (seq), with the packet
+//                  identifier it was last sent with (message_id; NULL until sent), or the PUBREL that replaced
+//                  a QoS 2 message once its PUBREC came. A PUBACK / PUBCOMP deletes the row.
+//   incoming       (client id, packet id) → a QoS 2 PUBLISH received and not yet released (PUBREL).
+//   wills          client id → the will of a connected client, with the broker id that holds it.
+//   journal        id → a QoS 1 PUBLISH the broker is about to acknowledge (see journal() below): written and
+//                  committed before the PUBACK, deleted in the same transaction that queues it for the
+//                  persistent sessions; whatever is left on start (a crash in between) is published again.
+// In memory (rebuilt from the tables on setup()): the same, plus the QlobberSub of QoS > 0 subscriptions that
+// subscriptionsByTopic() matches against, and the broker's message counter moved past every stored message of
+// this broker (a restarted aedes counts from 0 again; an old queued message must not share a new one's number).
+//
+// Writes: each method changes memory at once (so reads right after see it, as in asyncPersistence) and hands its
+// statements to a group commit (group-commit.ts): one transaction per turn of the event loop; the method's
+// promise resolves only when that transaction has committed.
+import type Database from "better-sqlite3";
+import type { Statement } from "better-sqlite3";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import v8 from "node:v8";
+import { QlobberTrue } from "qlobber";
+import QlobberSub from "qlobber/aedes/qlobber-sub";
+import { PRIVATE_FILE } from "../runtime/file-modes";
+import { GroupCommit } from "./group-commit";
+
+export type QoS = 0 | 1 | 2;
+
+export interface PersistenceClient {
+  readonly id: string;
+}
+
+/** A packet as aedes hands it over and gets it back: a PUBLISH (usually an aedes-packet), a PUBREL, a will. */
+export interface PersistedPacket {
+  cmd?: string;
+  topic?: string;
+  payload?: Buffer | string;
+  qos?: QoS;
+  retain?: boolean;
+  dup?: boolean;
+  messageId?: number;
+  brokerId?: string;
+  brokerCounter?: number;
+  clientId?: string;
+  [field: string]: unknown;
+}
+
+/** A subscription as a SUBSCRIBE carries it (and as subscriptionsByClient gives it back). */
+export interface ClientSubscription {
+  topic: string;
+  qos: QoS;
+  rh?: number;
+  rap?: boolean;
+  nl?: boolean;
+  subscriptionIdentifier?: number;
+}
+
+/** A subscription matched by topic, for queuing. */
+export interface TopicSubscription {
+  clientId: string;
+  topic: string;
+  qos?: number;
+  rh?: number;
+  rap?: boolean;
+  nl?: boolean;
+}
+
+/** What the persistence needs of aedes (the abstract test suite's stand-in has the same). */
+export interface PersistenceBroker {
+  readonly id: string;
+  counter: number;
+  publish(packet: PersistedPacket, done: (err?: Error | null) => void): void;
+}
+
+export interface SqlitePersistenceOptions {
+  /** The database file; its folder is made if missing. */
+  file: string;
+  /** "full" (default): a committed write survives a power cut; "normal": a crash of the process, not of the
+   * machine (WAL). */
+  synchronous?: "full" | "normal";
+}
+
+type SubscriptionRecord = Omit<ClientSubscription, "topic">;
+
+interface QueueEntry {
+  readonly seq: number;
+  packet: PersistedPacket;
+}
+
+const QLOBBER_OPTIONS = { wildcard_one: "+", wildcard_some: "#", separator: "/" };
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS retained (id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE, packet BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS subscriptions (
+  id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, topic TEXT NOT NULL, qos INTEGER NOT NULL, record BLOB NOT NULL,
+  UNIQUE (client_id, topic)
+);
+CREATE TABLE IF NOT EXISTS outgoing (
+  client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER, packet BLOB NOT NULL, PRIMARY KEY (client_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS incoming (
+  client_id TEXT NOT NULL, message_id INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (client_id, message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, packet BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, packet BLOB NOT NULL);
+`;
+
+const encode = (value: unknown): Buffer => v8.serialize(value);
+const decode = <T>(blob: Buffer): T => v8.deserialize(blob) as T;
+
+/** What `new Packet(original)` of aedes-packet makes (asyncPersistence's copy for a queue): the same fields, the
+ * packet identifier left to the sender. */
+function queuedCopy(original: PersistedPacket): PersistedPacket {
+  const packet: PersistedPacket = {};
+  for (const field of ["clientId", "nl", "properties", "messageExpiry"]) {
+    if (Object.prototype.hasOwnProperty.call(original, field)) packet[field] = original[field];
+  }
+  packet.cmd = original.cmd || "publish";
+  packet.brokerId = original.brokerId || undefined;
+  packet.brokerCounter = original.brokerCounter || 0;
+  packet.topic = original.topic;
+  packet.payload = original.payload || Buffer.alloc(0);
+  packet.qos = original.qos || 0;
+  packet.retain = original.retain || false;
+  packet.dup = original.dup || false;
+  if (packet.qos > 0 || packet.cmd !== "publish") packet.messageId = undefined;
+  return packet;
+}
+
+function* retainedMatching(retained: Map<string, PersistedPacket>, patterns: readonly string[]): Generator<PersistedPacket> {
+  for (const pattern of patterns) {
+    const qlobber = new QlobberTrue(QLOBBER_OPTIONS);
+    qlobber.add(pattern);
+    for (const [topic, packet] of retained) if (qlobber.test(topic)) yield packet;
+  }
+}
+
+interface Statements {
+  putRetained: Statement;
+  delRetained: Statement;
+  putSubscription: Statement;
+  delSubscription: Statement;
+  delClientSubscriptions: Statement;
+  putOutgoing: Statement;
+  setOutgoingId: Statement;
+  replaceOutgoing: Statement;
+  delOutgoing: Statement;
+  putIncoming: Statement;
+  delIncoming: Statement;
+  delClientIncoming: Statement;
+  putWill: Statement;
+  delWill: Statement;
+  putJournal: Statement;
+  delJournal: Statement;
+}
+
+interface Store {
+  db: Database.Database;
+  sql: Statements;
+  commit: GroupCommit;
+}
+
+export class SqlitePersistence {
+  private readonly retained = new Map<string, PersistedPacket>();
+  private readonly subscriptions = new Map<string, Map<string, SubscriptionRecord>>();
+  private readonly outgoing = new Map<string, QueueEntry[]>();
+  private readonly incoming = new Map<string, Map<number, PersistedPacket>>();
+  private readonly wills = new Map<string, PersistedPacket>();
+  private readonly trie = new QlobberSub(QLOBBER_OPTIONS);
+  /** The journal rows of PUBLISHes on their way to the queues, by their payload (aedes keeps that object). */
+  private readonly journaled = new WeakMap<object, number[]>();
+  private clientsCount = 0;
+  private seq = 0;
+  private journalId = 0;
+  private destroyed = false;
+  private store: Store | null = null;
+  private currentBroker: PersistenceBroker | null = null;
+
+  constructor(private readonly options: SqlitePersistenceOptions) {}
+
+  /** The broker it serves (the abstract test suite reads it). */
+  get broker(): PersistenceBroker | null {
+    return this.currentBroker;
+  }
+
+  /** Transactions committed so far. */
+  get commits(): number {
+    return this.store?.commit.commits ?? 0;
+  }
+
+  async setup(broker: PersistenceBroker): Promise<void> {
+    this.currentBroker = broker;
+    this.store = this.open();
+    const pending = this.restore(broker);
+    await this.replay(broker, pending);
+  }
+
+  private open(): Store {
+    const file = path.resolve(this.options.file);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // loaded on first use, as the other stores do: a runtime on another broker never loads the native module
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const BetterSqlite3 = require("better-sqlite3") as typeof Database;
+    const db = new BetterSqlite3(file);
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${this.options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    db.exec(SCHEMA);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        fs.chmodSync(f, PRIVATE_FILE);
+      } catch {
+        // not there (yet): the process umask makes it private when it comes
+      }
+    }
+    const sql: Statements = {
+      putRetained: db.prepare("INSERT INTO retained (topic, packet) VALUES (?, ?) ON CONFLICT (topic) DO UPDATE SET packet = excluded.packet"),
+      delRetained: db.prepare("DELETE FROM retained WHERE topic = ?"),
+      putSubscription: db.prepare(
+        "INSERT INTO subscriptions (client_id, topic, qos, record) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (client_id, topic) DO UPDATE SET qos = excluded.qos, record = excluded.record",
+      ),
+      delSubscription: db.prepare("DELETE FROM subscriptions WHERE client_id = ? AND topic = ?"),
+      delClientSubscriptions: db.prepare("DELETE FROM subscriptions WHERE client_id = ?"),
+      putOutgoing: db.prepare("INSERT INTO outgoing (client_id, seq, message_id, packet) VALUES (?, ?, ?, ?)"),
+      setOutgoingId: db.prepare("UPDATE outgoing SET message_id = ? WHERE client_id = ? AND seq = ?"),
+      replaceOutgoing: db.prepare("UPDATE outgoing SET message_id = ?, packet = ? WHERE client_id = ? AND seq = ?"),
+      delOutgoing: db.prepare("DELETE FROM outgoing WHERE client_id = ? AND seq = ?"),
+      putIncoming: db.prepare("INSERT OR REPLACE INTO incoming (client_id, message_id, packet) VALUES (?, ?, ?)"),
+      delIncoming: db.prepare("DELETE FROM incoming WHERE client_id = ? AND message_id = ?"),
+      delClientIncoming: db.prepare("DELETE FROM incoming WHERE client_id = ?"),
+      putWill: db.prepare("INSERT OR REPLACE INTO wills (client_id, packet) VALUES (?, ?)"),
+      delWill: db.prepare("DELETE FROM wills WHERE client_id = ?"),
+      putJournal: db.prepare("INSERT INTO journal (id, packet) VALUES (?, ?)"),
+      delJournal: db.prepare("DELETE FROM journal WHERE id = ?"),
+    };
+    return { db, sql, commit: new GroupCommit(db) };
+  }
+
+  /** Memory from the tables; returns the journal's PUBLISHes to publish again. */
+  private restore(broker: PersistenceBroker): Array<{ id: number; packet: PersistedPacket }> {
+    const { db } = this.store!;
+    let counter = 0;
+    const seen = (packet: PersistedPacket) => {
+      if (packet.brokerId === broker.id && typeof packet.brokerCounter === "number" && packet.brokerCounter > counter) counter = packet.brokerCounter;
+    };
+    for (const row of db.prepare("SELECT topic, packet FROM retained ORDER BY id").iterate() as Iterable<{ topic: string; packet: Buffer }>) {
+      const packet = decode<PersistedPacket>(row.packet);
+      this.retained.set(row.topic, packet);
+      seen(packet);
+    }
+    const subs = db.prepare("SELECT client_id, topic, record FROM subscriptions ORDER BY id").iterate() as Iterable<{ client_id: string; topic: string; record: Buffer }>;
+    for (const row of subs) this.addSubscription(row.client_id, row.topic, decode<SubscriptionRecord>(row.record));
+    const queued = db.prepare("SELECT client_id, seq, message_id, packet FROM outgoing ORDER BY client_id, seq").iterate() as Iterable<{
+      client_id: string;
+      seq: number;
+      message_id: number | null;
+      packet: Buffer;
+    }>;
+    for (const row of queued) {
+      const packet = decode<PersistedPacket>(row.packet);
+      if (row.message_id !== null) packet.messageId = row.message_id;
+      this.queueOf(row.client_id).push({ seq: row.seq, packet });
+      if (row.seq > this.seq) this.seq = row.seq;
+      seen(packet);
+    }
+    const received = db.prepare("SELECT client_id, message_id, packet FROM incoming").iterate() as Iterable<{ client_id: string; message_id: number; packet: Buffer }>;
+    for (const row of received) {
+      const packet = decode<PersistedPacket>(row.packet);
+      this.incomingOf(row.client_id).set(row.message_id, packet);
+      seen(packet);
+    }
+    for (const row of db.prepare("SELECT client_id, packet FROM wills").iterate() as Iterable<{ client_id: string; packet: Buffer }>) {
+      this.wills.set(row.client_id, decode<PersistedPacket>(row.packet));
+    }
+    const journal = (db.prepare("SELECT id, packet FROM journal ORDER BY id").all() as Array<{ id: number; packet: Buffer }>).map((row) => ({
+      id: row.id,
+      packet: decode<PersistedPacket>(row.packet),
+    }));
+    this.journalId = journal.reduce((max, j) => Math.max(max, j.id), 0);
+    if (broker.counter < counter) broker.counter = counter;
+    return journal;
+  }
+
+  /** The journal's PUBLISHes, acknowledged before a crash and maybe never queued: through the broker again (the
+   * queuing deletes each row, as it does for a new PUBLISH). */
+  private async replay(broker: PersistenceBroker, pending: Array<{ id: number; packet: PersistedPacket }>): Promise<void> {
+    await Promise.all(
+      pending.map(
+        ({ id, packet }) =>
+          new Promise<void>((resolve, reject) => {
+            if (packet.payload && typeof packet.payload === "object") this.journaled.set(packet.payload, [id]);
+            broker.publish(packet, (err) => (err ? reject(err) : resolve()));
+          }),
+      ),
+    );
+  }
+
+  private write(op: () => void): Promise<void> {
+    if (!this.store) return Promise.reject(new Error("the broker's store is not open"));
+    return this.store.commit.write(op);
+  }
+
+  private get sql(): Statements {
+    if (!this.store) throw new Error("the broker's store is not open");
+    return this.store.sql;
+  }
+
+  // ---- the journal: nothing acknowledged is lost ------------------------------------------------------------
+
+  /**
+   * aedes sends a QoS 1 PUBACK before it queues the message for offline sessions (or stores it as retained). The
+   * embedded broker calls this while it authorises the PUBLISH, and holds the PUBACK until the promise resolves:
+   * the message is then in the journal, until the transaction that queues it deletes it. A PUBLISH that no
+   * persistent session subscribes to and that is not retained needs nothing (undefined: no wait).
+   */
+  journal(packet: PersistedPacket): Promise<void> | undefined {
+    if (packet.qos !== 1 || !this.store || this.destroyed || !packet.topic) return undefined;
+    if (!packet.retain && this.trie.match(packet.topic).length === 0) return undefined;
+    const payload = packet.payload ?? Buffer.alloc(0);
+    if (typeof payload !== "object") return undefined;
+    const id = ++this.journalId;
+    const ids = this.journaled.get(payload);
+    if (ids) ids.push(id);
+    else this.journaled.set(payload, [id]);
+    const record: PersistedPacket = { topic: packet.topic, payload, qos: 1, retain: packet.retain === true };
+    if (packet.properties !== undefined) record.properties = packet.properties;
+    const blob = encode(record);
+    const { putJournal } = this.sql;
+    return this.write(() => putJournal.run(id, blob));
+  }
+
+  /** The journal row of this PUBLISH, taken (it is queued now). */
+  private takeJournaled(packet: PersistedPacket): number | undefined {
+    const payload = packet.payload;
+    if (!payload || typeof payload !== "object") return undefined;
+    const ids = this.journaled.get(payload);
+    const id = ids?.shift();
+    if (ids && ids.length === 0) this.journaled.delete(payload);
+    return id;
+  }
+
+  // ---- retained -----------------------------------------------------------------------------------------------
+
+  async storeRetained(pkt: PersistedPacket): Promise<void> {
+    const packet = { ...pkt };
+    const topic = packet.topic!;
+    const { putRetained, delRetained } = this.sql;
+    if (!packet.payload || packet.payload.length === 0) {
+      this.retained.delete(topic);
+      return this.write(() => delRetained.run(topic));
+    }
+    this.retained.set(topic, packet);
+    const blob = encode(packet);
+    return this.write(() => putRetained.run(topic, blob));
+  }
+
+  createRetainedStreamCombi(patterns: string[]): Readable {
+    return Readable.from(retainedMatching(this.retained, patterns));
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return Readable.from(retainedMatching(this.retained, [pattern]));
+  }
+
+  // ---- subscriptions ------------------------------------------------------------------------------------------
+
+  private addSubscription(clientId: string, topic: string, record: SubscriptionRecord): void {
+    let stored = this.subscriptions.get(clientId);
+    if (!stored) {
+      stored = new Map();
+      this.subscriptions.set(clientId, stored);
+      this.clientsCount++;
+    }
+    const previous = stored.get(topic);
+    if (record.qos > 0) {
+      this.trie.add(topic, { clientId, topic, qos: record.qos, rh: record.rh, rap: record.rap, nl: record.nl });
+    } else if (previous && previous.qos > 0) {
+      this.trie.remove(topic, { clientId, topic });
+    }
+    stored.set(topic, record);
+  }
+
+  async addSubscriptions(client: PersistenceClient, subs: readonly ClientSubscription[]): Promise<void> {
+    const rows: Array<[string, string, number, Buffer]> = [];
+    for (const sub of subs) {
+      const record: SubscriptionRecord = { qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };
+      // the MQTT 5 subscription identifier only when there is one, as asyncPersistence keeps it
+      if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier;
+      this.addSubscription(client.id, sub.topic, record);
+      rows.push([client.id, sub.topic, sub.qos, encode(record)]);
+    }
+    const { putSubscription } = this.sql;
+    return this.write(() => {
+      for (const row of rows) putSubscription.run(...row);
+    });
+  }
+
+  async removeSubscriptions(client: PersistenceClient, topics: readonly string[]): Promise<void> {
+    const stored = this.subscriptions.get(client.id);
+    if (!stored) return;
+    const removed: string[] = [];
+    for (const topic of topics) {
+      const sub = stored.get(topic);
+      if (sub === undefined) continue;
+      if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
+      stored.delete(topic);
+      removed.push(topic);
+    }
+    if (stored.size === 0) {
+      this.clientsCount--;
+      this.subscriptions.delete(client.id);
+    }
+    if (removed.length === 0) return;
+    const { delSubscription } = this.sql;
+    return this.write(() => {
+      for (const topic of removed) delSubscription.run(client.id, topic);
+    });
+  }
+
+  async subscriptionsByClient(client: PersistenceClient): Promise<ClientSubscription[]> {
+    const subs: ClientSubscription[] = [];
+    for (const [topic, record] of this.subscriptions.get(client.id) ?? []) subs.push({ topic, ...record });
+    return subs;
+  }
+
+  async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
+    return { subsCount: this.trie.subscriptionsCount, clientsCount: this.clientsCount };
+  }
+
+  async subscriptionsByTopic(pattern: string): Promise<TopicSubscription[]> {
+    return this.trie.match(pattern);
+  }
+
+  async cleanSubscriptions(client: PersistenceClient): Promise<void> {
+    const stored = this.subscriptions.get(client.id);
+    if (!stored) return;
+    for (const [topic, sub] of stored) if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
+    this.clientsCount--;
+    this.subscriptions.delete(client.id);
+    const { delClientSubscriptions } = this.sql;
+    return this.write(() => delClientSubscriptions.run(client.id));
+  }
+
+  getClientList(topic: string): Readable {
+    const subscriptions = this.subscriptions;
+    return Readable.from(
+      (function* () {
+        for (const [clientId, topics] of subscriptions) if (topics.has(topic)) yield clientId;
+      })(),
+    );
+  }
+
+  // ---- outgoing queues ----------------------------------------------------------------------------------------
+
+  private queueOf(clientId: string): QueueEntry[] {
+    let queue = this.outgoing.get(clientId);
+    if (!queue) {
+      queue = [];
+      this.outgoing.set(clientId, queue);
+    }
+    return queue;
+  }
+
+  async outgoingEnqueue(sub: { clientId: string }, packet: PersistedPacket): Promise<void> {
+    return this.outgoingEnqueueCombi([sub], packet);
+  }
+
+  async outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: PersistedPacket): Promise<void> {
+    const journalId = this.takeJournaled(packet);
+    if (subs.length === 0 && journalId === undefined) return;
+    const rows: Array<[string, number, number | null]> = [];
+    let blob: Buffer | null = null;
+    for (const sub of subs) {
+      const entry: QueueEntry = { seq: ++this.seq, packet: queuedCopy(packet) };
+      this.queueOf(sub.clientId).push(entry);
+      blob ??= encode(entry.packet);
+      rows.push([sub.clientId, entry.seq, entry.packet.messageId ?? null]);
+    }
+    const { putOutgoing, delJournal } = this.sql;
+    return this.write(() => {
+      for (const [clientId, seq, messageId] of rows) putOutgoing.run(clientId, seq, messageId, blob);
+      if (journalId !== undefined) delJournal.run(journalId);
+    });
+  }
+
+  async outgoingUpdate(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    const queue = this.queueOf(client.id);
+    const { setOutgoingId, replaceOutgoing } = this.sql;
+    for (const entry of queue) {
+      const queued = entry.packet;
+      if (queued.brokerId === packet.brokerId) {
+        if (queued.brokerCounter === packet.brokerCounter) {
+          queued.messageId = packet.messageId;
+          const messageId = packet.messageId ?? null;
+          return this.write(() => setOutgoingId.run(messageId, client.id, entry.seq));
+        }
+        // packet identifiers wrap at 65535: same broker, other counter, same identifier is another message
+      } else if (queued.messageId === packet.messageId) {
+        // a PUBREL (no broker id) takes the place of the QoS 2 PUBLISH it releases
+        entry.packet = packet;
+        const blob = encode(packet);
+        const messageId = packet.messageId ?? null;
+        return this.write(() => replaceOutgoing.run(messageId, blob, client.id, entry.seq));
+      }
+    }
+    throw new Error("no such packet");
+  }
+
+  async outgoingClearMessageId(client: PersistenceClient, packet: PersistedPacket): Promise<PersistedPacket | undefined> {
+    const queue = this.queueOf(client.id);
+    const messageId = packet.messageId;
+    const i = queue.findIndex((entry) => entry.packet.messageId === messageId);
+    if (i < 0) return undefined;
+    const [entry] = queue.splice(i, 1);
+    const { delOutgoing } = this.sql;
+    await this.write(() => delOutgoing.run(client.id, entry!.seq));
+    return entry!.packet;
+  }
+
+  outgoingStream(client: PersistenceClient): Readable {
+    // a copy of the queue as it is now: clearing while streaming must not skip an entry
+    return Readable.from((this.outgoing.get(client.id) ?? []).map((entry) => entry.packet));
+  }
+
+  // ---- incoming QoS 2 ------------------------------------------------------------------------------------------
+
+  private incomingOf(clientId: string): Map<number, PersistedPacket> {
+    let store = this.incoming.get(clientId);
+    if (!store) {
+      store = new Map();
+      this.incoming.set(clientId, store);
+    }
+    return store;
+  }
+
+  async incomingStorePacket(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    const messageId = packet.messageId!;
+    const stored = queuedCopy(packet);
+    stored.messageId = messageId;
+    this.incomingOf(client.id).set(messageId, stored);
+    const blob = encode(stored);
+    const { putIncoming } = this.sql;
+    return this.write(() => putIncoming.run(client.id, messageId, blob));
+  }
+
+  async incomingGetPacket(client: PersistenceClient, packet: PersistedPacket): Promise<PersistedPacket> {
+    const stored = this.incoming.get(client.id)?.get(packet.messageId!);
+    if (!stored) throw new Error("no such packet");
+    return stored;
+  }
+
+  async incomingDelPacket(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    const store = this.incoming.get(client.id);
+    const messageId = packet.messageId!;
+    if (!store?.has(messageId)) throw new Error("no such packet");
+    store.delete(messageId);
+    const { delIncoming } = this.sql;
+    return this.write(() => delIncoming.run(client.id, messageId));
+  }
+
+  async cleanIncoming(client: PersistenceClient): Promise<void> {
+    if (!this.incoming.delete(client.id)) return;
+    const { delClientIncoming } = this.sql;
+    return this.write(() => delClientIncoming.run(client.id));
+  }
+
+  // ---- wills ------------------------------------------------------------------------------------------------------
+
+  async putWill(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    packet.brokerId = this.currentBroker?.id;
+    packet.clientId = client.id;
+    this.wills.set(client.id, packet);
+    const blob = encode(packet);
+    const { putWill } = this.sql;
+    return this.write(() => putWill.run(client.id, blob));
+  }
+
+  async getWill(client: PersistenceClient): Promise<PersistedPacket | undefined> {
+    return this.wills.get(client.id);
+  }
+
+  async delWill(client: PersistenceClient): Promise<PersistedPacket | undefined> {
+    const will = this.wills.get(client.id);
+    if (!this.wills.delete(client.id)) return undefined;
+    const { delWill } = this.sql;
+    await this.write(() => delWill.run(client.id));
+    return will;
+  }
+
+  /** The wills held by brokers not in `brokers` (aedes publishes those of brokers that stopped beating). */
+  streamWill(brokers: Record<string, unknown> = {}): Readable {
+    const wills = this.wills;
+    return Readable.from(
+      (function* () {
+        for (const will of wills.values()) if (!brokers[will.brokerId as string]) yield will;
+      })(),
+    );
+  }
+
+  // ---- the end ----------------------------------------------------------------------------------------------------
+
+  /** Commits what is waiting and closes the file. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) throw new Error("destroyed called twice!");
+    this.destroyed = true;
+    const store = this.store;
+    this.store = null;
+    if (!store) return;
+    store.commit.close();
+    store.db.close();
+  }
+}
