@@ -75,6 +75,15 @@ export interface TopicSubscription {
   nl?: boolean;
 }
 
+/** A PUBLISH as it arrives from a client (mqtt-packet's), as far as the journal keeps it. */
+export interface JournaledPublish {
+  topic: string;
+  payload: Buffer | string;
+  qos: number;
+  retain?: boolean;
+  properties?: object;
+}
+
 /** What the persistence needs of aedes (the abstract test suite's stand-in has the same). */
 export interface PersistenceBroker {
   readonly id: string;
@@ -95,6 +104,11 @@ type SubscriptionRecord = Omit<ClientSubscription, "topic">;
 interface QueueEntry {
   readonly seq: number;
   packet: PersistedPacket;
+}
+
+/** The embedded broker's store in a data dir. */
+export function brokerStoreFile(dataDir: string): string {
+  return path.join(dataDir, "broker.db");
 }
 
 const QLOBBER_OPTIONS = { wildcard_one: "+", wildcard_some: "#", separator: "/" };
@@ -323,7 +337,7 @@ export class SqlitePersistence {
    * the message is then in the journal, until the transaction that queues it deletes it. A PUBLISH that no
    * persistent session subscribes to and that is not retained needs nothing (undefined: no wait).
    */
-  journal(packet: PersistedPacket): Promise<void> | undefined {
+  journal(packet: JournaledPublish): Promise<void> | undefined {
     if (packet.qos !== 1 || !this.store || this.destroyed || !packet.topic) return undefined;
     if (!packet.retain && this.trie.match(packet.topic).length === 0) return undefined;
     const payload = packet.payload ?? Buffer.alloc(0);
@@ -609,9 +623,9 @@ export class SqlitePersistence {
 
   // ---- the end ----------------------------------------------------------------------------------------------------
 
-  /** Commits what is waiting and closes the file. */
+  /** Commits what is waiting and closes the file (again: nothing to do). */
   async destroy(): Promise<void> {
-    if (this.destroyed) throw new Error("destroyed called twice!");
+    if (this.destroyed) return;
     this.destroyed = true;
     const store = this.store;
     this.store = null;
