@@ -10,10 +10,14 @@
 //                  restored on reconnect but never matched for queuing, as asyncPersistence does).
 //   outgoing       (client id, seq) → a message queued for a persistent session, in order (seq), with the packet
 //                  identifier it was last sent with (message_id; NULL until sent), or the PUBREL that replaced
-//                  a QoS 2 message once its PUBREC came. A PUBACK / PUBCOMP deletes the row.
+//                  a QoS 2 message once its PUBREC came. A PUBACK / PUBCOMP deletes the row. An aedes packet is
+//                  kept in columns (topic, payload as BLOB or TEXT as it came, qos, retain and dup flags, broker
+//                  id and counter; MQTT 5 properties and other extras v8-serialised in `extra`); anything else
+//                  (a PUBREL) whole in `extra`, flags NULL.
 //   incoming       (client id, packet id) → a QoS 2 PUBLISH received and not yet released (PUBREL).
 //   wills          client id → the will of a connected client, with the broker id that holds it.
-//   journal        id → a QoS 1 PUBLISH the broker is about to acknowledge (see journal() below): written and
+//   journal        id → a QoS 1 PUBLISH (topic, payload, retain, MQTT 5 properties) the broker is about to
+//                  acknowledge (see journal() below): written and
 //                  committed before the PUBACK, deleted in the same transaction that queues it for the
 //                  persistent sessions; whatever is left on start (a crash in between) is published again.
 // In memory (rebuilt from the tables on setup()): the same, plus the QlobberSub of QoS > 0 subscriptions that
@@ -22,7 +26,8 @@
 //
 // Writes: each method changes memory at once (so reads right after see it, as in asyncPersistence) and hands its
 // statements to a group commit (group-commit.ts): one transaction per turn of the event loop; the method's
-// promise resolves only when that transaction has committed.
+// promise resolves only when what it records is committed: by that transaction, or, for the queuing of a
+// journaled QoS 1 message, by the journal's (committed before the PUBACK; the queuing deletes the row).
 import type Database from "better-sqlite3";
 import type { Statement } from "better-sqlite3";
 import fs from "node:fs";
@@ -120,13 +125,14 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   UNIQUE (client_id, topic)
 );
 CREATE TABLE IF NOT EXISTS outgoing (
-  client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER, packet BLOB NOT NULL, PRIMARY KEY (client_id, seq)
+  client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER, cmd TEXT NOT NULL, topic TEXT, payload,
+  qos INTEGER, flags INTEGER, broker_id TEXT, broker_counter INTEGER, extra BLOB, PRIMARY KEY (client_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incoming (
   client_id TEXT NOT NULL, message_id INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (client_id, message_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, packet BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, packet BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload, retain INTEGER NOT NULL, properties BLOB);
 `;
 
 const encode = (value: unknown): Buffer => v8.serialize(value);
@@ -148,6 +154,79 @@ function queuedCopy(original: PersistedPacket): PersistedPacket {
   packet.retain = original.retain || false;
   packet.dup = original.dup || false;
   if (packet.qos > 0 || packet.cmd !== "publish") packet.messageId = undefined;
+  return packet;
+}
+
+/** An outgoing row's packet columns: cmd, topic, payload, qos, flags, broker id, broker counter, extra. */
+type PacketColumns = [string, string | null, Buffer | string | null, number | null, number | null, string | null, number | null, Buffer | null];
+
+interface OutgoingRow {
+  client_id: string;
+  seq: number;
+  message_id: number | null;
+  cmd: string;
+  topic: string | null;
+  payload: Buffer | string | null;
+  qos: number | null;
+  flags: number | null;
+  broker_id: string | null;
+  broker_counter: number | null;
+  extra: Buffer | null;
+}
+
+interface JournalRow {
+  id: number;
+  topic: string;
+  payload: Buffer | string;
+  retain: number;
+  properties: Buffer | null;
+}
+
+const RETAIN = 1;
+const DUP = 2;
+/** The fields of queuedCopy's packet kept in columns, and those that go in `extra` when present. */
+const COLUMN_FIELDS = new Set(["cmd", "brokerId", "brokerCounter", "topic", "payload", "qos", "retain", "dup", "messageId"]);
+const EXTRA_FIELDS = ["clientId", "nl", "properties", "messageExpiry"];
+
+/** A queued packet as columns: an aedes PUBLISH in its own columns (no serialising on the hot path), anything
+ * else whole in `extra` with flags NULL. */
+function toColumns(packet: PersistedPacket): PacketColumns {
+  const keys = Object.keys(packet);
+  const plain =
+    packet.cmd === "publish" &&
+    typeof packet.topic === "string" &&
+    (Buffer.isBuffer(packet.payload) || typeof packet.payload === "string") &&
+    [...COLUMN_FIELDS].every((f) => keys.includes(f)) &&
+    keys.every((k) => COLUMN_FIELDS.has(k) || EXTRA_FIELDS.includes(k));
+  if (!plain) return [String(packet.cmd ?? ""), null, null, null, null, null, null, encode(packet)];
+  let extra: Record<string, unknown> | null = null;
+  for (const f of EXTRA_FIELDS) if (keys.includes(f)) (extra ??= {})[f] = packet[f];
+  const flags = (packet.retain ? RETAIN : 0) | (packet.dup ? DUP : 0);
+  return [
+    "publish",
+    packet.topic!,
+    packet.payload!,
+    packet.qos ?? 0,
+    flags,
+    packet.brokerId ?? null,
+    packet.brokerCounter ?? null,
+    extra ? encode(extra) : null,
+  ];
+}
+
+function fromColumns(row: OutgoingRow): PersistedPacket {
+  if (row.flags === null) return decode<PersistedPacket>(row.extra!);
+  // the same fields, in the same order, as queuedCopy made them
+  const packet: PersistedPacket = row.extra ? decode<PersistedPacket>(row.extra) : {};
+  packet.cmd = row.cmd;
+  packet.brokerId = row.broker_id ?? undefined;
+  packet.brokerCounter = row.broker_counter ?? 0;
+  packet.topic = row.topic ?? undefined;
+  packet.payload = row.payload ?? Buffer.alloc(0);
+  packet.qos = (row.qos ?? 0) as QoS;
+  packet.retain = (row.flags & RETAIN) !== 0;
+  packet.dup = (row.flags & DUP) !== 0;
+  packet.messageId = undefined;
   return packet;
 }
 
@@ -245,16 +324,22 @@ export class SqlitePersistence {
       ),
       delSubscription: db.prepare("DELETE FROM subscriptions WHERE client_id = ? AND topic = ?"),
       delClientSubscriptions: db.prepare("DELETE FROM subscriptions WHERE client_id = ?"),
-      putOutgoing: db.prepare("INSERT INTO outgoing (client_id, seq, message_id, packet) VALUES (?, ?, ?, ?)"),
+      putOutgoing: db.prepare(
+        "INSERT INTO outgoing (client_id, seq, message_id, cmd, topic, payload, qos, flags, broker_id, broker_counter, extra) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
       setOutgoingId: db.prepare("UPDATE outgoing SET message_id = ? WHERE client_id = ? AND seq = ?"),
-      replaceOutgoing: db.prepare("UPDATE outgoing SET message_id = ?, packet = ? WHERE client_id = ? AND seq = ?"),
+      replaceOutgoing: db.prepare(
+        "UPDATE outgoing SET message_id = ?, cmd = ?, topic = ?, payload = ?, qos = ?, flags = ?, broker_id = ?, broker_counter = ?, extra = ? " +
+          "WHERE client_id = ? AND seq = ?",
+      ),
       delOutgoing: db.prepare("DELETE FROM outgoing WHERE client_id = ? AND seq = ?"),
       putIncoming: db.prepare("INSERT OR REPLACE INTO incoming (client_id, message_id, packet) VALUES (?, ?, ?)"),
       delIncoming: db.prepare("DELETE FROM incoming WHERE client_id = ? AND message_id = ?"),
       delClientIncoming: db.prepare("DELETE FROM incoming WHERE client_id = ?"),
       putWill: db.prepare("INSERT OR REPLACE INTO wills (client_id, packet) VALUES (?, ?)"),
       delWill: db.prepare("DELETE FROM wills WHERE client_id = ?"),
-      putJournal: db.prepare("INSERT INTO journal (id, packet) VALUES (?, ?)"),
+      putJournal: db.prepare("INSERT INTO journal (id, topic, payload, retain, properties) VALUES (?, ?, ?, ?, ?)"),
       delJournal: db.prepare("DELETE FROM journal WHERE id = ?"),
     };
     return { db, sql, commit: new GroupCommit(db) };
@@ -274,14 +359,9 @@ export class SqlitePersistence {
     }
     const subs = db.prepare("SELECT client_id, topic, record FROM subscriptions ORDER BY id").iterate() as Iterable<{ client_id: string; topic: string; record: Buffer }>;
     for (const row of subs) this.addSubscription(row.client_id, row.topic, decode<SubscriptionRecord>(row.record));
-    const queued = db.prepare("SELECT client_id, seq, message_id, packet FROM outgoing ORDER BY client_id, seq").iterate() as Iterable<{
-      client_id: string;
-      seq: number;
-      message_id: number | null;
-      packet: Buffer;
-    }>;
+    const queued = db.prepare("SELECT * FROM outgoing ORDER BY client_id, seq").iterate() as Iterable<OutgoingRow>;
     for (const row of queued) {
-      const packet = decode<PersistedPacket>(row.packet);
+      const packet = fromColumns(row);
       if (row.message_id !== null) packet.messageId = row.message_id;
       this.queueOf(row.client_id).push({ seq: row.seq, packet });
       if (row.seq > this.seq) this.seq = row.seq;
@@ -296,10 +376,11 @@ export class SqlitePersistence {
     for (const row of db.prepare("SELECT client_id, packet FROM wills").iterate() as Iterable<{ client_id: string; packet: Buffer }>) {
       this.wills.set(row.client_id, decode<PersistedPacket>(row.packet));
     }
-    const journal = (db.prepare("SELECT id, packet FROM journal ORDER BY id").all() as Array<{ id: number; packet: Buffer }>).map((row) => ({
-      id: row.id,
-      packet: decode<PersistedPacket>(row.packet),
-    }));
+    const journal = (db.prepare("SELECT * FROM journal ORDER BY id").all() as JournalRow[]).map((row) => {
+      const packet: PersistedPacket = { cmd: "publish", topic: row.topic, payload: row.payload, qos: 1, retain: row.retain === 1 };
+      if (row.properties) packet.properties = decode(row.properties);
+      return { id: row.id, packet };
+    });
     this.journalId = journal.reduce((max, j) => Math.max(max, j.id), 0);
     if (broker.counter < counter) broker.counter = counter;
     return journal;
@@ -346,11 +427,11 @@ export class SqlitePersistence {
     const ids = this.journaled.get(payload);
     if (ids) ids.push(id);
     else this.journaled.set(payload, [id]);
-    const record: PersistedPacket = { topic: packet.topic, payload, qos: 1, retain: packet.retain === true };
-    if (packet.properties !== undefined) record.properties = packet.properties;
-    const blob = encode(record);
+    const { topic } = packet;
+    const retain = packet.retain === true ? 1 : 0;
+    const properties = packet.properties === undefined ? null : encode(packet.properties);
     const { putJournal } = this.sql;
-    return this.write(() => putJournal.run(id, blob));
+    return this.write(() => putJournal.run(id, topic, payload, retain, properties));
   }
 
   /** The journal row of this PUBLISH, taken (it is queued now). */
@@ -375,7 +456,9 @@ export class SqlitePersistence {
     }
     this.retained.set(topic, packet);
     const blob = encode(packet);
-    return this.write(() => putRetained.run(topic, blob));
+    const committed = this.write(() => putRetained.run(topic, blob));
+    // journaled: on disk already, as for the queuing below
+    if (!(packet.payload && typeof packet.payload === "object" && this.journaled.has(packet.payload))) return committed;
   }
 
   createRetainedStreamCombi(patterns: string[]): Readable {
@@ -493,18 +576,21 @@ export class SqlitePersistence {
     const journalId = this.takeJournaled(packet);
     if (subs.length === 0 && journalId === undefined) return;
     const rows: Array<[string, number, number | null]> = [];
-    let blob: Buffer | null = null;
+    let columns: PacketColumns | null = null;
     for (const sub of subs) {
       const entry: QueueEntry = { seq: ++this.seq, packet: queuedCopy(packet) };
       this.queueOf(sub.clientId).push(entry);
-      blob ??= encode(entry.packet);
+      columns ??= toColumns(entry.packet);
       rows.push([sub.clientId, entry.seq, entry.packet.messageId ?? null]);
     }
     const { putOutgoing, delJournal } = this.sql;
-    return this.write(() => {
-      for (const [clientId, seq, messageId] of rows) putOutgoing.run(clientId, seq, messageId, blob);
+    const committed = this.write(() => {
+      for (const [clientId, seq, messageId] of rows) putOutgoing.run(clientId, seq, messageId, ...columns!);
       if (journalId !== undefined) delJournal.run(journalId);
     });
+    // a journaled message is on disk already (the journal row goes in the transaction that queues it, and
+    // anything left in the journal is published again on start): delivery need not wait for this commit
+    if (journalId === undefined) return committed;
   }
 
   async outgoingUpdate(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
@@ -522,9 +608,9 @@ export class SqlitePersistence {
       } else if (queued.messageId === packet.messageId) {
         // a PUBREL (no broker id) takes the place of the QoS 2 PUBLISH it releases
         entry.packet = packet;
-        const blob = encode(packet);
+        const columns = toColumns(packet);
         const messageId = packet.messageId ?? null;
-        return this.write(() => replaceOutgoing.run(messageId, blob, client.id, entry.seq));
+        return this.write(() => replaceOutgoing.run(messageId, ...columns, client.id, entry.seq));
       }
     }
     throw new Error("no such packet");
