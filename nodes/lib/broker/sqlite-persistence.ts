@@ -25,18 +25,19 @@
 // this broker (a restarted aedes counts from 0 again; an old queued message must not share a new one's number).
 //
 // Writes: each method changes memory at once (so reads right after see it, as in asyncPersistence) and hands its
-// statements to a group commit (group-commit.ts): one transaction per turn of the event loop; the method's
+// statements to a group commit (group-commit.ts): one transaction per batch on a writer thread (the fsync never
+// stalls the event loop; broker-store.ts has the schema and the statements); the method's
 // promise resolves only when what it records is committed: by that transaction, or, for the queuing of a
-// journaled QoS 1 message, by the journal's (committed before the PUBACK; the queuing deletes the row).
+// journaled QoS 1 message, by the journal's (committed before the PUBACK; the queuing deletes the row). One
+// exception, which loses nothing: the packet identifier a QoS 1 message is sent with (outgoingUpdate) is written
+// without making the delivery wait; after a crash that lost it, the message is sent again with a new one.
 import type Database from "better-sqlite3";
-import type { Statement } from "better-sqlite3";
-import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import v8 from "node:v8";
 import { QlobberTrue } from "qlobber";
 import QlobberSub from "qlobber/aedes/qlobber-sub";
-import { PRIVATE_FILE } from "../runtime/file-modes";
+import { openBrokerStore, type Synchronous, type WriteOp } from "./broker-store";
 import { GroupCommit } from "./group-commit";
 
 export type QoS = 0 | 1 | 2;
@@ -101,7 +102,7 @@ export interface SqlitePersistenceOptions {
   file: string;
   /** "full" (default): a committed write survives a power cut; "normal": a crash of the process, not of the
    * machine (WAL). */
-  synchronous?: "full" | "normal";
+  synchronous?: Synchronous;
 }
 
 type SubscriptionRecord = Omit<ClientSubscription, "topic">;
@@ -118,22 +119,6 @@ export function brokerStoreFile(dataDir: string): string {
 
 const QLOBBER_OPTIONS = { wildcard_one: "+", wildcard_some: "#", separator: "/" };
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS retained (id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE, packet BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS subscriptions (
-  id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, topic TEXT NOT NULL, qos INTEGER NOT NULL, record BLOB NOT NULL,
-  UNIQUE (client_id, topic)
-);
-CREATE TABLE IF NOT EXISTS outgoing (
-  client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER, cmd TEXT NOT NULL, topic TEXT, payload,
-  qos INTEGER, flags INTEGER, broker_id TEXT, broker_counter INTEGER, extra BLOB, PRIMARY KEY (client_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS incoming (
-  client_id TEXT NOT NULL, message_id INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (client_id, message_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, packet BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload, retain INTEGER NOT NULL, properties BLOB);
-`;
 
 const encode = (value: unknown): Buffer => v8.serialize(value);
 const decode = <T>(blob: Buffer): T => v8.deserialize(blob) as T;
@@ -238,28 +223,7 @@ function* retainedMatching(retained: Map<string, PersistedPacket>, patterns: rea
   }
 }
 
-interface Statements {
-  putRetained: Statement;
-  delRetained: Statement;
-  putSubscription: Statement;
-  delSubscription: Statement;
-  delClientSubscriptions: Statement;
-  putOutgoing: Statement;
-  setOutgoingId: Statement;
-  replaceOutgoing: Statement;
-  delOutgoing: Statement;
-  putIncoming: Statement;
-  delIncoming: Statement;
-  delClientIncoming: Statement;
-  putWill: Statement;
-  delWill: Statement;
-  putJournal: Statement;
-  delJournal: Statement;
-}
-
 interface Store {
-  db: Database.Database;
-  sql: Statements;
   commit: GroupCommit;
 }
 
@@ -293,61 +257,24 @@ export class SqlitePersistence {
 
   async setup(broker: PersistenceBroker): Promise<void> {
     this.currentBroker = broker;
-    this.store = this.open();
-    const pending = this.restore(broker);
+    const file = path.resolve(this.options.file);
+    const synchronous = this.options.synchronous ?? "full";
+    // read once here; every change from now on goes through the writer thread
+    const db = openBrokerStore(file, synchronous);
+    let pending: Array<{ id: number; packet: PersistedPacket }>;
+    try {
+      pending = this.restore(db, broker);
+    } finally {
+      db.close();
+    }
+    const commit = new GroupCommit(file, synchronous);
+    this.store = { commit };
+    await commit.opened();
     await this.replay(broker, pending);
   }
 
-  private open(): Store {
-    const file = path.resolve(this.options.file);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    // loaded on first use, as the other stores do: a runtime on another broker never loads the native module
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const BetterSqlite3 = require("better-sqlite3") as typeof Database;
-    const db = new BetterSqlite3(file);
-    db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${this.options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-    db.exec(SCHEMA);
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-      try {
-        fs.chmodSync(f, PRIVATE_FILE);
-      } catch {
-        // not there (yet): the process umask makes it private when it comes
-      }
-    }
-    const sql: Statements = {
-      putRetained: db.prepare("INSERT INTO retained (topic, packet) VALUES (?, ?) ON CONFLICT (topic) DO UPDATE SET packet = excluded.packet"),
-      delRetained: db.prepare("DELETE FROM retained WHERE topic = ?"),
-      putSubscription: db.prepare(
-        "INSERT INTO subscriptions (client_id, topic, qos, record) VALUES (?, ?, ?, ?) " +
-          "ON CONFLICT (client_id, topic) DO UPDATE SET qos = excluded.qos, record = excluded.record",
-      ),
-      delSubscription: db.prepare("DELETE FROM subscriptions WHERE client_id = ? AND topic = ?"),
-      delClientSubscriptions: db.prepare("DELETE FROM subscriptions WHERE client_id = ?"),
-      putOutgoing: db.prepare(
-        "INSERT INTO outgoing (client_id, seq, message_id, cmd, topic, payload, qos, flags, broker_id, broker_counter, extra) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ),
-      setOutgoingId: db.prepare("UPDATE outgoing SET message_id = ? WHERE client_id = ? AND seq = ?"),
-      replaceOutgoing: db.prepare(
-        "UPDATE outgoing SET message_id = ?, cmd = ?, topic = ?, payload = ?, qos = ?, flags = ?, broker_id = ?, broker_counter = ?, extra = ? " +
-          "WHERE client_id = ? AND seq = ?",
-      ),
-      delOutgoing: db.prepare("DELETE FROM outgoing WHERE client_id = ? AND seq = ?"),
-      putIncoming: db.prepare("INSERT OR REPLACE INTO incoming (client_id, message_id, packet) VALUES (?, ?, ?)"),
-      delIncoming: db.prepare("DELETE FROM incoming WHERE client_id = ? AND message_id = ?"),
-      delClientIncoming: db.prepare("DELETE FROM incoming WHERE client_id = ?"),
-      putWill: db.prepare("INSERT OR REPLACE INTO wills (client_id, packet) VALUES (?, ?)"),
-      delWill: db.prepare("DELETE FROM wills WHERE client_id = ?"),
-      putJournal: db.prepare("INSERT INTO journal (id, topic, payload, retain, properties) VALUES (?, ?, ?, ?, ?)"),
-      delJournal: db.prepare("DELETE FROM journal WHERE id = ?"),
-    };
-    return { db, sql, commit: new GroupCommit(db) };
-  }
-
   /** Memory from the tables; returns the journal's PUBLISHes to publish again. */
-  private restore(broker: PersistenceBroker): Array<{ id: number; packet: PersistedPacket }> {
-    const { db } = this.store!;
+  private restore(db: Database.Database, broker: PersistenceBroker): Array<{ id: number; packet: PersistedPacket }> {
     let counter = 0;
     const seen = (packet: PersistedPacket) => {
       if (packet.brokerId === broker.id && typeof packet.brokerCounter === "number" && packet.brokerCounter > counter) counter = packet.brokerCounter;
@@ -400,14 +327,9 @@ export class SqlitePersistence {
     );
   }
 
-  private write(op: () => void): Promise<void> {
+  private write(...ops: WriteOp[]): Promise<void> {
     if (!this.store) return Promise.reject(new Error("the broker's store is not open"));
-    return this.store.commit.write(op);
-  }
-
-  private get sql(): Statements {
-    if (!this.store) throw new Error("the broker's store is not open");
-    return this.store.sql;
+    return this.store.commit.write(...ops);
   }
 
   // ---- the journal: nothing acknowledged is lost ------------------------------------------------------------
@@ -430,8 +352,7 @@ export class SqlitePersistence {
     const { topic } = packet;
     const retain = packet.retain === true ? 1 : 0;
     const properties = packet.properties === undefined ? null : encode(packet.properties);
-    const { putJournal } = this.sql;
-    return this.write(() => putJournal.run(id, topic, payload, retain, properties));
+    return this.write(["putJournal", id, topic, payload, retain, properties]);
   }
 
   /** The journal row of this PUBLISH, taken (it is queued now). */
@@ -449,14 +370,12 @@ export class SqlitePersistence {
   async storeRetained(pkt: PersistedPacket): Promise<void> {
     const packet = { ...pkt };
     const topic = packet.topic!;
-    const { putRetained, delRetained } = this.sql;
     if (!packet.payload || packet.payload.length === 0) {
       this.retained.delete(topic);
-      return this.write(() => delRetained.run(topic));
+      return this.write(["delRetained", topic]);
     }
     this.retained.set(topic, packet);
-    const blob = encode(packet);
-    const committed = this.write(() => putRetained.run(topic, blob));
+    const committed = this.write(["putRetained", topic, encode(packet)]);
     // journaled: on disk already, as for the queuing below
     if (!(packet.payload && typeof packet.payload === "object" && this.journaled.has(packet.payload))) return committed;
   }
@@ -488,18 +407,15 @@ export class SqlitePersistence {
   }
 
   async addSubscriptions(client: PersistenceClient, subs: readonly ClientSubscription[]): Promise<void> {
-    const rows: Array<[string, string, number, Buffer]> = [];
+    const rows: WriteOp[] = [];
     for (const sub of subs) {
       const record: SubscriptionRecord = { qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };
       // the MQTT 5 subscription identifier only when there is one, as asyncPersistence keeps it
       if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier;
       this.addSubscription(client.id, sub.topic, record);
-      rows.push([client.id, sub.topic, sub.qos, encode(record)]);
+      rows.push(["putSubscription", client.id, sub.topic, sub.qos, encode(record)]);
     }
-    const { putSubscription } = this.sql;
-    return this.write(() => {
-      for (const row of rows) putSubscription.run(...row);
-    });
+    return this.write(...rows);
   }
 
   async removeSubscriptions(client: PersistenceClient, topics: readonly string[]): Promise<void> {
@@ -518,10 +434,7 @@ export class SqlitePersistence {
       this.subscriptions.delete(client.id);
     }
     if (removed.length === 0) return;
-    const { delSubscription } = this.sql;
-    return this.write(() => {
-      for (const topic of removed) delSubscription.run(client.id, topic);
-    });
+    return this.write(...removed.map((topic): WriteOp => ["delSubscription", client.id, topic]));
   }
 
   async subscriptionsByClient(client: PersistenceClient): Promise<ClientSubscription[]> {
@@ -544,8 +457,7 @@ export class SqlitePersistence {
     for (const [topic, sub] of stored) if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
     this.clientsCount--;
     this.subscriptions.delete(client.id);
-    const { delClientSubscriptions } = this.sql;
-    return this.write(() => delClientSubscriptions.run(client.id));
+    return this.write(["delClientSubscriptions", client.id]);
   }
 
   getClientList(topic: string): Readable {
@@ -575,19 +487,16 @@ export class SqlitePersistence {
   async outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: PersistedPacket): Promise<void> {
     const journalId = this.takeJournaled(packet);
     if (subs.length === 0 && journalId === undefined) return;
-    const rows: Array<[string, number, number | null]> = [];
+    const ops: WriteOp[] = [];
     let columns: PacketColumns | null = null;
     for (const sub of subs) {
       const entry: QueueEntry = { seq: ++this.seq, packet: queuedCopy(packet) };
       this.queueOf(sub.clientId).push(entry);
       columns ??= toColumns(entry.packet);
-      rows.push([sub.clientId, entry.seq, entry.packet.messageId ?? null]);
+      ops.push(["putOutgoing", sub.clientId, entry.seq, entry.packet.messageId ?? null, ...columns]);
     }
-    const { putOutgoing, delJournal } = this.sql;
-    const committed = this.write(() => {
-      for (const [clientId, seq, messageId] of rows) putOutgoing.run(clientId, seq, messageId, ...columns!);
-      if (journalId !== undefined) delJournal.run(journalId);
-    });
+    if (journalId !== undefined) ops.push(["delJournal", journalId]);
+    const committed = this.write(...ops);
     // a journaled message is on disk already (the journal row goes in the transaction that queues it, and
     // anything left in the journal is published again on start): delivery need not wait for this commit
     if (journalId === undefined) return committed;
@@ -595,22 +504,23 @@ export class SqlitePersistence {
 
   async outgoingUpdate(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
     const queue = this.queueOf(client.id);
-    const { setOutgoingId, replaceOutgoing } = this.sql;
     for (const entry of queue) {
       const queued = entry.packet;
       if (queued.brokerId === packet.brokerId) {
         if (queued.brokerCounter === packet.brokerCounter) {
           queued.messageId = packet.messageId;
-          const messageId = packet.messageId ?? null;
-          return this.write(() => setOutgoingId.run(messageId, client.id, entry.seq));
+          const committed = this.write(["setOutgoingId", packet.messageId ?? null, client.id, entry.seq]);
+          // QoS 1: the message is stored already; its packet identifier only names this attempt. Lost to a crash,
+          // the message goes again with a new one (a duplicate, which QoS 1 allows), so sending need not wait for
+          // the disk. QoS 2 must keep its identifier (the receiver deduplicates by it): that waits.
+          if (queued.cmd !== "publish" || queued.qos !== 1) return committed;
+          return;
         }
         // packet identifiers wrap at 65535: same broker, other counter, same identifier is another message
       } else if (queued.messageId === packet.messageId) {
         // a PUBREL (no broker id) takes the place of the QoS 2 PUBLISH it releases
         entry.packet = packet;
-        const columns = toColumns(packet);
-        const messageId = packet.messageId ?? null;
-        return this.write(() => replaceOutgoing.run(messageId, ...columns, client.id, entry.seq));
+        return this.write(["replaceOutgoing", packet.messageId ?? null, ...toColumns(packet), client.id, entry.seq]);
       }
     }
     throw new Error("no such packet");
@@ -622,8 +532,7 @@ export class SqlitePersistence {
     const i = queue.findIndex((entry) => entry.packet.messageId === messageId);
     if (i < 0) return undefined;
     const [entry] = queue.splice(i, 1);
-    const { delOutgoing } = this.sql;
-    await this.write(() => delOutgoing.run(client.id, entry!.seq));
+    await this.write(["delOutgoing", client.id, entry!.seq]);
     return entry!.packet;
   }
 
@@ -648,9 +557,7 @@ export class SqlitePersistence {
     const stored = queuedCopy(packet);
     stored.messageId = messageId;
     this.incomingOf(client.id).set(messageId, stored);
-    const blob = encode(stored);
-    const { putIncoming } = this.sql;
-    return this.write(() => putIncoming.run(client.id, messageId, blob));
+    return this.write(["putIncoming", client.id, messageId, encode(stored)]);
   }
 
   async incomingGetPacket(client: PersistenceClient, packet: PersistedPacket): Promise<PersistedPacket> {
@@ -664,14 +571,12 @@ export class SqlitePersistence {
     const messageId = packet.messageId!;
     if (!store?.has(messageId)) throw new Error("no such packet");
     store.delete(messageId);
-    const { delIncoming } = this.sql;
-    return this.write(() => delIncoming.run(client.id, messageId));
+    return this.write(["delIncoming", client.id, messageId]);
   }
 
   async cleanIncoming(client: PersistenceClient): Promise<void> {
     if (!this.incoming.delete(client.id)) return;
-    const { delClientIncoming } = this.sql;
-    return this.write(() => delClientIncoming.run(client.id));
+    return this.write(["delClientIncoming", client.id]);
   }
 
   // ---- wills ------------------------------------------------------------------------------------------------------
@@ -680,9 +585,7 @@ export class SqlitePersistence {
     packet.brokerId = this.currentBroker?.id;
     packet.clientId = client.id;
     this.wills.set(client.id, packet);
-    const blob = encode(packet);
-    const { putWill } = this.sql;
-    return this.write(() => putWill.run(client.id, blob));
+    return this.write(["putWill", client.id, encode(packet)]);
   }
 
   async getWill(client: PersistenceClient): Promise<PersistedPacket | undefined> {
@@ -692,8 +595,7 @@ export class SqlitePersistence {
   async delWill(client: PersistenceClient): Promise<PersistedPacket | undefined> {
     const will = this.wills.get(client.id);
     if (!this.wills.delete(client.id)) return undefined;
-    const { delWill } = this.sql;
-    await this.write(() => delWill.run(client.id));
+    await this.write(["delWill", client.id]);
     return will;
   }
 
@@ -716,7 +618,6 @@ export class SqlitePersistence {
     const store = this.store;
     this.store = null;
     if (!store) return;
-    store.commit.close();
-    store.db.close();
+    await store.commit.close();
   }
 }
