@@ -17,9 +17,9 @@
 //   incoming       (client id, packet id) → a QoS 2 PUBLISH received and not yet released (PUBREL).
 //   wills          client id → the will of a connected client, with the broker id that holds it.
 //   journal        id → a QoS 1 PUBLISH (topic, payload, retain, MQTT 5 properties) the broker is about to
-//                  acknowledge (see journal() below): written and
-//                  committed before the PUBACK, deleted in the same transaction that queues it for the
-//                  persistent sessions; whatever is left on start (a crash in between) is published again.
+//                  acknowledge (see journal() below): committed before the PUBACK, deleted in the transaction
+//                  that queues it for the persistent sessions; whatever is left on start (a crash in between) is
+//                  published again.
 // In memory (rebuilt from the tables on setup()): the same, plus the QlobberSub of QoS > 0 subscriptions that
 // subscriptionsByTopic() matches against, and the broker's message counter moved past every stored message of
 // this broker (a restarted aedes counts from 0 again; an old queued message must not share a new one's number).
