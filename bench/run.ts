@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { runBroker } from "./broker";
 import { runDoors } from "./doors";
 import { runFaces } from "./faces";
 import { runHostile } from "./hostile";
@@ -86,6 +87,11 @@ export interface Benchmark {
 }
 
 export const BENCHMARKS: Record<string, Benchmark> = {
+  broker: {
+    description:
+      "QoS 1 pub → persistent-session sub through the embedded broker with the SQLite persistence, beside aedes in memory and Mosquitto (persistence on): msg/s, p50/p99, ratios",
+    run: runBroker,
+  },
   doors: {
     description: "door flip → matrix frame latency (role all) and idle RSS of role doorpi vs bare node-red",
     run: runDoors,

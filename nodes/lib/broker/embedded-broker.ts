@@ -9,6 +9,7 @@ import { ClientGuard, RefusalRecorder } from "./client-guard";
 import { GuardedConnection } from "./connection-guard";
 import { DEFAULT_STALL_MS, maxBufferedBytesFor } from "./limits";
 import { DEFAULT_MAX_PACKET_BYTES } from "./packet-guard";
+import type { SqlitePersistence } from "./sqlite-persistence";
 import { checkOrigin, refuseUpgrade } from "./ws-origin";
 
 export interface EmbeddedBrokerOptions {
@@ -20,6 +21,9 @@ export interface EmbeddedBrokerOptions {
   webSocketOrigins?: readonly string[];
   /** Where refusals go (the runtime's Audit); they are logged either way. */
   audit?: { record(event: AuditEvent): void };
+  /** Where sessions, queued messages and retained messages outlive the process (default: memory only). The
+   * broker owns it from start() on: close() closes it. */
+  persistence?: SqlitePersistence;
 }
 
 export class PortInUseError extends Error {
@@ -147,8 +151,11 @@ export class EmbeddedBroker {
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     // the connection guard never makes aedes wait for a slow reader; this short drain timeout is only the backstop
-    const aedes = await Aedes.createBroker({ id: "pifog", drainTimeout: DEFAULT_STALL_MS });
+    const { persistence } = options;
+    const aedes = await Aedes.createBroker({ id: "pifog", drainTimeout: DEFAULT_STALL_MS, persistence });
     const broker = new EmbeddedBroker(aedes, options);
+    // aedes acknowledges a QoS 1 PUBLISH before it queues it: the persistence journals it first
+    if (persistence) broker.intercept((packet) => persistence.journal(packet));
     // no Nagle: small MQTT packets go out at once instead of waiting on the peer's delayed ACK
     const tcp = net.createServer({ noDelay: true }, (socket) => {
       const address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
@@ -158,6 +165,7 @@ export class EmbeddedBroker {
       broker.port = await listen(tcp, options.port, options.host, "PIFOG_MQTT_PORT");
     } catch (err) {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await persistence?.destroy();
       throw err;
     }
     broker.tcp = tcp;
@@ -214,6 +222,7 @@ export class EmbeddedBroker {
     for (const client of this.wss?.clients ?? []) client.terminate();
     this.wss?.close();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await this.options.persistence?.destroy();
     await new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
   }
 }

@@ -4,6 +4,7 @@ import express from "express";
 import http from "node:http";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
+import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
 import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
@@ -39,6 +40,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       maxPacketBytes: config.mqttMaxPacket,
       webSocketOrigins: config.mqttWsOrigins,
       audit: settings.pifogServices.audit,
+      // sessions, queued QoS 1/2 messages and retained messages survive a restart (and a crash)
+      persistence: new SqlitePersistence({ file: brokerStoreFile(config.dataDir) }),
     });
     mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
   }

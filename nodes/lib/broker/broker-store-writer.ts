@@ -1,0 +1,29 @@
+// The broker store's writer thread: one connection, every change to broker.db. A batch (what the event loop asked
+// for in one turn) is one transaction; the answer goes back once it has committed. The commit's fsync waits here,
+// not on the event loop. See group-commit.ts.
+import { parentPort, workerData } from "node:worker_threads";
+import type { Statement } from "better-sqlite3";
+import { WRITES, decodeBatch, openBrokerStore, type Synchronous, type WriteName, type WriteOp } from "./broker-store";
+
+const { file, synchronous } = workerData as { file: string; synchronous: Synchronous };
+const db = openBrokerStore(file, synchronous);
+const statements = new Map<WriteName, Statement>();
+for (const [name, sql] of Object.entries(WRITES)) statements.set(name as WriteName, db.prepare(sql));
+const commit = db.transaction((ops: Iterable<WriteOp>) => {
+  for (const [name, ...params] of ops) statements.get(name)!.run(...params);
+});
+
+parentPort?.on("message", (msg: { id: number; bytes?: ArrayBuffer; length?: number; close?: true }) => {
+  if (msg.close) {
+    db.close();
+    parentPort?.postMessage({ id: msg.id });
+    return;
+  }
+  try {
+    commit(decodeBatch(msg.bytes!, msg.length!));
+    parentPort?.postMessage({ id: msg.id });
+  } catch (err) {
+    parentPort?.postMessage({ id: msg.id, error: (err as Error).message });
+  }
+});
+parentPort?.postMessage({ ready: true });
