@@ -1,14 +1,23 @@
-// The fog's heart: an embedded aedes broker on TCP and on MQTT-over-WebSocket at /mqtt of the HTTP server.
+// The fog's heart: an embedded aedes broker on TCP, on TLS with client certificates (the devices), and on
+// MQTT-over-WebSocket at /mqtt of the HTTP server; who may connect and do what is client-guard.ts and acl.ts.
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from "aedes";
+import { randomBytes } from "node:crypto";
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { WebSocketServer, createWebSocketStream } from "ws";
 import type { AuditEvent } from "../audit/audit";
-import { ClientGuard, RefusalRecorder } from "./client-guard";
+import { systemClock, type Clock } from "../clock";
+import { pifogVersion } from "../device-info";
+import type { DeviceRecord, IdentityDirectory } from "../identity/types";
+import type { LoginThrottle } from "../security/throttle";
+import type { AnonymousSetting } from "./anonymous";
+import { ClientGuard, normalSerial, RefusalRecorder, RUNTIME_USER, type ConnectionInfo, type Credentials } from "./client-guard";
 import { GuardedConnection } from "./connection-guard";
 import { DEFAULT_STALL_MS, maxBufferedBytesFor } from "./limits";
 import { DEFAULT_MAX_PACKET_BYTES } from "./packet-guard";
+import { SysStats } from "./sys-stats";
 import { checkOrigin, refuseUpgrade } from "./ws-origin";
 
 export interface EmbeddedBrokerOptions {
@@ -20,7 +29,21 @@ export interface EmbeddedBrokerOptions {
   webSocketOrigins?: readonly string[];
   /** Where refusals go (the runtime's Audit); they are logged either way. */
   audit?: { record(event: AuditEvent): void };
+  /** The enrolled devices and users (the data dir's identity store). Without it, only the runtime's own user and
+   * anonymous clients connect, and there is no TLS listener. */
+  identities?: IdentityDirectory | null;
+  /** The TLS listener's port (PIFOG_MQTTS_PORT; 0: a free one); none: no TLS listener. Needs `identities`. */
+  tlsPort?: number;
+  /** Who may connect without credentials (PIFOG_BROKER_ANONYMOUS); default loopback. */
+  anonymous?: AnonymousSetting;
+  /** Wrong passwords per address (the runtime's `signIn` throttles); none: not limited. */
+  throttle?: LoginThrottle | null;
+  /** How often `$SYS/broker/…` is published, ms (default 10 s; 0: never). */
+  sysIntervalMs?: number;
+  clock?: Clock;
 }
+
+export const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
 export class PortInUseError extends Error {
   constructor(readonly port: number, readonly variable: string) {
@@ -59,17 +82,60 @@ export type PublishInterceptor = (packet: PublishPacket, clientId: string | null
 
 export class EmbeddedBroker {
   private tcp: net.Server | null = null;
+  private tlsServer: tls.Server | null = null;
   private wss: WebSocketServer | null = null;
   private readonly interceptors = new Set<PublishInterceptor>();
   private held: Array<() => void> | null = null;
+  private readonly refusals: RefusalRecorder;
+  private readonly unwatch: Array<() => void> = [];
   port = 0;
+  /** The TLS listener's port, when there is one. */
+  tlsPort: number | null = null;
   /** The largest MQTT packet the listeners take; the history stores anything up to this. */
   readonly maxPacketBytes: number;
+  /** Who connects, and what each may do. */
+  readonly guard: ClientGuard;
+  /** `$SYS/broker/…`, for admins. */
+  readonly stats: SysStats;
+  /** The runtime's own user for its in-process links and its flows' MQTT nodes: made for this start, never stored. */
+  readonly runtimeCredentials: Credentials = { username: RUNTIME_USER, password: randomBytes(24).toString("base64url") };
 
   private constructor(readonly aedes: Aedes, private readonly options: EmbeddedBrokerOptions) {
     this.maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
-    const guard = new ClientGuard(() => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients, new RefusalRecorder(options.audit ?? null));
-    aedes.authenticate = (client, _username, _password, callback) => guard.authenticate(client, callback);
+    const clock = options.clock ?? systemClock;
+    this.refusals = new RefusalRecorder(options.audit ?? null, () => clock.now());
+    const guard = new ClientGuard({
+      clients: () => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients,
+      refusals: this.refusals,
+      identities: options.identities ?? null,
+      anonymous: options.anonymous ?? "loopback",
+      throttle: options.throttle ?? null,
+      runtime: this.runtimeCredentials,
+    });
+    this.guard = guard;
+    this.stats = new SysStats(aedes, clock, options.sysIntervalMs ?? DEFAULT_SYS_INTERVAL_MS, pifogVersion());
+    aedes.preConnect = (client, packet, callback) => guard.preConnect(client, packet, callback);
+    aedes.authenticate = (client, username, password, callback) => guard.authenticate(client, username, password, callback);
+    aedes.authorizeSubscribe = (client, sub, callback) => guard.authorizeSubscribe(client, sub, callback);
+    aedes.authorizeForward = (client, packet) => {
+      const forwarded = guard.authorizeForward(client, packet);
+      if (forwarded) this.stats.counters.sent++;
+      return forwarded;
+    };
+    const identities = options.identities;
+    if (identities) {
+      const onRevoked = (device: DeviceRecord) => {
+        this.refreshTls();
+        guard.dropDevice(device, `device "${device.id}" was revoked (serial ${device.serial})`);
+      };
+      const onChanged = () => {
+        this.refreshTls();
+        guard.recheck();
+      };
+      identities.on("revoked", onRevoked);
+      identities.on("changed", onChanged);
+      this.unwatch.push(() => identities.off("revoked", onRevoked), () => identities.off("changed", onChanged));
+    }
     aedes.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
       if (this.held) {
         this.held.push(() => aedes.authorizePublish(client, packet, callback));
@@ -151,23 +217,70 @@ export class EmbeddedBroker {
     const broker = new EmbeddedBroker(aedes, options);
     // no Nagle: small MQTT packets go out at once instead of waiting on the peer's delayed ACK
     const tcp = net.createServer({ noDelay: true }, (socket) => {
-      const address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
-      aedes.handle(broker.guard(socket, "mqtt", address));
+      aedes.handle(broker.connection(socket, { via: "mqtt", address: socket.remoteAddress ?? "unknown" }, socket.remotePort));
     });
     try {
       broker.port = await listen(tcp, options.port, options.host, "PIFOG_MQTT_PORT");
+      broker.tcp = tcp;
+      if (options.identities && options.tlsPort !== undefined) await broker.startTls(options.identities, options.tlsPort);
     } catch (err) {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await broker.close();
       throw err;
     }
-    broker.tcp = tcp;
+    broker.stats.start();
     return broker;
+  }
+
+  private tlsOptions(identities: IdentityDirectory): tls.SecureContextOptions {
+    const server = identities.serverTls();
+    const crl = identities.crl();
+    return { cert: server.cert, key: server.key, ca: identities.caCert, ...(crl ? { crl } : {}), minVersion: "TLSv1.2" };
+  }
+
+  /** The TLS listener: a client certificate from the local CA is required (and not revoked: the CRL). */
+  private async startTls(identities: IdentityDirectory, port: number): Promise<void> {
+    const server = tls.createServer({ ...this.tlsOptions(identities), requestCert: true, rejectUnauthorized: true, noDelay: true }, (socket) => {
+      const peer = socket.getPeerCertificate();
+      const cn = typeof peer.subject?.CN === "string" ? peer.subject.CN : "";
+      const info: ConnectionInfo = { via: "mqtts", address: socket.remoteAddress ?? "unknown", certificate: { cn, serial: normalSerial(peer.serialNumber ?? "") } };
+      this.aedes.handle(this.connection(socket, info, socket.remotePort));
+    });
+    // a handshake refused (no certificate, another CA, expired, revoked) never reaches MQTT: it is audited here
+    server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      const address = socket.remoteAddress ?? "unknown";
+      this.refusals.refuse(`tls:${address}:${err.code ?? err.message}`, {
+        event: "mqtt.tls.refused",
+        via: "mqtts",
+        who: address,
+        address,
+        code: err.code,
+        reason: `TLS handshake refused: ${err.message}`,
+      });
+    });
+    this.tlsServer = server;
+    this.tlsPort = await listen(server, port, this.options.host, "PIFOG_MQTTS_PORT");
+  }
+
+  /** The CA, the server certificate and the revocation list as the directory has them now. */
+  private refreshTls(): void {
+    const identities = this.options.identities;
+    if (!this.tlsServer || !identities) return;
+    try {
+      this.tlsServer.setSecureContext(this.tlsOptions(identities));
+    } catch (err) {
+      console.error(`PiFog broker: the TLS listener keeps its old certificates (${(err as Error).message})`);
+    }
   }
 
   /** MQTT over WebSocket on `path` of an HTTP server, beside the editor's and the dashboard's sockets. */
   attachWebSocket(server: HttpServer, path = "/mqtt"): void {
     // a WebSocket message over the packet limit is refused by ws from its frame header, before it is buffered
-    const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxPacketBytes });
+    // MQTT's own subprotocol when offered, else PiFog's page's `mqttv3.1`; never whatever else a client offers
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.maxPacketBytes,
+      handleProtocols: (offered: Set<string>) => (offered.has("mqtt") ? "mqtt" : offered.has("mqttv3.1") ? "mqttv3.1" : false),
+    });
     this.wss = wss;
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const pathname = new URL(request.url ?? "/", "http://localhost").pathname;
@@ -182,7 +295,7 @@ export class EmbeddedBroker {
       wss.handleUpgrade(request, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on("error", () => stream.destroy());
-        const guarded = this.guard(stream, "mqtt-ws", address);
+        const guarded = this.connection(stream, { via: "mqtt-ws", address: request.socket.remoteAddress ?? "unknown" }, request.socket.remotePort);
         ws.on("error", (err: Error & { code?: string }) => {
           if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") guarded.refuse({ kind: "too-large", size: null, packetType: null });
           // ws would read (and drop) the rest while its close handshake waits for the peer: stop reading at once
@@ -193,16 +306,19 @@ export class EmbeddedBroker {
     });
   }
 
-  /** A listener's connection as aedes gets it: packet size and slow-reader limits applied (connection-guard.ts). */
-  private guard(stream: Duplex, via: string, address: string): GuardedConnection {
-    return new GuardedConnection(stream, {
+  /** A listener's connection as aedes gets it: packet size and slow-reader limits applied (connection-guard.ts),
+   * and known to the client guard (its listener, its address, its certificate). */
+  private connection(stream: Duplex, info: ConnectionInfo, port: number | undefined): GuardedConnection {
+    const guarded = new GuardedConnection(stream, {
       maxPacketBytes: this.maxPacketBytes,
       maxBufferedBytes: maxBufferedBytesFor(this.maxPacketBytes),
       stallMs: DEFAULT_STALL_MS,
-      via,
-      address,
+      via: info.via,
+      address: `${info.address}:${port ?? "?"}`,
       onRefusal: (event) => this.refused(event),
     });
+    this.guard.registerConnection(guarded, info);
+    return guarded;
   }
 
   private refused(event: AuditEvent): void {
@@ -211,9 +327,12 @@ export class EmbeddedBroker {
   }
 
   async close(): Promise<void> {
+    this.stats.stop();
+    for (const unwatch of this.unwatch.splice(0)) unwatch();
     for (const client of this.wss?.clients ?? []) client.terminate();
     this.wss?.close();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     await new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.tlsServer ? this.tlsServer.close(() => resolve()) : resolve()));
   }
 }

@@ -218,7 +218,10 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     try {
       command = parseCommand(payload);
       // the sender stamp is only proof on this runtime's own broker, which overwrites whatever a client wrote there
-      if (!this.options.local) delete command.from;
+      if (!this.options.local) {
+        delete command.from;
+        delete command.sender;
+      }
     } catch (err) {
       this.emit("error", err as Error, { topic: source === "native" ? topics.command(this.device) : undefined, payload });
       return;
