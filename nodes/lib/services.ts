@@ -23,6 +23,15 @@ import { SqlitePool } from "./store/sqlite";
 export interface RuntimeBroker {
   readonly url: string;
   readonly embedded: EmbeddedBroker | null;
+  /** How the runtime's own connections log in to it (the embedded broker's runtime user, made for this start):
+   * what a device node or a forwarder uses on the runtime's broker when it has no credentials of its own. */
+  readonly auth?: { username: string; password: string };
+}
+
+/** The credentials a client of `url` without its own uses: the runtime's, when `url` is the runtime's broker. */
+export function runtimeAuthFor(services: PifogServices, url: string, own: { username?: string; password?: string }): { username?: string; password?: string } {
+  if (own.username) return own;
+  return isRuntimeBroker(services, url) && services.broker.auth ? services.broker.auth : own;
 }
 
 /** Timings the nodes take from the runtime instead of their defaults (the tests shorten them). */

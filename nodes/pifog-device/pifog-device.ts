@@ -17,7 +17,7 @@ import { DeviceLink } from "../lib/mqtt/device-link";
 import { payloadText } from "../lib/dead-letter";
 import type { PifogDevice } from "../lib/node-red/device";
 import { given } from "../lib/node-red/config-value";
-import { isRuntimeBroker, missingServices, servicesOf } from "../lib/services";
+import { isRuntimeBroker, missingServices, runtimeAuthFor, servicesOf } from "../lib/services";
 
 export interface PifogDeviceDef extends NodeDef {
   deviceId: string;
@@ -72,14 +72,15 @@ function definePifogDevice(RED: NodeAPI) {
       const url = given(config.broker) ?? services.broker.url;
       this.brokerUrl = url;
       this.embedded = isRuntimeBroker(services, url) ? services.broker.embedded : null;
-      this.brokerAuth = { username: creds.username, password: creds.password };
+      // on the runtime's own broker, a device with no credentials of its own logs in as the runtime
+      this.brokerAuth = runtimeAuthFor(services, url, { username: creds.username, password: creds.password });
       this.link = new DeviceLink({
         url,
         device: this.deviceId,
         role: this.role,
         compat: this.compat,
-        username: creds.username,
-        password: creds.password,
+        username: this.brokerAuth.username,
+        password: this.brokerAuth.password,
         hardware,
         version: pifogVersion(),
         addresses: ipv4Addresses,

@@ -23,6 +23,7 @@ launch(safeState)
       editor: `${local(pifog.httpPort)}/admin/`,
       mqtt: pifog.mqttUrl,
       mqttWebSocket: pifog.mqttPort === undefined ? null : `ws://127.0.0.1:${pifog.httpPort}/mqtt`,
+      mqtts: pifog.mqttsPort === undefined ? null : `mqtts://127.0.0.1:${pifog.mqttsPort}`,
       pid: process.pid,
     };
     fs.writeFileSync(path.join(pifog.config.dataDir, "runtime.json"), JSON.stringify(where, null, 2));

@@ -1,9 +1,14 @@
 // The embedded runtime behind `npm start`: the broker, one HTTP server (editor at /admin, dashboard at /ui,
 // MQTT over WebSocket at /mqtt, / → /ui) and Node-RED with PiFog's settings and the role's flow.
 import express from "express";
+import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
+import { ensureServerTls } from "../identity/admin";
+import { identityPaths } from "../identity/paths";
+import { IdentityStore } from "../identity/store";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
 import { withLauncher, type PifogServices } from "../services";
 import type { PifogConfig } from "./config";
@@ -16,8 +21,25 @@ export interface RunningPifog {
   httpPort: number;
   /** The embedded broker's TCP port, when there is one. */
   mqttPort?: number;
+  /** The embedded broker's TLS port, when it has one (a CA in the data dir). */
+  mqttsPort?: number;
   mqttUrl: string;
   stop(): Promise<void>;
+}
+
+/**
+ * The data dir's identities for the embedded broker, when it has a CA (`pifog ca init`, or the all-in-one's first
+ * start): the TLS listener's certificate is made (or renewed) for this host. Without a CA: none (no TLS listener; the
+ * runtime's own user and anonymous clients only).
+ */
+async function openBrokerIdentities(config: PifogConfig): Promise<IdentityStore | null> {
+  if (!fs.existsSync(identityPaths(config.dataDir).caCert)) return null;
+  const hosts = ["localhost", "127.0.0.1", os.hostname(), ...(config.host !== "0.0.0.0" && config.host !== "::" ? [config.host] : [])];
+  await ensureServerTls(config.dataDir, hosts, new Date());
+  return IdentityStore.open(config.dataDir, {
+    watch: true,
+    onError: (err) => console.error(`PiFog: the identities in ${config.dataDir} could not be read again; the previous ones stay in force (${err.message})`),
+  });
 }
 
 /** `safeState`: where the nodes that drive outputs register how to make them safe (the CLI's fail-safe uses it). */
@@ -30,18 +52,36 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   const config = settings.pifogServices.config;
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
+  let flowsMqttUrl = mqttUrl;
+  const identities = config.mqttUrl ? null : await openBrokerIdentities(config);
   if (!mqttUrl) {
-    broker = await EmbeddedBroker.start({
-      port: config.mqttPort,
-      host: config.host,
-      maxPacketBytes: config.mqttMaxPacket,
-      webSocketOrigins: config.mqttWsOrigins,
-      audit: settings.pifogServices.audit,
-    });
+    try {
+      broker = await EmbeddedBroker.start({
+        port: config.mqttPort,
+        host: config.host,
+        maxPacketBytes: config.mqttMaxPacket,
+        webSocketOrigins: config.mqttWsOrigins,
+        audit: settings.pifogServices.audit,
+        identities,
+        tlsPort: identities ? config.mqttsPort : undefined,
+        anonymous: config.brokerAnonymous,
+        throttle: settings.pifogServices.signIn.mqtt,
+      });
+    } catch (err) {
+      identities?.close();
+      throw err;
+    }
     mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
+    // the shipped flows' core MQTT nodes name the broker by PIFOG_MQTT_URL: they log in as the runtime too (until
+    // each role has its device identity)
+    const { username, password } = broker.runtimeCredentials;
+    flowsMqttUrl = `mqtt://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${broker.port}`;
   }
   // the nodes find this broker (and know it is their own) in the services, never by its URL
-  const services = withLauncher(settings.pifogServices, { broker: { url: mqttUrl, embedded: broker }, safeState });
+  const services = withLauncher(settings.pifogServices, {
+    broker: { url: mqttUrl, embedded: broker, ...(broker ? { auth: broker.runtimeCredentials } : {}) },
+    safeState,
+  });
   settings.pifogServices = services;
 
   const app = express();
@@ -78,10 +118,11 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     httpPort = await listen(server, config.httpPort, config.host, "PIFOG_HTTP_PORT");
   } catch (err) {
     await broker?.close();
+    identities?.close();
     throw err;
   }
   // the flows' placeholders name the broker and the port this runtime really has
-  exportFlowEnvironment(config, mqttUrl, httpPort);
+  exportFlowEnvironment(config, flowsMqttUrl ?? mqttUrl, httpPort);
   await RED.start();
 
   let stopping: Promise<void> | null = null;
@@ -90,8 +131,9 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       await RED.stop();
       await services.close();
       await broker?.close();
+      identities?.close();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     })());
-  return { config, httpPort, mqttPort: broker?.port, mqttUrl, stop };
+  return { config, httpPort, mqttPort: broker?.port, mqttsPort: broker?.tlsPort ?? undefined, mqttUrl, stop };
 }
