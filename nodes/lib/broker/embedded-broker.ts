@@ -237,24 +237,58 @@ export class EmbeddedBroker {
     return { cert: server.cert, key: server.key, ca: identities.caCert, ...(crl ? { crl } : {}), minVersion: "TLSv1.2" };
   }
 
-  /** The TLS listener: a client certificate from the local CA is required (and not revoked: the CRL). */
+  /** The TLS listener: a client certificate from the local CA is required (and not revoked: the CRL). The
+   * handshake's verdict is taken here rather than by node's own refusal, which closes the socket without saying why:
+   * an unverified peer is audited with OpenSSL's reason and cut before a byte of MQTT is read. */
   private async startTls(identities: IdentityDirectory, port: number): Promise<void> {
-    const server = tls.createServer({ ...this.tlsOptions(identities), requestCert: true, rejectUnauthorized: true, noDelay: true }, (socket) => {
+    const server = tls.createServer({ ...this.tlsOptions(identities), requestCert: true, rejectUnauthorized: false, noDelay: true }, (socket) => {
+      const address = socket.remoteAddress ?? "unknown";
+      if (!socket.authorized) {
+        const peer = socket.getPeerCertificate();
+        const none = !peer || Object.keys(peer).length === 0;
+        const why = none ? "NO_CLIENT_CERTIFICATE" : String(socket.authorizationError ?? "UNVERIFIED");
+        const reasons: Record<string, string> = {
+          UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "a certificate from another CA",
+          NO_CLIENT_CERTIFICATE: "no client certificate",
+          UNABLE_TO_GET_ISSUER_CERT: "a certificate from another CA",
+          UNABLE_TO_VERIFY_LEAF_SIGNATURE: "a certificate from another CA",
+          SELF_SIGNED_CERT_IN_CHAIN: "a certificate from another CA",
+          DEPTH_ZERO_SELF_SIGNED_CERT: "a self-signed certificate",
+          CERT_HAS_EXPIRED: "an expired certificate",
+          CERT_NOT_YET_VALID: "a certificate not valid yet",
+          CERT_REVOKED: "a revoked certificate",
+          CRL_HAS_EXPIRED: "the revocation list has expired (pifog renews it)",
+        };
+        const cn = typeof peer?.subject?.CN === "string" ? peer.subject.CN : undefined;
+        this.refusals.refuse(`tls:${address}:${why}`, {
+          event: "mqtt.tls.refused",
+          via: "mqtts",
+          who: cn ? `certificate CN "${cn}" from ${address}` : address,
+          address,
+          code: why,
+          ...(cn ? { cn, serial: normalSerial(peer.serialNumber ?? "") } : {}),
+          reason: `TLS client refused: ${reasons[why] ?? why} (${why})`,
+        });
+        socket.destroy();
+        return;
+      }
       const peer = socket.getPeerCertificate();
       const cn = typeof peer.subject?.CN === "string" ? peer.subject.CN : "";
-      const info: ConnectionInfo = { via: "mqtts", address: socket.remoteAddress ?? "unknown", certificate: { cn, serial: normalSerial(peer.serialNumber ?? "") } };
+      const info: ConnectionInfo = { via: "mqtts", address, certificate: { cn, serial: normalSerial(peer.serialNumber ?? "") } };
       this.aedes.handle(this.connection(socket, info, socket.remotePort));
     });
-    // a handshake refused (no certificate, another CA, expired, revoked) never reaches MQTT: it is audited here
+    // a handshake that fails before a verdict (not TLS, no common cipher, a hang-up) is audited too
     server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
       const address = socket.remoteAddress ?? "unknown";
-      this.refusals.refuse(`tls:${address}:${err.code ?? err.message}`, {
+      // one record per address and kind of failure per window (OpenSSL's text starts with a thread-specific number)
+      const kind = err.message.replace(/^[0-9A-F]+:error:[0-9A-F]+:/, "").split(":").slice(0, 2).join(":");
+      this.refusals.refuse(`tls:${address}:${err.code ?? ""}:${kind}`, {
         event: "mqtt.tls.refused",
         via: "mqtts",
         who: address,
         address,
         code: err.code,
-        reason: `TLS handshake refused: ${err.message}`,
+        reason: `TLS handshake failed: ${err.message}`,
       });
     });
     this.tlsServer = server;

@@ -1,4 +1,5 @@
-// The broker's statistics under `$SYS/broker/…`, as Mosquitto publishes them (retained, every interval): who is
+// The broker's statistics under `$SYS/broker/…`, as Mosquitto publishes them (every interval; not retained, since
+// aedes would hand a retained `$SYS` message to a new `#` subscription): who is
 // connected, how many messages went in and out, how long it has run. `$SYS` is for admins only (acl.ts): the
 // broker's authorizeForward keeps these, and aedes' own `$SYS/<id>/…` messages, from everyone else.
 import type { Aedes } from "aedes";
@@ -86,7 +87,7 @@ export class SysStats {
   publish(): void {
     if (this.aedes.closed) return;
     for (const [topic, value] of this.figures()) {
-      this.aedes.publish({ cmd: "publish", topic, payload: Buffer.from(value), qos: 0, retain: true, dup: false }, () => undefined);
+      this.aedes.publish({ cmd: "publish", topic, payload: Buffer.from(value), qos: 0, retain: false, dup: false }, () => undefined);
     }
   }
 }
