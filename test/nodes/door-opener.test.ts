@@ -166,7 +166,7 @@ describe("door-opener node", () => {
   it("on this runtime's own broker, names the MQTT client that sent open-door, whatever the payload claims", async () => {
     h.useServices({ clock, safeState: safe, embedded: true });
     await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
-    const mallory = await TestClient.connect(h.url, { clientId: "mallory" });
+    const mallory = await TestClient.connect(h.url, { ...h.auth, clientId: "mallory" });
     try {
       await mallory.publish("pifog/bp1/command", JSON.stringify({ command: "open-door", id: "m1", by: "dashboard:admin", from: "mqtt:pifog-hub" }));
       await h.client.waitFor(SIM, (m) => text(m) === "1");

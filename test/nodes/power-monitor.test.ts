@@ -62,7 +62,7 @@ describe("power-monitor node", () => {
     const event = h.client.json<PowerState>(await h.client.waitFor("pifog/pp1/power/events"));
     assert.deepEqual({ ...event, timestamp: "" }, { ...state, timestamp: "" });
 
-    const late = await TestClient.connect(h.url);
+    const late = await TestClient.connect(h.url, h.auth);
     await late.subscribe("pifog/pp1/power");
     const retained = await late.waitFor("pifog/pp1/power");
     assert.equal(retained.retain, true);

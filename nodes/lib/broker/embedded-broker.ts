@@ -38,6 +38,9 @@ export interface EmbeddedBrokerOptions {
   anonymous?: AnonymousSetting;
   /** Wrong passwords per address (the runtime's `signIn` throttles); none: not limited. */
   throttle?: LoginThrottle | null;
+  /** The runtime user's password, when it must outlive this broker (a test restarting "the same" hub); default one
+   * made at random for this start. */
+  runtimePassword?: string;
   /** How often `$SYS/broker/…` is published, ms (default 10 s; 0: never). */
   sysIntervalMs?: number;
   clock?: Clock;
@@ -98,9 +101,10 @@ export class EmbeddedBroker {
   /** `$SYS/broker/…`, for admins. */
   readonly stats: SysStats;
   /** The runtime's own user for its in-process links and its flows' MQTT nodes: made for this start, never stored. */
-  readonly runtimeCredentials: Credentials = { username: RUNTIME_USER, password: randomBytes(24).toString("base64url") };
+  readonly runtimeCredentials: Credentials;
 
   private constructor(readonly aedes: Aedes, private readonly options: EmbeddedBrokerOptions) {
+    this.runtimeCredentials = { username: RUNTIME_USER, password: options.runtimePassword ?? randomBytes(24).toString("base64url") };
     this.maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
     const clock = options.clock ?? systemClock;
     this.refusals = new RefusalRecorder(options.audit ?? null, () => clock.now());
