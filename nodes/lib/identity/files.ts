@@ -6,9 +6,12 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { IdentityError } from "./errors";
 
-/** Writes `data` to `file` atomically, with `mode` (0600 for keys and the identities file). */
-export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+/**
+ * Writes `data` to `file` atomically, with `mode`: 0600 by default, as the runtime keeps everything in the data dir
+ * (runtime/file-modes.ts), so it never has to tighten what we wrote.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
@@ -43,7 +46,8 @@ const RETRY_MS = 25;
 export async function withLock<T>(lockFile: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const waitMs = options.waitMs ?? 10_000;
   const staleMs = options.staleMs ?? 30_000;
-  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  // the identity dir holds the CA's key: only its owner lists it
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
