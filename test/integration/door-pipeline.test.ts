@@ -150,6 +150,11 @@ for (const broker of brokers) {
       }
       client = await TestClient.connect(url, MQTT_ADMIN);
       await client.subscribe("pifog/#");
+      // the Pis log in to the hub's broker as its MQTT admin (until each has a device identity of its own)
+      const login = new URL(url);
+      login.username = MQTT_ADMIN.username;
+      login.password = MQTT_ADMIN.password;
+      url = login.toString().replace(/\/$/, "");
       const statuspi = await startRuntime({ role: "statuspi", env: { PIFOG_MQTT_URL: url } });
       runtimes.push(statuspi);
       let online = nextOnline(client, "doorpi");
