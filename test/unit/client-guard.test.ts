@@ -221,7 +221,8 @@ describe("client guard (embedded broker)", () => {
     const door = await connected(client("doorpi", { via: "mqtts", address: "10.1.1.1", certificate: { cn: "doorpi", serial: "a1b" } }));
     const compat = await connected(client("doorpi:compat", { via: "mqtts", address: "10.1.1.1", certificate: { cn: "doorpi", serial: "a1b" } }));
     const power = await connected(client("powerpi", { address: "10.0.0.3" }), "powerpi", "pw");
-    assert.equal(guard.dropDevice({ id: "doorpi" }, "revoked"), 2);
+    assert.equal(guard.dropDevice({ id: "doorpi" }, "an older certificate revoked", "ffff"), 0, "a renewal's old serial: the new connections stay");
+    assert.equal(guard.dropDevice({ id: "doorpi" }, "revoked", "a1b"), 2);
     assert.equal(door.closed && compat.closed, true);
     assert.equal(recorded.at(-1)!.event, "mqtt.client.revoked");
     assert.equal(power.closed, false);

@@ -371,13 +371,17 @@ export class ClientGuard {
     return identity && canRead(identity, packet.topic) ? packet : null;
   }
 
-  /** Drops every connection of a device that may no longer connect (revoked, removed); returns how many. */
-  dropDevice(device: Pick<DeviceRecord, "id"> & { serial?: string }, why: string): number {
+  /**
+   * Drops the connections of a device that may no longer connect; returns how many. With `serial`, only those made
+   * with that certificate (a renewal revokes the previous one: the device's new connections stay); without, all.
+   */
+  dropDevice(device: Pick<DeviceRecord, "id">, why: string, serial?: string): number {
     let dropped = 0;
     for (const client of Object.values(this.o.clients())) {
       if (!client || client.closed) continue;
       const identity = this.identities.get(client);
       if (identity?.kind !== "device" || identity.id !== device.id) continue;
+      if (serial !== undefined && (identity.via !== "certificate" || normalSerial(identity.serial ?? "") !== normalSerial(serial))) continue;
       const info = this.connectionOf(client);
       this.o.refusals.refuse(`dropped:${client.id}:${info.address}`, {
         event: "mqtt.client.revoked",

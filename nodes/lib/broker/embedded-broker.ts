@@ -128,9 +128,11 @@ export class EmbeddedBroker {
     };
     const identities = options.identities;
     if (identities) {
+      // the certificate's connections go at once; a password device's too once its record says revoked (recheck)
       const onRevoked = (device: DeviceRecord) => {
         this.refreshTls();
-        guard.dropDevice(device, `device "${device.id}" was revoked (serial ${device.serial})`);
+        guard.dropDevice(device, `device "${device.id}"'s certificate (serial ${device.serial}) was revoked`, device.serial);
+        guard.recheck();
       };
       const onChanged = () => {
         this.refreshTls();
