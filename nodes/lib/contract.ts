@@ -377,21 +377,7 @@ export function parseCommand(payload: Buffer | string): Command {
   return command;
 }
 
-// ---- who may say what on the embedded broker (before device identities) ----------------------------------
-
-/** How a device's own runtime names its MQTT connections: `pifog-<device>` and `pifog-<device>-<purpose>`. */
-export function isDeviceClientId(clientId: string, device: string): boolean {
-  return clientId === `${NATIVE_ROOT}-${device}` || clientId.startsWith(`${NATIVE_ROOT}-${device}-`);
-}
-
-/** The device a topic speaks for, which only that device may publish (its status, its power state and events),
- * or null for any other topic. */
-export function topicOwner(topic: string): string | null {
-  const l = topic.split("/");
-  if (l[0] !== NATIVE_ROOT || l.length < 3 || !isTopicLevel(l[1]!)) return null;
-  const rest = l.slice(2).join("/");
-  return rest === "status" || rest === "power" || rest === "power/events" ? l[1]! : null;
-}
+// ---- commands and their senders on the embedded broker (who may publish what: broker/acl.ts) -----------------
 
 /** A command topic, native (`pifog/<device>/command`) or PiFog's (`/World/Fog/1/<Pi>/Command`). */
 export function isCommandTopic(topic: string): boolean {

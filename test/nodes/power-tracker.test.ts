@@ -84,7 +84,7 @@ describe("power-tracker node", () => {
   }
 
   beforeEach(async () => {
-    h = await startHarness({ clientId: "pifog-pp-test" }); // plays the device: only its clients may publish its status and power
+    h = await startHarness({ clientId: "pifog-pp-test" }); // plays the device (the harness client logs in as the runtime)
     clock = new FakeClock(T0 + 60_000);
     h.useServices({ clock });
   });

@@ -146,6 +146,7 @@ export class ClientGuard {
   private readonly connections = new WeakMap<object, ConnectionInfo>();
   private readonly connects = new WeakMap<Client, { clientId: string; clean: boolean }>();
   private readonly anonymousOk: (address: string | undefined) => boolean;
+  private readonly loopback = anonymousAllowed("loopback");
 
   constructor(private readonly o: ClientGuardOptions) {
     this.anonymousOk = anonymousAllowed(o.anonymous ?? "loopback");
@@ -237,6 +238,8 @@ export class ClientGuard {
       const secret = password ?? Buffer.alloc(0);
       const runtime = this.o.runtime;
       if (runtime && username === runtime.username) {
+        // the runtime's own connections come from this machine: its password is good nowhere else
+        if (!this.loopback(info.address)) throw new Refused(CONNACK.NOT_AUTHORIZED, "mqtt.connect.refused", `"${username}" connects only from this machine`, "runtime-remote");
         if (sameSecret(secret, runtime.password)) return RUNTIME_IDENTITY;
         throw new Refused(CONNACK.BAD_USERNAME_OR_PASSWORD, "mqtt.auth.refused", `wrong password for "${username}"`, "auth");
       }
