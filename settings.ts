@@ -39,7 +39,7 @@ const dashboardSockets = new DashboardSockets();
 const services = createServices({ config, clock: systemClock, operators: [{ username: operator.username, hash: operator.hash }], dashboardSockets });
 // the flows' placeholders, for a plain `node-red -s dist/settings.js` (the launcher writes them again once its broker
 // and its HTTP server have their ports)
-exportFlowEnvironment(config, services.broker.url, config.httpPort);
+exportFlowEnvironment(config, { mqttUrl: services.broker.url }, config.httpPort);
 
 const settings = {
   uiPort: config.httpPort,

@@ -23,7 +23,7 @@ import type { Clock } from "../lib/clock";
 import { payloadText } from "../lib/dead-letter";
 import { useDevice, type DeviceUser } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
-import { servicesOf } from "../lib/services";
+import { runtimeAuthFor, servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { openOutbox, StatusThrottle } from "../lib/outbox/bridge";
 import { DeliveryError, Outbox, type OutboxItem } from "../lib/outbox/outbox";
@@ -140,8 +140,7 @@ function defineForwarder(RED: NodeAPI) {
         connectTimeout: 10_000,
         // QoS 0 never waits in mqtt.js's memory: offline, the outbox keeps it
         queueQoSZero: false,
-        username: s.username,
-        password: s.password,
+        ...runtimeAuthFor(servicesOf(RED), s.remoteUrl, { username: s.username, password: s.password }),
         rejectUnauthorized: s.rejectUnauthorized,
         ...(ca ? { ca } : {}),
       };

@@ -114,7 +114,7 @@ function defineHistory(RED: NodeAPI) {
           numeric: (p) => numericValue(p),
           maxPayloadBytes: embedded?.maxPacketBytes ?? services.maxPacketBytes,
           embedded,
-          external: { url: device.brokerUrl, clientId: `pifog-history-${device.deviceId}-${this.id}`.slice(0, 64), auth: device.brokerAuth },
+          external: { url: device.brokerUrl, clientId: device.brokerAuth.tls ? `${device.deviceId}:history-${this.id}` : `pifog-history-${device.deviceId}-${this.id}`.slice(0, 64), auth: device.brokerAuth },
           rawMs: s.rawMs,
           rollupMs: s.rollupMs,
         });

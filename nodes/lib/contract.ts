@@ -172,6 +172,18 @@ export interface Command {
    * `stampCommand`); a device link passes it on only when it is on that broker in its own process, where nobody
    * else can have written it. */
   from?: string;
+  /** Who sent it, as the embedded broker checked it (its certificate, password or anonymous address); stamped with
+   * `from` and, like it, only proof on that broker in the receiver's own process. */
+  sender?: CommandSender;
+}
+
+/** The identity the embedded broker authenticated for a command's sender. */
+export interface CommandSender {
+  kind: "device" | "user" | "anonymous";
+  /** The device id, the user name, or the anonymous client's address. */
+  name: string;
+  /** The device's or the user's role. */
+  role?: string;
 }
 
 /** `pifog/<device>/event`: answers to commands. */
@@ -364,24 +376,15 @@ export function parseCommand(payload: Buffer | string): Command {
   // `by` and `from` are only kept when they are text; neither was part of PiFog's commands
   if (typeof v.by === "string") command.by = v.by.slice(0, 128);
   if (typeof v.from === "string") command.from = v.from.slice(0, 160);
+  const sender = v.sender;
+  if (isRecord(sender) && (sender.kind === "device" || sender.kind === "user" || sender.kind === "anonymous") && typeof sender.name === "string") {
+    command.sender = { kind: sender.kind, name: sender.name.slice(0, 128) };
+    if (typeof sender.role === "string") command.sender.role = sender.role.slice(0, 32);
+  }
   return command;
 }
 
-// ---- who may say what on the embedded broker (before device identities) ----------------------------------
-
-/** How a device's own runtime names its MQTT connections: `pifog-<device>` and `pifog-<device>-<purpose>`. */
-export function isDeviceClientId(clientId: string, device: string): boolean {
-  return clientId === `${NATIVE_ROOT}-${device}` || clientId.startsWith(`${NATIVE_ROOT}-${device}-`);
-}
-
-/** The device a topic speaks for, which only that device may publish (its status, its power state and events),
- * or null for any other topic. */
-export function topicOwner(topic: string): string | null {
-  const l = topic.split("/");
-  if (l[0] !== NATIVE_ROOT || l.length < 3 || !isTopicLevel(l[1]!)) return null;
-  const rest = l.slice(2).join("/");
-  return rest === "status" || rest === "power" || rest === "power/events" ? l[1]! : null;
-}
+// ---- commands and their senders on the embedded broker (who may publish what: broker/acl.ts) -----------------
 
 /** A command topic, native (`pifog/<device>/command`) or PiFog's (`/World/Fog/1/<Pi>/Command`). */
 export function isCommandTopic(topic: string): boolean {
@@ -399,7 +402,7 @@ export function mqttSender(clientId: string | null): string {
  * A command's payload with `from` set to its MQTT sender (whatever `from` it carried is overwritten), or null when
  * the payload is not a JSON object (the receiver refuses it anyway). The embedded broker calls this on every command.
  */
-export function stampCommand(payload: Buffer, clientId: string | null): Buffer | null {
+export function stampCommand(payload: Buffer, clientId: string | null, sender?: CommandSender): Buffer | null {
   let v: unknown;
   try {
     v = JSON.parse(payload.toString("utf8"));
@@ -407,7 +410,8 @@ export function stampCommand(payload: Buffer, clientId: string | null): Buffer |
     return null;
   }
   if (!isRecord(v)) return null;
-  return Buffer.from(JSON.stringify({ ...v, from: mqttSender(clientId) }));
+  const { sender: _claimed, ...rest } = v;
+  return Buffer.from(JSON.stringify({ ...rest, from: mqttSender(clientId), ...(sender ? { sender } : {}) }));
 }
 
 // ---- telemetry: statistics and alerts (IoTitan) -------------------------------------------------------

@@ -2,6 +2,8 @@
 // launcher with its embedded broker), handed to the nodes through the settings' `pifogServices` and read with
 // `servicesOf(RED)`. Everything that lives as long as the process and is shared between nodes lives here, so no
 // module keeps state of its own and a test builds exactly the runtime it needs.
+import { isTopicLevel as isIdentityName } from "./contract";
+import { deviceBundleDir, readBundle, type DeviceBundle } from "./identity/paths";
 import { ApiTokens } from "./security/api-tokens";
 import type { IdentityDirectory } from "./identity/types";
 import type { NodeAPI } from "node-red";
@@ -26,6 +28,17 @@ import { SqlitePool } from "./store/sqlite";
 export interface RuntimeBroker {
   readonly url: string;
   readonly embedded: EmbeddedBroker | null;
+  /** How the runtime's own connections log in to it (the embedded broker's runtime user, made for this start):
+   * what a device node or a forwarder uses on the runtime's broker when it has no credentials of its own. */
+  readonly auth?: { username: string; password: string };
+  /** The embedded broker's TLS listener, for the runtime's devices with a certificate (mqtts://127.0.0.1:<port>). */
+  readonly tlsUrl?: string;
+}
+
+/** The credentials a client of `url` without its own uses: the runtime's, when `url` is the runtime's broker. */
+export function runtimeAuthFor(services: PifogServices, url: string, own: { username?: string; password?: string }): { username?: string; password?: string } {
+  if (own.username) return own;
+  return isRuntimeBroker(services, url) && services.broker.auth ? services.broker.auth : own;
 }
 
 /** Timings the nodes take from the runtime instead of their defaults (the tests shorten them). */
@@ -172,7 +185,17 @@ export function isRuntimeBroker(services: PifogServices, url: string): boolean {
       return u;
     }
   };
-  return norm(url) === norm(services.broker.url);
+  const own = [services.broker.url, ...(services.broker.tlsUrl ? [services.broker.tlsUrl] : [])].map(norm);
+  return own.includes(norm(url));
+}
+
+/** A device's own identity (certificate, key, CA, hub), when it has one: this runtime's from PIFOG_IDENTITY or the
+ * data dir, any other device's (the all-in-one's simulated Pis) from `<dataDir>/identity/devices/<id>/`. */
+export function identityOf(services: Pick<PifogServices, "config">, deviceId: string): DeviceBundle | null {
+  const { config } = services;
+  if (!isIdentityName(deviceId)) return null;
+  const dir = deviceId === config.deviceId && config.identityDir ? config.identityDir : deviceBundleDir(config.dataDir, deviceId);
+  return readBundle(dir);
 }
 
 /** What a runtime started without the launcher lacks, in words for its log. */

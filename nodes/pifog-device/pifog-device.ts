@@ -17,7 +17,8 @@ import { DeviceLink } from "../lib/mqtt/device-link";
 import { payloadText } from "../lib/dead-letter";
 import type { PifogDevice } from "../lib/node-red/device";
 import { given } from "../lib/node-red/config-value";
-import { isRuntimeBroker, missingServices, servicesOf } from "../lib/services";
+import type { DeviceBundle } from "../lib/identity/paths";
+import { identityOf, isRuntimeBroker, missingServices, runtimeAuthFor, servicesOf } from "../lib/services";
 
 export interface PifogDeviceDef extends NodeDef {
   deviceId: string;
@@ -41,7 +42,7 @@ function definePifogDevice(RED: NodeAPI) {
     readonly link: DeviceLink;
     readonly drivers: Drivers;
     readonly brokerUrl: string;
-    readonly brokerAuth: { username?: string; password?: string };
+    readonly brokerAuth: { username?: string; password?: string; tls?: { cert: string; key: string; ca: string } };
     readonly embedded: EmbeddedBroker | null;
     private readonly users = new Map<string, LinkUser>();
     private readonly hardware: DeviceHardware;
@@ -69,17 +70,34 @@ function definePifogDevice(RED: NodeAPI) {
         this.error((err as Error).message);
       }
 
-      const url = given(config.broker) ?? services.broker.url;
+      const givenUrl = given(config.broker) ?? services.broker.url;
+      const onRuntimeBroker = isRuntimeBroker(services, givenUrl);
+      this.embedded = onRuntimeBroker ? services.broker.embedded : null;
+      // a device with an identity of its own (its certificate from the local CA) connects as itself over TLS: on the
+      // runtime's own broker to its TLS listener, elsewhere when the broker's URL is a TLS one
+      let identity: DeviceBundle | null = null;
+      try {
+        identity = creds.username ? null : identityOf(services, this.deviceId);
+      } catch (err) {
+        // a damaged bundle: say so, and never quietly connect as something else on a TLS broker
+        this.error(RED._("pifog-device.errors.identity", { id: this.deviceId, error: (err as Error).message }));
+      }
+      const tlsUrl = identity ? (onRuntimeBroker ? services.broker.tlsUrl : /^(mqtts|wss):/.test(givenUrl) ? givenUrl : undefined) : undefined;
+      const url = tlsUrl ?? givenUrl;
       this.brokerUrl = url;
-      this.embedded = isRuntimeBroker(services, url) ? services.broker.embedded : null;
-      this.brokerAuth = { username: creds.username, password: creds.password };
+      // else, on the runtime's own broker, a device with no credentials of its own logs in as the runtime
+      this.brokerAuth =
+        tlsUrl && identity
+          ? { tls: { cert: identity.cert, key: identity.key, ca: identity.ca } }
+          : runtimeAuthFor(services, url, { username: creds.username, password: creds.password });
       this.link = new DeviceLink({
         url,
+        tls: this.brokerAuth.tls,
         device: this.deviceId,
         role: this.role,
         compat: this.compat,
-        username: creds.username,
-        password: creds.password,
+        username: this.brokerAuth.username,
+        password: this.brokerAuth.password,
         hardware,
         version: pifogVersion(),
         addresses: ipv4Addresses,

@@ -6,6 +6,7 @@ import type { Page } from "playwright-core";
 import { powerTopics, topics, type DoorState, type DoorsState, type PowerState } from "../../nodes/lib/contract";
 import { glyphs, type Frame } from "../../nodes/lib/matrix-glyphs";
 import { fogWithBrowser, keepScreenshot, openTab, pagePerTest, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
+import { MQTT_ADMIN } from "../support/runtime";
 import { TestClient } from "../support/mqtt";
 
 const DOORPI = "doorpi";
@@ -212,7 +213,7 @@ describe("dashboard in Chromium (role all, simulated hardware)", function () {
       "only the door2 input got through",
     );
     // and it was not kept on the broker: a new subscriber gets nothing retained before a marker sent after subscribing
-    const late = await TestClient.connect(fog.runtime.info.mqtt);
+    const late = await TestClient.connect(fog.runtime.info.mqtt, MQTT_ADMIN);
     try {
       const marker = `pifog/test-marker/${process.pid}`;
       await late.subscribe(topics.simSet(DOORPI, "+"), marker);

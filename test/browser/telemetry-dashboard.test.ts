@@ -8,6 +8,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { iotitanTopics, topics, type ActiveAlert, type ActiveAlerts, type AlertAck, type AlertEvent } from "../../nodes/lib/contract";
 import { fogWithBrowser, keepScreenshot, openTab, pagePerTest, textOf, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
+import { MQTT_ADMIN } from "../support/runtime";
 import { TestClient } from "../support/mqtt";
 
 /** The readings table is refreshed from the history every 10 s: one period, then as long as anything else may take. */
@@ -340,7 +341,7 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
       .map((m) => `${m.topic} ${m.payload.toString()}`);
     assert.deepEqual(sent, [`${topics.alertAck(HUB)} {"id":"${marker}","by":"dashboard"}`], "only the acknowledgement got through, as the dashboard's");
     // and it was not kept on the broker: a new subscriber gets nothing retained before a marker sent after subscribing
-    const late = await TestClient.connect(fog.runtime.info.mqtt);
+    const late = await TestClient.connect(fog.runtime.info.mqtt, MQTT_ADMIN);
     try {
       const probe = `pifog/test-marker/${process.pid}`;
       await late.subscribe(topics.alertAck(HUB), probe);

@@ -9,7 +9,7 @@ import path from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { topics } from "../../nodes/lib/contract";
 import { TestClient } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../support/runtime";
 
 const DEVICE = "restartpi";
 const FILTER = `pifog/${DEVICE}/sim/#`;
@@ -60,13 +60,13 @@ describe("the embedded broker remembers across a restart", function () {
       const clientId = `restart-subscriber-${signal.toLowerCase()}`;
 
       // a persistent session: subscribes at QoS 1, then goes away
-      const subscriber = await connect(first.info.mqtt, { clientId, clean: false });
+      const subscriber = await connect(first.info.mqtt, { ...MQTT_ADMIN, clientId, clean: false });
       assert.equal(subscriber.sessionPresent, false, "a new session");
       await subscriber.client.subscribeAsync(FILTER, { qos: 1 });
       await subscriber.client.endAsync();
 
       // while it is away: QoS 1 messages, and a retained one, each acknowledged by the broker
-      const publisher = await TestClient.connect(first.info.mqtt, { clientId: `restart-publisher-${signal.toLowerCase()}` });
+      const publisher = await TestClient.connect(first.info.mqtt, { ...MQTT_ADMIN, clientId: `restart-publisher-${signal.toLowerCase()}` });
       const sent: string[] = [];
       for (let i = 0; i < QUEUED; i++) {
         sent.push(`queued-${i}`);
@@ -83,7 +83,7 @@ describe("the embedded broker remembers across a restart", function () {
 
       const second = await startRuntime({ role: "doorpi", dataDir });
       running.push(second);
-      const back = await connect(second.info.mqtt, { clientId, clean: false });
+      const back = await connect(second.info.mqtt, { ...MQTT_ADMIN, clientId, clean: false });
       assert.equal(back.sessionPresent, true, "the session is still there");
       const expected = [...sent, "retained-1"];
       await until(`${expected.length} messages`, () => back.received.length >= expected.length, () => back.received);
@@ -94,12 +94,12 @@ describe("the embedded broker remembers across a restart", function () {
       );
       assert.ok(back.received.every((m) => m.topic.startsWith(`pifog/${DEVICE}/sim/`)));
       // the session's subscription itself came back too: a new message reaches it with no SUBSCRIBE
-      const later = await TestClient.connect(second.info.mqtt);
+      const later = await TestClient.connect(second.info.mqtt, MQTT_ADMIN);
       await later.publish(topics.simSet(DEVICE, "probe"), "after-restart");
       await until("the message after the restart", () => back.received.some((m) => m.payload === "after-restart"), () => back.received);
 
       // a new subscriber gets the retained message, flagged retained
-      const fresh = await TestClient.connect(second.info.mqtt);
+      const fresh = await TestClient.connect(second.info.mqtt, MQTT_ADMIN);
       await fresh.subscribe(topics.simSet(DEVICE, "held"));
       const retained = await fresh.waitFor(topics.simSet(DEVICE, "held"));
       assert.equal(retained.payload.toString(), "retained-1");
@@ -111,9 +111,9 @@ describe("the embedded broker remembers across a restart", function () {
       running.splice(running.indexOf(second), 1);
       const third = await startRuntime({ role: "doorpi", dataDir });
       running.push(third);
-      const again = await connect(third.info.mqtt, { clientId, clean: false });
+      const again = await connect(third.info.mqtt, { ...MQTT_ADMIN, clientId, clean: false });
       assert.equal(again.sessionPresent, true);
-      const marker = await TestClient.connect(third.info.mqtt);
+      const marker = await TestClient.connect(third.info.mqtt, MQTT_ADMIN);
       await marker.publish(topics.simSet(DEVICE, "probe"), "marker");
       await until("the marker", () => again.received.some((m) => m.payload === "marker"), () => again.received);
       assert.deepEqual(again.received.map((m) => m.payload), ["marker"], "acknowledged messages are not sent twice");

@@ -6,7 +6,7 @@ import type { CompatConnected, CompatDoorEvent, DeviceStatus, PongEvent } from "
 import { glyphs, type Frame } from "../../nodes/lib/matrix-glyphs";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
 import { TestClient, type Received } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../support/runtime";
 
 const PY_TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/;
 const frameIs = (glyph: Frame) => (m: { payload: Buffer }) => JSON.stringify(JSON.parse(m.payload.toString())) === JSON.stringify(glyph);
@@ -58,7 +58,7 @@ for (const broker of brokers) {
       fog = await startRuntime({ role: "all", env: external ? { PIFOG_MQTT_URL: external } : {} });
       url = fog.info.mqtt;
       if (external) assert.equal(url, external, "the runtime uses the external broker");
-      client = await TestClient.connect(url);
+      client = await TestClient.connect(url, MQTT_ADMIN);
       await client.subscribe("pifog/#", "/World/Fog/1/#");
       for (const device of ["hub", "doorpi", "statuspi"]) {
         await client.waitFor(`pifog/${device}/status`, (m) => m.payload.includes('"online"'), 15_000);
@@ -92,7 +92,7 @@ for (const broker of brokers) {
         const e = JSON.parse(m.payload.toString()) as CompatDoorEvent;
         return e.state?.door1 === "open" && e.state?.door2 === "closed";
       });
-      const late = await TestClient.connect(url);
+      const late = await TestClient.connect(url, MQTT_ADMIN);
       await late.subscribe("/World/Fog/1/DoorPi/Event", "/World/Fog/1/+/Connection");
       const m = await late.waitFor("/World/Fog/1/DoorPi/Event");
       assert.equal(m.retain, true);
@@ -148,8 +148,13 @@ for (const broker of brokers) {
         runtimes.push(hub);
         url = hub.info.mqtt;
       }
-      client = await TestClient.connect(url);
+      client = await TestClient.connect(url, MQTT_ADMIN);
       await client.subscribe("pifog/#");
+      // the Pis log in to the hub's broker as its MQTT admin (until each has a device identity of its own)
+      const login = new URL(url);
+      login.username = MQTT_ADMIN.username;
+      login.password = MQTT_ADMIN.password;
+      url = login.toString().replace(/\/$/, "");
       const statuspi = await startRuntime({ role: "statuspi", env: { PIFOG_MQTT_URL: url } });
       runtimes.push(statuspi);
       let online = nextOnline(client, "doorpi");

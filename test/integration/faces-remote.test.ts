@@ -13,7 +13,7 @@ import { readFaceRecord } from "../../nodes/lib/face-record";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
 import { TestClient, type Received } from "../support/mqtt";
 import { showScene } from "../support/camera-scene";
-import { redeploy, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, redeploy, startRuntime, type TestRuntime } from "../support/runtime";
 import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, TestS3 } from "../support/s3";
 import { until } from "../support/until";
 
@@ -51,7 +51,7 @@ describe("faces pipeline across brokers: CameraPi → forwarder → remote Mosqu
     });
 
     camera = await startRuntime({ role: "camerapi", env: { PIFOG_FACES_REMOTE_URL: remote.url } });
-    local = await TestClient.connect(camera.info.mqtt);
+    local = await TestClient.connect(camera.info.mqtt, MQTT_ADMIN);
     await local.subscribe(cameraTopics.faces(CAMERA), topics.event(CAMERA));
     await showScene(local, CAMERA, "visitor");
   });

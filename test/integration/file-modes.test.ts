@@ -9,7 +9,7 @@ import path from "node:path";
 import { compatTopics } from "../../nodes/lib/contract";
 import { showScene } from "../support/camera-scene";
 import { TestClient } from "../support/mqtt";
-import { adminToken, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, adminToken, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 /** Every path under `dir` (itself included) with its permission bits; symbolic links are not followed. */
@@ -52,7 +52,7 @@ describe("the data dir is private (all-in-one runtime)", function () {
     fog = await startRuntime({ role: "all", dataDir });
     const token = await adminToken(fog.info.http);
     assert.ok(token, "logged in to the editor");
-    client = await TestClient.connect(fog.info.mqtt);
+    client = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     // retried until the camera says so: just after the start its link may still be subscribing
     await showScene(client, "camerapi", "visitor");
     await client.publish(compatTopics.command("CameraPi"), JSON.stringify({ command: "take-picture-low-res", id: "modes" }));

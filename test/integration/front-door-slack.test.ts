@@ -11,7 +11,7 @@ import { slackSignature } from "../../nodes/lib/slack/request";
 import { FakeSlack } from "../support/fake-slack";
 import { TestClient } from "../support/mqtt";
 import { showScene } from "../support/camera-scene";
-import { redeploy, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, redeploy, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -40,7 +40,7 @@ describe("front door through Slack (all-in-one, HTTP slash commands)", function 
     });
     // the deploy has answered; wait until the slash-command endpoint is mounted (an unsigned probe is refused)
     await until(async () => (await fetch(`${fog.info.http}/slack/command`, { method: "POST", body: "probe" })).status === 401, "the slash-command endpoint");
-    client = await TestClient.connect(fog.info.mqtt);
+    client = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     await client.subscribe(topics.simState("buttonpi", "door"), topics.event("buttonpi"));
   });
 

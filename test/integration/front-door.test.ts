@@ -10,7 +10,7 @@ import { readFaceRecord } from "../../nodes/lib/face-record";
 import type { FrameFaces } from "../../nodes/face-detect/face-detect";
 import { showScene as showCameraScene } from "../support/camera-scene";
 import { TestClient, type Received } from "../support/mqtt";
-import { adminToken, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, adminToken, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 const DEVICE = "camerapi";
@@ -33,7 +33,7 @@ describe("front door (all-in-one): visitor → faces → forwarder → local fol
 
   before(async () => {
     fog = await startRuntime({ role: "all" });
-    client = await TestClient.connect(fog.info.mqtt);
+    client = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     await client.subscribe(facesTopic, forwardedTopic, frameTopic, sceneTopic, compatTopics.event("CameraPi"));
   });
 

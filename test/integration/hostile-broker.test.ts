@@ -11,7 +11,7 @@ import WebSocket from "ws";
 import { AUDIT_FILE, type AuditRecord } from "../../nodes/lib/audit/audit";
 import { DEFAULT_MAX_PACKET_BYTES } from "../../nodes/lib/broker/packet-guard";
 import { RoundTripProbe } from "../support/rtt";
-import { startRuntime, viewerHeaders, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, startRuntime, viewerHeaders, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 function rssMiB(pid: number): number {
@@ -32,7 +32,7 @@ function audited(dataDir: string, event: string): AuditRecord[] {
 
 /** Publishes one QoS 1 message; "acked" when the PUBACK came, "closed" when the broker closed the connection first. */
 async function publishOutcome(url: string, clientId: string, topic: string, payload: Buffer): Promise<"acked" | "closed"> {
-  const client = await mqtt.connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await mqtt.connectAsync(url, { ...MQTT_ADMIN, clientId, reconnectPeriod: 0, connectTimeout: 5000 });
   client.on("error", () => undefined); // EPIPE/ECONNRESET while it still writes a refused packet
   try {
     return await new Promise<"acked" | "closed">((resolve) => {
@@ -57,7 +57,7 @@ async function publishAsOneWebSocketMessage(url: string, clientId: string, topic
   let closed = false;
   ws.on("close", () => (closed = true));
   await new Promise<void>((resolve) => ws.once("open", () => resolve()));
-  ws.send(generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 30 }));
+  ws.send(generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 30, username: MQTT_ADMIN.username, password: Buffer.from(MQTT_ADMIN.password) }));
   await until(() => packets.some((p) => p.cmd === "connack"), "CONNACK over WebSocket");
   ws.send(generate({ cmd: "publish", topic, payload, qos: 1, messageId: 1, dup: false, retain: false }));
   await until(() => closed || packets.some((p) => p.cmd === "puback"), "a PUBACK or the close");
@@ -94,7 +94,7 @@ async function stalledSubscriber(port: number, clientId: string): Promise<{ sock
   const onData = (d: Buffer) => parser.parse(d);
   socket.on("data", onData);
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-  socket.write(generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0 }));
+  socket.write(generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0, username: MQTT_ADMIN.username, password: Buffer.from(MQTT_ADMIN.password) }));
   await until(() => packets.some((p) => p.cmd === "connack"), "CONNACK for the stalled subscriber");
   socket.write(generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "#", qos: 1 }] }));
   await until(() => packets.some((p) => p.cmd === "suback"), "SUBACK for the stalled subscriber");
@@ -105,7 +105,7 @@ async function stalledSubscriber(port: number, clientId: string): Promise<{ sock
 
 /** `count` QoS 1 publishes of `bytes` each, `window` in flight at a time; stops at the deadline. */
 async function flood(url: string, count: number, bytes: number, window: number, deadline: number): Promise<{ acked: number; ms: number }> {
-  const client = await mqtt.connectAsync(url, { clientId: `hostile-flood-${process.pid}`, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await mqtt.connectAsync(url, { ...MQTT_ADMIN, clientId: `hostile-flood-${process.pid}`, reconnectPeriod: 0, connectTimeout: 5000 });
   const payload = Buffer.alloc(bytes, 0x41);
   const start = performance.now();
   let acked = 0;

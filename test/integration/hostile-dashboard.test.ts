@@ -10,7 +10,7 @@ import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { DashboardSocket, type Update } from "../support/dashboard-socket";
 import { TestClient } from "../support/mqtt";
 import { RoundTripProbe, type RoundTrips } from "../support/rtt";
-import { redeploy, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, redeploy, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 const EVIL = "<script>window.pfEvil=1</script><b id=pf-evil>pf-evil</b>";
@@ -184,7 +184,7 @@ describe("the dashboard's socket, as an attacker on the network uses it (role al
   });
 
   it("a widget's own events still work: the Simulator's door toggle reaches the door, and answers go to the sender only", async () => {
-    const mqtt = await TestClient.connect(fog.info.mqtt);
+    const mqtt = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     try {
       const state = topics.simState("doorpi", "door1");
       await mqtt.subscribe(state);

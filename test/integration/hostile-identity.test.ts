@@ -8,7 +8,7 @@ import mqtt from "mqtt";
 import { Audit } from "../../nodes/lib/audit/audit";
 import { DoorAudit } from "../../nodes/lib/door-audit";
 import { TestClient } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 /** An MQTT client whose connection comes from another loopback address, as a second machine on the network would. */
@@ -30,7 +30,7 @@ describe("hostile input: who is who on the embedded broker (real runtime, role a
 
   before(async () => {
     rt = await startRuntime({ role: "all" });
-    watcher = await TestClient.connect(rt.info.mqtt);
+    watcher = await TestClient.connect(rt.info.mqtt, MQTT_ADMIN);
     await watcher.subscribe("pifog/#");
     await watcher.waitFor("pifog/buttonpi/status", (m) => m.payload.toString().includes('"online"'));
     await watcher.waitFor("pifog/powerpi/power", () => true);
@@ -58,10 +58,10 @@ describe("hostile input: who is who on the embedded broker (real runtime, role a
     await watcher.publish("pifog/powerpi/sim/mains/set", "on");
   });
 
-  it("refuses to hand a device's connected client id to another address; the device stays online", async () => {
+  it("refuses a device's client id to anyone but the device (its certificate); the device stays online", async () => {
     const before = watcher.received.length;
     for (let i = 0; i < 5; i++) {
-      const thief = connectFrom("127.0.0.2", rt.info.mqtt, "pifog-buttonpi");
+      const thief = connectFrom("127.0.0.2", rt.info.mqtt, "buttonpi");
       const err = await new Promise<Error & { code?: number }>((resolve) => thief.once("error", resolve));
       assert.equal(err.code, 2, `CONNACK identifier rejected, got ${err.message}`);
       thief.end(true);
@@ -73,11 +73,24 @@ describe("hostile input: who is who on the embedded broker (real runtime, role a
     assert.equal(offline.length, 0, "no takeover, no offline will");
     const refused = audit().filter((r) => r.event === "mqtt.client-id.refused");
     assert.equal(refused.length, 1, "five attempts in the window: one record");
-    assert.match(refused[0]!.reason, /127\.0\.0\.2/);
+    assert.match(refused[0]!.reason, /names enrolled device "buttonpi"/);
+    assert.match(String(refused[0]!.who), /127\.0\.0\.2/);
   });
 
-  it("audits open-door from an anonymous client as that client, with the operator it names only as a claim", async () => {
-    const mallory = await TestClient.connect(rt.info.mqtt, { clientId: "mallory-door" });
+  it("refuses open-door from an anonymous client at the broker, audited; the door never hears of it", async () => {
+    const mallory = await TestClient.connect(rt.info.mqtt, { clientId: "mallory-anon" });
+    const closed = new Promise<void>((resolve) => mallory.client.once("close", () => resolve()));
+    void mallory.client.publish("pifog/buttonpi/command", JSON.stringify({ command: "open-door", id: "anonymous-open" }), { qos: 1 });
+    await closed;
+    await mallory.end();
+    await until(() => audit().some((r) => r.event === "mqtt.publish.refused" && r.who?.startsWith("mqtt:mallory-anon")), "the refusal in the audit");
+    await watcher.publish("pifog/buttonpi/command", JSON.stringify({ command: "ping", id: "after-anonymous" }));
+    await watcher.waitFor("pifog/buttonpi/event", (m) => m.payload.includes("after-anonymous"));
+    assert.ok(!new DoorAudit(rt.dataDir).read().some((r) => r.id === "anonymous-open"));
+  });
+
+  it("audits open-door from a user as that client, with the operator it names only as a claim", async () => {
+    const mallory = await TestClient.connect(rt.info.mqtt, { ...MQTT_ADMIN, clientId: "mallory-door" });
     await mallory.publish("pifog/buttonpi/command", JSON.stringify({ command: "open-door", id: "spoofed-by", by: "dashboard:admin" }));
     await mallory.end();
     const file = path.join(rt.dataDir, "door-audit.jsonl");
@@ -88,7 +101,7 @@ describe("hostile input: who is who on the embedded broker (real runtime, role a
   });
 
   it("keeps the door audit and the dead letters bounded: a 100 kB id, 2,000 bad commands of 10 kB", async () => {
-    const mallory = await TestClient.connect(rt.info.mqtt, { clientId: "mallory-big" });
+    const mallory = await TestClient.connect(rt.info.mqtt, { ...MQTT_ADMIN, clientId: "mallory-big" });
     const hugeId = "i".repeat(100_000);
     await mallory.publish("pifog/buttonpi/command", JSON.stringify({ command: "open-door", id: hugeId, by: "b".repeat(100_000) }));
     const junk = "j".repeat(10_000);

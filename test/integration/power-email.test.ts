@@ -9,7 +9,7 @@ import { AccountStore } from "../../nodes/lib/accounts/store";
 import type { PowerState } from "../../nodes/lib/contract";
 import { formatGoTime } from "../../nodes/lib/email/templates";
 import { TestClient } from "../support/mqtt";
-import { ROOT, startRuntime, type TestRuntime, redeploy } from "../support/runtime";
+import { MQTT_ADMIN, ROOT, startRuntime, type TestRuntime, redeploy } from "../support/runtime";
 import { TestSmtpServer } from "../support/smtp";
 import { until } from "../support/until";
 
@@ -49,7 +49,7 @@ describe("power outage e-mails, end to end", function () {
       "nodes",
     );
 
-    client = await TestClient.connect(fog.info.mqtt);
+    client = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     await client.subscribe("pifog/powerpi/#", "pifog/powerhub/#");
     await client.waitFor("pifog/powerpi/connection", (m) => m.payload.includes('"connected"'), 20_000);
     await client.waitFor("pifog/powerpi/power", (m) => m.payload.includes('"on"'), 20_000);

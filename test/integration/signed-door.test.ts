@@ -11,7 +11,7 @@ import { readBundle } from "../../nodes/lib/identity/paths";
 import { AUDIT_FILE, type AuditRecord } from "../../nodes/lib/audit/audit";
 import { DashboardSocket } from "../support/dashboard-socket";
 import { TestClient, type Received } from "../support/mqtt";
-import { startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 const DOOR = "buttonpi";
@@ -25,7 +25,7 @@ describe("signed door commands (all-in-one): the dashboard's command opens, its 
 
   before(async () => {
     fog = await startRuntime({ role: "all" });
-    client = await TestClient.connect(fog.info.mqtt);
+    client = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     await client.subscribe(topics.command(DOOR), topics.event(DOOR), topics.simState(DOOR, "door"));
     browser = await DashboardSocket.connect(fog.info.http);
   });

@@ -95,7 +95,9 @@ describe("a publish the history logger could not store is never acknowledged", f
       numeric: () => null,
       reject: () => undefined,
     });
-    return `mqtt://127.0.0.1:${broker.port}`;
+    // the publisher logs in as the runtime (anonymous clients may not publish here)
+    const { username, password } = broker.runtimeCredentials;
+    return `mqtt://${username}:${password}@127.0.0.1:${broker.port}`;
   }
 
   afterEach(async () => {

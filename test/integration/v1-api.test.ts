@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { signToken } from "../../nodes/lib/accounts/jwt";
 import { TestClient } from "../support/mqtt";
-import { ROOT, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, ROOT, startRuntime, type TestRuntime } from "../support/runtime";
 
 const ACCOUNTS_CLI = path.join(ROOT, "dist", "nodes", "lib", "accounts", "cli.js");
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -56,7 +56,7 @@ describe("the /v1 account API", function () {
     accounts("attach", "--account", "kim@example.com", "--device", "kims-pi");
     attachedTo = Date.now();
     // a power Pi reports: online, mains off since T0 (the hub's tracker records it)
-    const pi = await TestClient.connect(fog.info.mqtt, { clientId: "pifog-garage" }); // as the garage Pi's link names itself
+    const pi = await TestClient.connect(fog.info.mqtt, { ...MQTT_ADMIN, clientId: "pifog-garage" }); // as the garage Pi's link names itself
     try {
       await pi.subscribe("pifog/garage/connection");
       await pi.publish("pifog/garage/status", JSON.stringify({ state: "online", device: "garage", role: "powerpi", addresses: [], bootTime: new Date(T0).toISOString(), startedAt: new Date(T0).toISOString(), version: "t", hardware: "sim", timestamp: new Date(T0).toISOString() }), { retain: true });

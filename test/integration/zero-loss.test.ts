@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
 import { TestClient } from "../support/mqtt";
 import { freePort } from "../support/ports";
-import { ROOT, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, ROOT, startRuntime, type TestRuntime } from "../support/runtime";
 
 const COUNT = 20_000;
 const PUBLISHER = path.join(ROOT, "dist", "test", "support", "publisher.js");
@@ -101,7 +101,7 @@ describe("zero loss across a hub killed with SIGKILL", function () {
     let hub = await startRuntime({ role: "sensorhub", dataDir, env });
     runtimes.push(hub);
     const prefix = "reliability/embedded";
-    const publisher = startPublisher(`mqtt://127.0.0.1:${port}`, prefix);
+    const publisher = startPublisher(`mqtt://${MQTT_ADMIN.username}:${MQTT_ADMIN.password}@127.0.0.1:${port}`, prefix);
     await until("5,000 acknowledgements", () => publisher.progress() >= 5000, 60_000);
     await hub.kill();
     runtimes.pop();

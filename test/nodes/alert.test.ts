@@ -34,7 +34,7 @@ describe("alert node", () => {
   const nextEvent = (kind: string, since: number) =>
     h.client.waitFor("pifog/hub/alerts/events", (m) => h.client.received.indexOf(m) >= since && h.client.json<AlertEvent>(m).kind === kind).then((m) => h.client.json<AlertEvent>(m));
   const activeList = async () => {
-    const c = await TestClient.connect(h.url);
+    const c = await TestClient.connect(h.url, h.auth);
     try {
       await c.subscribe("pifog/hub/alerts/active");
       return c.json<ActiveAlerts>(await c.waitFor("pifog/hub/alerts/active", (m) => m.retain));

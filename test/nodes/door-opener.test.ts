@@ -202,7 +202,7 @@ describe("door-opener node", () => {
   it("on this runtime's own broker, names the MQTT client that sent open-door, whatever the payload claims", async () => {
     h.useServices({ clock, safeState: safe, trust, embedded: true });
     await loadUntilOnline(h, nodes, doorFlow(h.url), "bp1");
-    const mallory = await TestClient.connect(h.url, { clientId: "mallory" });
+    const mallory = await TestClient.connect(h.url, { ...h.auth, clientId: "mallory" });
     try {
       // a command the hub signed, sent by someone else with a forged sender stamp: the broker's stamp is not signed
       await mallory.publish("pifog/bp1/command", JSON.stringify({ ...signed(hub, clock, "m1", "dashboard:admin"), from: "mqtt:pifog-hub" }));

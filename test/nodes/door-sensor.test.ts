@@ -43,7 +43,7 @@ describe("door-sensor node", () => {
 
     // a late subscriber still gets it: it was retained
     
-    const late = await TestClient.connect(h.url);
+    const late = await TestClient.connect(h.url, h.auth);
     await late.subscribe("pifog/dp1/doors", "/World/Fog/1/DoorPi/Event");
     const retained = await late.waitFor("pifog/dp1/doors");
     assert.equal(retained.retain, true);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import { RUNTIME_USER } from "../../nodes/lib/broker/client-guard";
 import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import forwarder from "../../nodes/forwarder/forwarder";
@@ -10,6 +11,7 @@ import { helper, hubFlow, loadUntilOnline, startHarness, type Harness } from "..
 import { until } from "../support/until";
 
 const nodes = [pifogDevice, forwarder];
+const REMOTE_PASSWORD = "remote-broker-secret";
 
 interface Arrived {
   topic: string;
@@ -27,18 +29,23 @@ class Remote {
 
   constructor(readonly port: number) {}
 
+  /** Without a login of its own, the forwarder logs in as the remote broker's runtime user (in the URL). */
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return this.login ? `mqtt://127.0.0.1:${this.port}` : `mqtt://${RUNTIME_USER}:${REMOTE_PASSWORD}@127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    const broker = await EmbeddedBroker.start({ port: this.port, host: "127.0.0.1" });
+    const broker = await EmbeddedBroker.start({ port: this.port, host: "127.0.0.1", runtimePassword: REMOTE_PASSWORD });
     const login = this.login;
     if (login) {
-      broker.aedes.authenticate = (_client, username, password, callback) => {
+      // the test's own user: once it is checked, the client is the broker's runtime user (it may publish anything)
+      broker.aedes.authenticate = (client, username, password, callback) => {
         const ok = username === login.username && password?.toString() === login.password;
-        if (!ok) this.refusedLogins++;
-        callback(ok ? null : Object.assign(new Error("bad login"), { returnCode: 4 }), ok);
+        if (!ok) {
+          this.refusedLogins++;
+          return callback(Object.assign(new Error("bad login"), { returnCode: 4 }), false);
+        }
+        broker.guard.authenticate(client, RUNTIME_USER, Buffer.from(REMOTE_PASSWORD), callback);
       };
     }
     broker.aedes.on("publish", (packet, client) => {

@@ -41,7 +41,7 @@ describe("history node with bad input", function () {
       { id: "hist", type: "history", z: "tab", device: "cfg-hub", filters: "fuzz/#", backend: "sqlite", ingest: "auto" },
       { id: "tab", type: "tab" },
     ]);
-    const publisher = await TestClient.connect(h.url);
+    const publisher = await TestClient.connect(h.url, h.auth);
     const sent: Array<{ topic: string; payload: Buffer }> = [];
     await fc.assert(
       fc.asyncProperty(topics, payloads, async (topic, payload) => {

@@ -39,7 +39,7 @@ describe("history node on the embedded broker", () => {
 
   it("has every QoS 1 message on disk by the time the publisher gets its PUBACK", async () => {
     await helper.load(nodes, historyFlow(h.url));
-    const publisher = await TestClient.connect(h.url);
+    const publisher = await TestClient.connect(h.url, h.auth);
     for (let i = 0; i < 50; i++) {
       await publisher.publish("iotitan/home/up_bed1/dht11/temperature", String(20 + i / 10));
       // acknowledged → committed: read it back at once, from the file
@@ -54,7 +54,7 @@ describe("history node on the embedded broker", () => {
     const node = helper.getNode("hist") as unknown as { store: { insert: (r: unknown[]) => Promise<number> } };
     const realInsert = node.store.insert.bind(node.store);
     node.store.insert = () => Promise.reject(new Error("disk full"));
-    const publisher = await TestClient.connect(h.url, { reconnectPeriod: 200 });
+    const publisher = await TestClient.connect(h.url, { ...h.auth, reconnectPeriod: 200 });
     // the broker answers a publish it could not store by closing the connection (MQTT 3.1.1 has no refusal)
     const refused = new Promise<void>((resolve) => publisher.client.once("close", () => resolve()));
     let acked = false;
@@ -69,7 +69,7 @@ describe("history node on the embedded broker", () => {
 
   it("keeps only its topics, and $SYS only when asked", async () => {
     await helper.load(nodes, historyFlow(h.url, { filters: "sensors/#, doors/+" }));
-    const publisher = await TestClient.connect(h.url);
+    const publisher = await TestClient.connect(h.url, h.auth);
     await publisher.publish("sensors/a/b", "1");
     await publisher.publish("doors/x", "2");
     await publisher.publish("doors/x/y", "3");
@@ -125,7 +125,7 @@ describe("history node and the broker's packet limit", () => {
 
   it("stores whatever the embedded broker accepted; a bigger packet is refused unacknowledged, never dropped after a PUBACK", async () => {
     await helper.load(nodes, historyFlow(h.url));
-    const publisher = await TestClient.connect(h.url);
+    const publisher = await TestClient.connect(h.url, h.auth);
     const largest = "x".repeat(limit - 100); // with its fixed header, topic and packet id: just under the limit
     await publisher.publish("big/one", largest);
     assert.deepEqual(await stored(h.dataDir, "big/one"), [largest]);
@@ -137,7 +137,7 @@ describe("history node and the broker's packet limit", () => {
     assert.deepEqual(await stored(h.dataDir, "big/two"), []);
     assert.equal(fs.existsSync(path.join(h.dataDir, "dead-letter.jsonl")), false, "refused by the broker, not taken and dropped");
     publisher.client.end(true);
-    const again = await TestClient.connect(h.url);
+    const again = await TestClient.connect(h.url, h.auth);
     await again.publish("small/one", "2");
     assert.deepEqual(await stored(h.dataDir, "small/one"), ["2"]);
     await again.end();
@@ -177,7 +177,7 @@ describe("history node across a redeploy", () => {
 
   it("keeps storing while Node-RED replaces the node on a redeploy", async () => {
     await helper.load(nodes, historyFlow(h.url));
-    const publisher = await TestClient.connect(h.url);
+    const publisher = await TestClient.connect(h.url, h.auth);
     await publisher.publish("sensors/x", "1");
     await helper.unload(); // a redeploy closes the old node before the new one exists
     await publisher.publish("sensors/x", "2");

@@ -228,7 +228,8 @@ describe("pifog-device: its users see the link, broker stopped and started", () 
     assert.match(during[0]!.text, /reconnecting/);
     assert.match(during[1]!.text, /unreachable/);
 
-    h.broker = await EmbeddedBroker.start({ port, host: "127.0.0.1" });
+    // the same runtime's broker again: its runtime user has the password the device link logs in with
+    h.broker = await EmbeddedBroker.start({ port, host: "127.0.0.1", runtimePassword: h.auth.password });
     await until(() => user.links.at(-1)?.state === "connected", "the user told it is connected again", 15_000, () => user.links);
     await until(() => doorsText.test(last()?.text ?? ""), "the doors shown again", 5000, last);
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { Node, NodeAPI, NodeDef } from "node-red";
+import { RUNTIME_USER } from "../../nodes/lib/broker/client-guard";
 import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
 import type { PowerState } from "../../nodes/lib/contract";
 import { simDrivers } from "../../nodes/lib/drivers/factory";
@@ -18,6 +19,7 @@ import { freePort } from "../support/ports";
 import { until } from "../support/until";
 
 const nodes = [pifogDevice, powerMonitor];
+const HUB_PASSWORD = "hub-runtime-secret";
 
 function powerFlow(url: string, monitor: Record<string, unknown> = {}, device: Record<string, unknown> = {}) {
   return [
@@ -62,7 +64,7 @@ describe("power-monitor node", () => {
     const event = h.client.json<PowerState>(await h.client.waitFor("pifog/pp1/power/events"));
     assert.deepEqual({ ...event, timestamp: "" }, { ...state, timestamp: "" });
 
-    const late = await TestClient.connect(h.url);
+    const late = await TestClient.connect(h.url, h.auth);
     await late.subscribe("pifog/pp1/power");
     const retained = await late.waitFor("pifog/pp1/power");
     assert.equal(retained.retain, true);
@@ -240,6 +242,9 @@ describe("power-monitor node", () => {
             addresses: () => [],
             bootTime: new Date(clock.now()),
             clock,
+            // it logs in to the hub's broker as that broker's runtime user
+            username: RUNTIME_USER,
+            password: HUB_PASSWORD,
           });
           const bus: SimBus = {
             device: config.deviceId,
@@ -309,9 +314,9 @@ describe("power-monitor node", () => {
       for (let i = 1; i < made.length; i++) assert.ok(made[i]!.timestamp >= made[i - 1]!.timestamp, "made in order");
 
       // the network comes back
-      hub = await EmbeddedBroker.start({ port, host: "127.0.0.1" });
+      hub = await EmbeddedBroker.start({ port, host: "127.0.0.1", runtimePassword: HUB_PASSWORD });
       hub.hold(); // nothing is routed before the hub's subscriber is there
-      const listener = await TestClient.connect(url);
+      const listener = await TestClient.connect(url, hub.runtimeCredentials);
       try {
         await listener.subscribe("pifog/pp1/power/events", "pifog/pp1/power");
         hub.release();

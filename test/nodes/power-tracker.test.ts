@@ -84,7 +84,7 @@ describe("power-tracker node", () => {
   }
 
   beforeEach(async () => {
-    h = await startHarness({ clientId: "pifog-pp-test" }); // plays the device: only its clients may publish its status and power
+    h = await startHarness({ clientId: "pifog-pp-test" }); // plays the device (the harness client logs in as the runtime)
     clock = new FakeClock(T0 + 60_000);
     h.useServices({ clock });
   });
@@ -98,7 +98,7 @@ describe("power-tracker node", () => {
     const c = await h.client.waitFor("pifog/pp/connection");
     assert.deepEqual(h.client.json(c), { device: "pp", status: "connected", updated: iso(T0 + 60_000) });
     // retained: a dashboard that starts later has it at once
-    const late = await TestClient.connect(h.url);
+    const late = await TestClient.connect(h.url, h.auth);
     try {
       await late.subscribe("pifog/+/connection");
       const stored = await late.waitFor("pifog/pp/connection");
@@ -169,7 +169,7 @@ describe("power-tracker node", () => {
     ]);
     assert.deepEqual(connections(since).map((s) => s.status), ["disconnected", "connected"]);
     // a dashboard that starts later sees the latest connection at once
-    const late = await TestClient.connect(h.url);
+    const late = await TestClient.connect(h.url, h.auth);
     try {
       await late.subscribe("pifog/+/connection");
       assert.equal(late.json<ConnectionState>(await late.waitFor("pifog/pp/connection")).status, "connected");

@@ -110,7 +110,7 @@ describe("sense-env node", () => {
     assert.match(event.state.timestamp, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
 
     // a late subscriber gets all of it: it was retained
-    const late = await TestClient.connect(h.url);
+    const late = await TestClient.connect(h.url, h.auth);
     await late.subscribe("pifog/sp1/environment", "pifog/sp1/environment/temperature", "/World/Fog/1/StatusPi/Event");
     assert.equal((await late.waitFor("pifog/sp1/environment")).retain, true);
     assert.equal((await late.waitFor("pifog/sp1/environment/temperature")).retain, true);

@@ -65,7 +65,7 @@ describe("stats node", () => {
     assert.equal(s.mean, Number("22.96666666666667"));
 
     // a dashboard that starts later sees the latest window at once: the statistics are retained
-    const late = await TestClient.connect(h.url);
+    const late = await TestClient.connect(h.url, h.auth);
     try {
       await late.subscribe("pifog/hub/stats/#");
       const kept = await late.waitFor(`pifog/hub/stats/${H}`);

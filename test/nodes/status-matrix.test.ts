@@ -34,7 +34,7 @@ describe("status-matrix node", () => {
     });
 
   beforeEach(async () => {
-    h = await startHarness({ clientId: "pifog-dp1-test" }); // plays the device: only its clients may publish its status and power
+    h = await startHarness({ clientId: "pifog-dp1-test" }); // plays the device (the harness client logs in as the runtime)
   });
   afterEach(async () => {
     await h.close();

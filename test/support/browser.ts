@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { TestClient } from "./mqtt";
-import { startRuntime, type TestRuntime } from "./runtime";
+import { MQTT_ADMIN, startRuntime, type TestRuntime } from "./runtime";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -192,7 +192,7 @@ export function fogWithBrowser(prepare?: (fog: { runtime: TestRuntime; mqtt: Tes
   before(async function () {
     this.timeout(60_000);
     runtime = await startRuntime({ role: "all" });
-    mqtt = await TestClient.connect(runtime.info.mqtt);
+    mqtt = await TestClient.connect(runtime.info.mqtt, MQTT_ADMIN);
     await prepare?.({ runtime, mqtt });
     browser = await launchChromium();
   });

@@ -5,6 +5,7 @@
 import http from "node:http";
 import net from "node:net";
 import mqtt from "mqtt";
+import { MQTT_ADMIN } from "./runtime";
 import { io } from "socket.io-client";
 import { topics } from "../../nodes/lib/contract";
 import { signPayload, type SigningIdentity } from "../../nodes/lib/identity/signing";
@@ -74,7 +75,7 @@ export function heavyHistoryQueries(httpUrl: string, count: number, options: { c
 
 /** QoS 0 messages as fast as one client sends them (fills the history, loads the broker). */
 export async function publishFlood(mqttUrl: string, count: number, options: { topic?: (i: number) => string; payload?: string } = {}): Promise<void> {
-  const client = await mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0, clientId: `flood-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
+  const client = await mqtt.connectAsync(mqttUrl, { ...MQTT_ADMIN, reconnectPeriod: 0, clientId: `flood-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
   try {
     const topic = options.topic ?? ((i: number) => `flood/${i % 50}`);
     for (let i = 0; i < count; i++) {
@@ -117,7 +118,11 @@ export async function stalledSubscriber(mqttUrl: string, clientId = `stalled-${p
     socket.once("connect", resolve);
     socket.once("error", reject);
   });
-  const connect = mqttPacket(0x10, Buffer.concat([mqttString("MQTT"), Buffer.from([4, 0x02, 0, 0]), mqttString(clientId)]));
+  // clean session, user name and password (the test runtimes' MQTT admin, who may read `#`)
+  const connect = mqttPacket(
+    0x10,
+    Buffer.concat([mqttString("MQTT"), Buffer.from([4, 0xc2, 0, 0]), mqttString(clientId), mqttString(MQTT_ADMIN.username), mqttString(MQTT_ADMIN.password)]),
+  );
   const subscribe = mqttPacket(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString("#"), Buffer.from([1])]));
   socket.write(Buffer.concat([connect, subscribe]));
   // CONNACK (4 bytes) and SUBACK (5 bytes) come first; then it reads nothing more
@@ -163,7 +168,7 @@ export async function doorPulse(
   device = "buttonpi",
   timeoutMs = 30_000,
 ): Promise<{ heldMs: number; pulseMs: number; result: string; reason?: string }> {
-  const client = await mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0, clientId: `pulse-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
+  const client = await mqtt.connectAsync(mqttUrl, { ...MQTT_ADMIN, reconnectPeriod: 0, clientId: `pulse-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
   try {
     const id = `pulse-${Date.now().toString(36)}`;
     const event = topics.event(device);

@@ -71,3 +71,26 @@ export async function startMosquitto(extraConfig: string[] = [], options: { repl
     },
   };
 }
+
+/** Mosquitto on a configuration file of the test's own making (its listeners' ports chosen by the test): started,
+ * awaited on `port`, stopped by the returned function. */
+export async function runMosquitto(confFile: string, port: number): Promise<{ stop(): Promise<void>; output(): string }> {
+  if (!MOSQUITTO_BIN) throw new Error("mosquitto is not installed (apt-get install mosquitto); .ci/run installs it");
+  const child = spawn(MOSQUITTO_BIN, ["-c", confFile], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    await waitForPort(port, child, 5000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${output}`);
+  }
+  return {
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

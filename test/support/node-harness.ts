@@ -15,6 +15,9 @@ export { helper };
 export interface Harness {
   broker: EmbeddedBroker;
   url: string;
+  /** The broker's runtime user (what the nodes' device links log in as): for a test client that acts as the
+   * runtime, an operator or a device. A test about anonymous clients connects without it. */
+  auth: { username: string; password: string };
   dataDir: string;
   client: TestClient;
   /** The runtime's services the nodes see (helper.settings' `pifogServices`). */
@@ -26,23 +29,25 @@ export interface Harness {
 }
 
 /** `options.maxPacketBytes` also goes to the nodes' services, as the runtime's PIFOG_MQTT_MAX_PACKET does.
- * `clientId`: the test client's MQTT client id; a test that plays a device (publishes its status or power, which the
- * broker takes only from that device's clients) names it `pifog-<device>-…`. */
+ * `clientId`: the test client's MQTT client id. The test client logs in as the runtime (it may publish anything, as
+ * a test that plays a device or an operator must). */
 export async function startHarness(options: Partial<EmbeddedBrokerOptions> & { clientId?: string } = {}): Promise<Harness> {
   const { clientId, ...brokerOptions } = options;
   const broker = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1", ...brokerOptions });
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-node-"));
   const made: PifogServices[] = [];
+  const auth = broker.runtimeCredentials;
   const harness: Harness = {
     broker,
     url,
+    auth,
     dataDir,
     client: undefined as unknown as TestClient,
     services: undefined as unknown as PifogServices,
     useServices: ({ embedded, env, ...parts } = {}) => {
       const maxPacket = options.maxPacketBytes ? { PIFOG_MQTT_MAX_PACKET: String(options.maxPacketBytes) } : {};
-      const services = testServices({ ...parts, dataDir, brokerUrl: url, embedded: embedded ? broker : undefined, env: { ...maxPacket, ...env } });
+      const services = testServices({ ...parts, dataDir, brokerUrl: url, embedded: embedded ? broker : undefined, brokerAuth: auth, env: { ...maxPacket, ...env } });
       made.push(services);
       harness.services = services;
       helper.settings({ pifogServices: services });
@@ -57,7 +62,7 @@ export async function startHarness(options: Partial<EmbeddedBrokerOptions> & { c
     },
   };
   harness.useServices();
-  harness.client = await TestClient.connect(url, clientId ? { clientId } : {});
+  harness.client = await TestClient.connect(url, { ...auth, ...(clientId ? { clientId } : {}) });
   await harness.client.subscribe("#");
   return harness;
 }

@@ -2,6 +2,7 @@
 // subscribed to and times how long until the message comes back, over and over while something else runs.
 // The hostile-input tests run one of these during each flood and compare with a quiet baseline.
 import mqtt, { type MqttClient } from "mqtt";
+import { MQTT_ADMIN } from "./runtime";
 
 export interface RoundTrips {
   count: number;
@@ -28,7 +29,8 @@ export class RoundTripProbe {
 
   static async connect(url: string, name = "probe"): Promise<RoundTripProbe> {
     const id = `pifog-test-${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const client = await mqtt.connectAsync(url, { clientId: id, reconnectPeriod: 0, connectTimeout: 5000 });
+    // the test runtimes' MQTT admin: a probe publishes on a topic of its own
+    const client = await mqtt.connectAsync(url, { ...MQTT_ADMIN, clientId: id, reconnectPeriod: 0, connectTimeout: 5000 });
     const topic = `test/rtt/${id}`;
     await client.subscribeAsync(topic, { qos: 1 });
     return new RoundTripProbe(client, topic);

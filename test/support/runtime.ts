@@ -5,6 +5,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ApiTokens } from "../../nodes/lib/security/api-tokens";
+import { addUser, initCa, listUsers } from "../../nodes/lib/identity/admin";
+import { identityPaths } from "../../nodes/lib/identity/paths";
 
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
 export const CLI = path.join(ROOT, "dist", "nodes", "lib", "runtime", "cli.js");
@@ -16,6 +18,8 @@ export interface RuntimeInfo {
   editor: string;
   mqtt: string;
   mqttWebSocket: string | null;
+  /** The TLS listener (the test data dir has a CA). */
+  mqtts: string | null;
   pid: number;
 }
 
@@ -30,6 +34,16 @@ export interface TestRuntime {
   kill(): Promise<void>;
 }
 
+/** The MQTT user every test runtime's data dir has (an admin): what a test acting as an operator or a device logs in
+ * as. A test about anonymous clients connects without it. */
+export const MQTT_ADMIN = { username: "test-admin", password: "test-admin-mqtt-password" } as const;
+
+/** A CA and the tests' MQTT admin in the data dir, unless it has them already. */
+export async function ensureTestIdentities(dataDir: string): Promise<void> {
+  if (!fs.existsSync(identityPaths(dataDir).caCert)) await initCa(dataDir, { now: new Date() });
+  if (!listUsers(dataDir).some((u) => u.name === MQTT_ADMIN.username)) await addUser(dataDir, MQTT_ADMIN.username, "admin", MQTT_ADMIN.password);
+}
+
 export interface StartOptions {
   role?: string;
   env?: Record<string, string>;
@@ -42,12 +56,14 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "pifog-test-"));
   const runtimeFile = path.join(dataDir, "runtime.json");
   fs.rmSync(runtimeFile, { force: true });
+  await ensureTestIdentities(dataDir);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PIFOG_ROLE: options.role ?? "all",
     PIFOG_DATA_DIR: dataDir,
     PIFOG_HTTP_PORT: "0",
     PIFOG_MQTT_PORT: "0",
+    PIFOG_MQTTS_PORT: "0",
     PIFOG_HOST: "127.0.0.1",
     PIFOG_HARDWARE: "sim",
     PIFOG_ADMIN_PASSWORD: "test-admin-password",

@@ -10,12 +10,14 @@ export interface TestServiceOptions extends Partial<Omit<ServiceParts, "config" 
   brokerUrl?: string;
   /** That broker runs in this process as the runtime's own (the history logger stores before it acknowledges). */
   embedded?: EmbeddedBroker;
+  /** How the runtime's own connections log in to that broker (its runtime user). */
+  brokerAuth?: { username: string; password: string };
   /** More of the runtime's environment (PIFOG_DEVICE_ID, PIFOG_MQTT_MAX_PACKET…). */
   env?: NodeJS.ProcessEnv;
 }
 
 export function testServices(options: TestServiceOptions): PifogServices {
-  const { dataDir, brokerUrl, embedded, env, ...parts } = options;
+  const { dataDir, brokerUrl, embedded, brokerAuth, env, ...parts } = options;
   const config = readConfig({ PIFOG_DATA_DIR: dataDir, ...(brokerUrl ? { PIFOG_MQTT_URL: brokerUrl } : {}), ...env });
-  return createServices({ ...parts, config, ...(brokerUrl ? { broker: { url: brokerUrl, embedded: embedded ?? null } } : {}) });
+  return createServices({ ...parts, config, ...(brokerUrl ? { broker: { url: brokerUrl, embedded: embedded ?? null, ...(brokerAuth ? { auth: brokerAuth } : {}) } } : {}) });
 }

@@ -22,7 +22,10 @@ describe("runtime config", () => {
     const c = readConfig({}, CWD);
     assert.deepEqual(c, {
       httpPort: 1880,
+      identityDir: undefined,
       mqttPort: 1883,
+      mqttsPort: 8883,
+      brokerAnonymous: "loopback",
       mqttUrl: undefined,
       facesRemoteUrl: undefined,
       host: "0.0.0.0",
@@ -88,12 +91,18 @@ describe("runtime config", () => {
         PIFOG_OPERATOR_PASSWORD: "door pass",
         PIFOG_MQTT_MAX_PACKET: "4MiB",
         PIFOG_MQTT_WS_ORIGINS: "https://fog.example, http://Pi.Local:1880/",
+        PIFOG_IDENTITY: "bundle/sp1",
+        PIFOG_MQTTS_PORT: "18883",
+        PIFOG_BROKER_ANONYMOUS: "127.0.0.1/32, 10.0.0.0/24",
       },
       CWD,
     );
     assert.deepEqual(c, {
       httpPort: 8080,
+      identityDir: path.resolve(CWD, "bundle/sp1"),
       mqttPort: 0,
+      mqttsPort: 18883,
+      brokerAnonymous: ["127.0.0.1/32", "10.0.0.0/24"],
       mqttUrl: "mqtts://broker.local:8883",
       facesRemoteUrl: "mqtt://cloud.example:1883",
       host: "127.0.0.1",
@@ -107,6 +116,14 @@ describe("runtime config", () => {
       mqttMaxPacket: 4 * 1024 * 1024,
       mqttWsOrigins: ["https://fog.example", "http://pi.local:1880"],
     });
+  });
+
+  it("reads who may connect anonymously: loopback, off, CIDRs; anything else is a ConfigError", () => {
+    assert.equal(readConfig({ PIFOG_BROKER_ANONYMOUS: "off" }, CWD).brokerAnonymous, "off");
+    assert.equal(readConfig({ PIFOG_BROKER_ANONYMOUS: " Loopback " }, CWD).brokerAnonymous, "loopback");
+    assert.deepEqual(readConfig({ PIFOG_BROKER_ANONYMOUS: "::1/128,192.168.1.7" }, CWD).brokerAnonymous, ["::1/128", "192.168.1.7"]);
+    configError({ PIFOG_BROKER_ANONYMOUS: "everyone" }, "PIFOG_BROKER_ANONYMOUS", "everyone");
+    configError({ PIFOG_BROKER_ANONYMOUS: "10.0.0.0/33" }, "PIFOG_BROKER_ANONYMOUS", "10.0.0.0/33");
   });
 
   it("a sign-in limit that is not a whole number in range is a ConfigError naming the variable", () => {

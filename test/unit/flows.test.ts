@@ -55,7 +55,10 @@ describe("runtime flows", () => {
         assert.ok(roleIds.has(tab.id), `tab ${i} is ${role}'s`);
         assert.equal(envOf(tab, "PIFOG_DEVICE_ID"), role);
         assert.equal(envOf(tab, "PIFOG_ROLE"), role);
-        assert.ok(tab.env!.every((e) => e.type === "str"));
+        // the core MQTT nodes' identity: each tab maps its own device's variables (flow-env.ts exports them)
+        assert.equal(envOf(tab, "PIFOG_TLS_CERT"), `PIFOG_TLS_CERT__${role}`);
+        assert.equal(envOf(tab, "PIFOG_MQTT_CLIENT_ID"), `PIFOG_MQTT_CLIENT_ID__${role}`);
+        assert.ok(tab.env!.every((e) => (e.name.startsWith("PIFOG_TLS_") || e.name === "PIFOG_MQTT_CLIENT_ID" ? e.type === "env" : e.type === "str")));
       });
       assert.deepEqual(ALL_IN_ONE, ["hub", "sensorhub", "doorpi", "statuspi", "sensors", "powerpi", "powerhub", "buttonpi", "camerapi", "facewriter"]);
     });

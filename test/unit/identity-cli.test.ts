@@ -184,9 +184,17 @@ describe("pifog CLI", () => {
     }
   });
 
-  it("broker mosquitto-conf is not there yet (1)", async () => {
-    const r = await pifog(dataDir, ["broker", "mosquitto-conf"]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /not yet/);
+  it("broker mosquitto-conf writes Mosquitto's configuration, ACL and password file from the identities", async () => {
+    assert.equal((await pifog(dataDir, ["device", "add", "statuspi"])).code, 0);
+    const r = await pifog(dataDir, ["broker", "mosquitto-conf", "--out", path.join(dataDir, "mq")], { PIFOG_MQTTS_PORT: "18883" });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /run: mosquitto -c .*mq\/mosquitto\.conf/);
+    const conf = fs.readFileSync(path.join(dataDir, "mq", "mosquitto.conf"), "utf8");
+    assert.match(conf, /listener 18883/);
+    assert.match(conf, /require_certificate true/);
+    assert.match(conf, /use_identity_as_username true/);
+    assert.match(conf, /crlfile /);
+    assert.match(fs.readFileSync(path.join(dataDir, "mq", "acl"), "utf8"), /user statuspi/, "one block per enrolled device");
+    assert.equal((await pifog(dataDir, ["broker", "mosquitto-conf", "extra"])).code, 2);
   });
 });

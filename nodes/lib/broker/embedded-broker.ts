@@ -1,15 +1,24 @@
-// The fog's heart: an embedded aedes broker on TCP and on MQTT-over-WebSocket at /mqtt of the HTTP server.
+// The fog's heart: an embedded aedes broker on TCP, on TLS with client certificates (the devices), and on
+// MQTT-over-WebSocket at /mqtt of the HTTP server; who may connect and do what is client-guard.ts and acl.ts.
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from "aedes";
+import { randomBytes } from "node:crypto";
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { WebSocketServer, createWebSocketStream } from "ws";
 import type { AuditEvent } from "../audit/audit";
-import { ClientGuard, RefusalRecorder } from "./client-guard";
+import { systemClock, type Clock } from "../clock";
+import { pifogVersion } from "../device-info";
+import type { DeviceRecord, IdentityDirectory } from "../identity/types";
+import type { LoginThrottle } from "../security/throttle";
+import type { AnonymousSetting } from "./anonymous";
+import { ClientGuard, normalSerial, RefusalRecorder, RUNTIME_USER, type ConnectionInfo, type Credentials } from "./client-guard";
 import { GuardedConnection } from "./connection-guard";
 import { DEFAULT_STALL_MS, maxBufferedBytesFor } from "./limits";
 import { DEFAULT_MAX_PACKET_BYTES } from "./packet-guard";
 import type { SqlitePersistence } from "./sqlite-persistence";
+import { SysStats } from "./sys-stats";
 import { checkOrigin, refuseUpgrade } from "./ws-origin";
 
 export interface EmbeddedBrokerOptions {
@@ -24,7 +33,24 @@ export interface EmbeddedBrokerOptions {
   /** Where sessions, queued messages and retained messages outlive the process (default: memory only). The
    * broker owns it from start() on: close() closes it. */
   persistence?: SqlitePersistence;
+  /** The enrolled devices and users (the data dir's identity store). Without it, only the runtime's own user and
+   * anonymous clients connect, and there is no TLS listener. */
+  identities?: IdentityDirectory | null;
+  /** The TLS listener's port (PIFOG_MQTTS_PORT; 0: a free one); none: no TLS listener. Needs `identities`. */
+  tlsPort?: number;
+  /** Who may connect without credentials (PIFOG_BROKER_ANONYMOUS); default loopback. */
+  anonymous?: AnonymousSetting;
+  /** Wrong passwords per address (the runtime's `signIn` throttles); none: not limited. */
+  throttle?: LoginThrottle | null;
+  /** The runtime user's password, when it must outlive this broker (a test restarting "the same" hub); default one
+   * made at random for this start. */
+  runtimePassword?: string;
+  /** How often `$SYS/broker/…` is published, ms (default 10 s; 0: never). */
+  sysIntervalMs?: number;
+  clock?: Clock;
 }
+
+export const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
 export class PortInUseError extends Error {
   constructor(readonly port: number, readonly variable: string) {
@@ -63,17 +89,63 @@ export type PublishInterceptor = (packet: PublishPacket, clientId: string | null
 
 export class EmbeddedBroker {
   private tcp: net.Server | null = null;
+  private tlsServer: tls.Server | null = null;
   private wss: WebSocketServer | null = null;
   private readonly interceptors = new Set<PublishInterceptor>();
   private held: Array<() => void> | null = null;
+  private readonly refusals: RefusalRecorder;
+  private readonly unwatch: Array<() => void> = [];
   port = 0;
+  /** The TLS listener's port, when there is one. */
+  tlsPort: number | null = null;
   /** The largest MQTT packet the listeners take; the history stores anything up to this. */
   readonly maxPacketBytes: number;
+  /** Who connects, and what each may do. */
+  readonly guard: ClientGuard;
+  /** `$SYS/broker/…`, for admins. */
+  readonly stats: SysStats;
+  /** The runtime's own user for its in-process links and its flows' MQTT nodes: made for this start, never stored. */
+  readonly runtimeCredentials: Credentials;
 
   private constructor(readonly aedes: Aedes, private readonly options: EmbeddedBrokerOptions) {
+    this.runtimeCredentials = { username: RUNTIME_USER, password: options.runtimePassword ?? randomBytes(24).toString("base64url") };
     this.maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
-    const guard = new ClientGuard(() => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients, new RefusalRecorder(options.audit ?? null));
-    aedes.authenticate = (client, _username, _password, callback) => guard.authenticate(client, callback);
+    const clock = options.clock ?? systemClock;
+    this.refusals = new RefusalRecorder(options.audit ?? null, () => clock.now());
+    const guard = new ClientGuard({
+      clients: () => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients,
+      refusals: this.refusals,
+      identities: options.identities ?? null,
+      anonymous: options.anonymous ?? "loopback",
+      throttle: options.throttle ?? null,
+      runtime: this.runtimeCredentials,
+    });
+    this.guard = guard;
+    this.stats = new SysStats(aedes, clock, options.sysIntervalMs ?? DEFAULT_SYS_INTERVAL_MS, pifogVersion());
+    aedes.preConnect = (client, packet, callback) => guard.preConnect(client, packet, callback);
+    aedes.authenticate = (client, username, password, callback) => guard.authenticate(client, username, password, callback);
+    aedes.authorizeSubscribe = (client, sub, callback) => guard.authorizeSubscribe(client, sub, callback);
+    aedes.authorizeForward = (client, packet) => {
+      const forwarded = guard.authorizeForward(client, packet);
+      if (forwarded) this.stats.counters.sent++;
+      return forwarded;
+    };
+    const identities = options.identities;
+    if (identities) {
+      // the certificate's connections go at once; a password device's too once its record says revoked (recheck)
+      const onRevoked = (device: DeviceRecord) => {
+        this.refreshTls();
+        guard.dropDevice(device, `device "${device.id}"'s certificate (serial ${device.serial}) was revoked`, device.serial);
+        guard.recheck();
+      };
+      const onChanged = () => {
+        this.refreshTls();
+        guard.recheck();
+      };
+      identities.on("revoked", onRevoked);
+      identities.on("changed", onChanged);
+      this.unwatch.push(() => identities.off("revoked", onRevoked), () => identities.off("changed", onChanged));
+    }
     aedes.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
       if (this.held) {
         this.held.push(() => aedes.authorizePublish(client, packet, callback));
@@ -158,24 +230,104 @@ export class EmbeddedBroker {
     if (persistence) broker.intercept((packet) => persistence.journal(packet));
     // no Nagle: small MQTT packets go out at once instead of waiting on the peer's delayed ACK
     const tcp = net.createServer({ noDelay: true }, (socket) => {
-      const address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
-      aedes.handle(broker.guard(socket, "mqtt", address));
+      aedes.handle(broker.connection(socket, { via: "mqtt", address: socket.remoteAddress ?? "unknown" }, socket.remotePort));
     });
     try {
       broker.port = await listen(tcp, options.port, options.host, "PIFOG_MQTT_PORT");
+      broker.tcp = tcp;
+      if (options.identities && options.tlsPort !== undefined) await broker.startTls(options.identities, options.tlsPort);
     } catch (err) {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await persistence?.destroy();
+      await broker.close();
       throw err;
     }
-    broker.tcp = tcp;
+    broker.stats.start();
     return broker;
+  }
+
+  private tlsOptions(identities: IdentityDirectory): tls.SecureContextOptions {
+    const server = identities.serverTls();
+    const crl = identities.crl();
+    return { cert: server.cert, key: server.key, ca: identities.caCert, ...(crl ? { crl } : {}), minVersion: "TLSv1.2" };
+  }
+
+  /** The TLS listener: a client certificate from the local CA is required (and not revoked: the CRL). The
+   * handshake's verdict is taken here rather than by node's own refusal, which closes the socket without saying why:
+   * an unverified peer is audited with OpenSSL's reason and cut before a byte of MQTT is read. */
+  private async startTls(identities: IdentityDirectory, port: number): Promise<void> {
+    const server = tls.createServer({ ...this.tlsOptions(identities), requestCert: true, rejectUnauthorized: false, noDelay: true }, (socket) => {
+      const address = socket.remoteAddress ?? "unknown";
+      if (!socket.authorized) {
+        const peer = socket.getPeerCertificate();
+        const none = !peer || Object.keys(peer).length === 0;
+        const why = none ? "NO_CLIENT_CERTIFICATE" : String(socket.authorizationError ?? "UNVERIFIED");
+        const reasons: Record<string, string> = {
+          UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "a certificate from another CA",
+          NO_CLIENT_CERTIFICATE: "no client certificate",
+          UNABLE_TO_GET_ISSUER_CERT: "a certificate from another CA",
+          UNABLE_TO_VERIFY_LEAF_SIGNATURE: "a certificate from another CA",
+          SELF_SIGNED_CERT_IN_CHAIN: "a certificate from another CA",
+          DEPTH_ZERO_SELF_SIGNED_CERT: "a self-signed certificate",
+          CERT_HAS_EXPIRED: "an expired certificate",
+          CERT_NOT_YET_VALID: "a certificate not valid yet",
+          CERT_REVOKED: "a revoked certificate",
+          CRL_HAS_EXPIRED: "the revocation list has expired (pifog renews it)",
+        };
+        const cn = typeof peer?.subject?.CN === "string" ? peer.subject.CN : undefined;
+        this.refusals.refuse(`tls:${address}:${why}`, {
+          event: "mqtt.tls.refused",
+          via: "mqtts",
+          who: cn ? `certificate CN "${cn}" from ${address}` : address,
+          address,
+          code: why,
+          ...(cn ? { cn, serial: normalSerial(peer.serialNumber ?? "") } : {}),
+          reason: `TLS client refused: ${reasons[why] ?? why} (${why})`,
+        });
+        socket.destroy();
+        return;
+      }
+      const peer = socket.getPeerCertificate();
+      const cn = typeof peer.subject?.CN === "string" ? peer.subject.CN : "";
+      const info: ConnectionInfo = { via: "mqtts", address, certificate: { cn, serial: normalSerial(peer.serialNumber ?? "") } };
+      this.aedes.handle(this.connection(socket, info, socket.remotePort));
+    });
+    // a handshake that fails before a verdict (not TLS, no common cipher, a hang-up) is audited too
+    server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      const address = socket.remoteAddress ?? "unknown";
+      // one record per address and kind of failure per window (OpenSSL's text starts with a thread-specific number)
+      const kind = err.message.replace(/^[0-9A-F]+:error:[0-9A-F]+:/, "").split(":").slice(0, 2).join(":");
+      this.refusals.refuse(`tls:${address}:${err.code ?? ""}:${kind}`, {
+        event: "mqtt.tls.refused",
+        via: "mqtts",
+        who: address,
+        address,
+        code: err.code,
+        reason: `TLS handshake failed: ${err.message}`,
+      });
+    });
+    this.tlsServer = server;
+    this.tlsPort = await listen(server, port, this.options.host, "PIFOG_MQTTS_PORT");
+  }
+
+  /** The CA, the server certificate and the revocation list as the directory has them now. */
+  private refreshTls(): void {
+    const identities = this.options.identities;
+    if (!this.tlsServer || !identities) return;
+    try {
+      this.tlsServer.setSecureContext(this.tlsOptions(identities));
+    } catch (err) {
+      console.error(`PiFog broker: the TLS listener keeps its old certificates (${(err as Error).message})`);
+    }
   }
 
   /** MQTT over WebSocket on `path` of an HTTP server, beside the editor's and the dashboard's sockets. */
   attachWebSocket(server: HttpServer, path = "/mqtt"): void {
     // a WebSocket message over the packet limit is refused by ws from its frame header, before it is buffered
-    const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxPacketBytes });
+    // MQTT's own subprotocol when offered, else PiFog's page's `mqttv3.1`; never whatever else a client offers
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.maxPacketBytes,
+      handleProtocols: (offered: Set<string>) => (offered.has("mqtt") ? "mqtt" : offered.has("mqttv3.1") ? "mqttv3.1" : false),
+    });
     this.wss = wss;
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const pathname = new URL(request.url ?? "/", "http://localhost").pathname;
@@ -190,7 +342,7 @@ export class EmbeddedBroker {
       wss.handleUpgrade(request, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on("error", () => stream.destroy());
-        const guarded = this.guard(stream, "mqtt-ws", address);
+        const guarded = this.connection(stream, { via: "mqtt-ws", address: request.socket.remoteAddress ?? "unknown" }, request.socket.remotePort);
         ws.on("error", (err: Error & { code?: string }) => {
           if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") guarded.refuse({ kind: "too-large", size: null, packetType: null });
           // ws would read (and drop) the rest while its close handshake waits for the peer: stop reading at once
@@ -201,16 +353,19 @@ export class EmbeddedBroker {
     });
   }
 
-  /** A listener's connection as aedes gets it: packet size and slow-reader limits applied (connection-guard.ts). */
-  private guard(stream: Duplex, via: string, address: string): GuardedConnection {
-    return new GuardedConnection(stream, {
+  /** A listener's connection as aedes gets it: packet size and slow-reader limits applied (connection-guard.ts),
+   * and known to the client guard (its listener, its address, its certificate). */
+  private connection(stream: Duplex, info: ConnectionInfo, port: number | undefined): GuardedConnection {
+    const guarded = new GuardedConnection(stream, {
       maxPacketBytes: this.maxPacketBytes,
       maxBufferedBytes: maxBufferedBytesFor(this.maxPacketBytes),
       stallMs: DEFAULT_STALL_MS,
-      via,
-      address,
+      via: info.via,
+      address: `${info.address}:${port ?? "?"}`,
       onRefusal: (event) => this.refused(event),
     });
+    this.guard.registerConnection(guarded, info);
+    return guarded;
   }
 
   private refused(event: AuditEvent): void {
@@ -219,10 +374,13 @@ export class EmbeddedBroker {
   }
 
   async close(): Promise<void> {
+    this.stats.stop();
+    for (const unwatch of this.unwatch.splice(0)) unwatch();
     for (const client of this.wss?.clients ?? []) client.terminate();
     this.wss?.close();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     await this.options.persistence?.destroy();
     await new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.tlsServer ? this.tlsServer.close(() => resolve()) : resolve()));
   }
 }

@@ -377,7 +377,14 @@ export class SqlitePersistence {
     this.retained.set(topic, packet);
     const committed = this.write(["putRetained", topic, encode(packet)]);
     // journaled: on disk already, as for the queuing below
-    if (!(packet.payload && typeof packet.payload === "object" && this.journaled.has(packet.payload))) return committed;
+    if (packet.payload && typeof packet.payload === "object" && this.journaled.has(packet.payload)) return;
+    // QoS 0 is never acknowledged, so it never waits for the disk: waiting would let a later message overtake it,
+    // and aedes drops a message that arrives after a newer one of the same broker (its duplicate check by counter)
+    if (packet.qos === 0) {
+      committed.catch((err: Error) => console.warn(`PiFog broker: retained ${topic} not stored: ${err.message}`));
+      return;
+    }
+    return committed;
   }
 
   createRetainedStreamCombi(patterns: string[]): Readable {

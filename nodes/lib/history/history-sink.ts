@@ -23,7 +23,7 @@ export interface HistorySinkOptions {
   maxPayloadBytes: number;
   /** The embedded broker in this process, or how to reach another one. */
   embedded: EmbeddedBroker | null;
-  external: { url: string; clientId: string; auth: { username?: string; password?: string } };
+  external: { url: string; clientId: string; auth: { username?: string; password?: string; tls?: { cert: string; key: string; ca: string } } };
   rawMs: number;
   rollupMs: number;
 }

@@ -73,7 +73,7 @@ export interface ExternalIngest {
  * and handles one packet at a time; we let it move on at once but hold each PUBACK back until the record is
  * committed (in order, as MQTT asks), so the broker keeps redelivering anything not yet on disk.
  */
-export function ingestFromBroker(url: string, clientId: string, auth: { username?: string; password?: string }, deps: IngestDeps, onState: (connected: boolean, error?: Error) => void): ExternalIngest {
+export function ingestFromBroker(url: string, clientId: string, auth: { username?: string; password?: string; tls?: { cert: string; key: string; ca: string } }, deps: IngestDeps, onState: (connected: boolean, error?: Error) => void): ExternalIngest {
   const client = mqtt.connect(url, {
     clientId,
     clean: false,
@@ -81,6 +81,7 @@ export function ingestFromBroker(url: string, clientId: string, auth: { username
     keepalive: 30,
     username: auth.username || undefined,
     password: auth.password || undefined,
+    ...(auth.tls ? { ...auth.tls, rejectUnauthorized: true } : {}),
     resubscribe: true,
   });
   const held = new Map<number, Promise<void>>();

@@ -4,6 +4,7 @@
 // Exit codes: 0 done, 1 refused or failed, 2 bad usage. Passwords never come from the command line (they would stay
 // in the shell's history and in `ps`): PIFOG_NEW_PASSWORD, or a prompt on a terminal.
 import os from "node:os";
+import path from "node:path";
 import readline from "node:readline";
 import {
   addDevice,
@@ -16,6 +17,7 @@ import {
   revokeDevice,
   setPassword,
 } from "./admin";
+import { writeMosquittoConf } from "../broker/mosquitto-conf";
 import { IdentityError } from "./errors";
 import { identityPaths, isDeviceRole, isUserRoleName } from "./paths";
 import { USER_ROLES, type DeviceRecord, type DeviceRole, type UserRecord, type UserRole } from "./types";
@@ -40,7 +42,10 @@ export const USAGE = `Usage: pifog <command>   (in a checkout: npm run pifog -- 
   user list [--json]
   user remove <name>
   user passwd <name>           a new password for a user (or a password device)
-  broker mosquitto-conf        a Mosquitto configuration with the same policy
+  broker mosquitto-conf [--out <dir>]
+                               a Mosquitto configuration with the same policy (TLS with the CA and its
+                               revocation list, users, the ACL from the same table, persistence);
+                               default <data dir>/mosquitto
   help
 
 Passwords come from PIFOG_NEW_PASSWORD or, on a terminal, a prompt; never from the command line.
@@ -65,7 +70,7 @@ interface Parsed {
   flags: Set<string>;
 }
 
-const VALUED = new Set(["role", "hub", "days"]);
+const VALUED = new Set(["role", "hub", "days", "out"]);
 const FLAGS = new Set(["force", "password", "renew", "json", "help"]);
 
 export function parseArgs(argv: string[]): Parsed {
@@ -247,9 +252,23 @@ function plan(p: Parsed, env: NodeJS.ProcessEnv): Action {
       };
     }
     case "broker mosquitto-conf": {
-      allowOnly(p, command, []);
-      return () => {
-        throw new IdentityError(`${command}: not yet`);
+      allowOnly(p, command, ["out"]);
+      noNames(p, command);
+      return async (dataDir, io) => {
+        // the same ports and anonymous setting as the runtime's (PIFOG_MQTT_PORT, PIFOG_MQTTS_PORT, PIFOG_BROKER_ANONYMOUS)
+        const config = readConfig(io.env, io.cwd);
+        const outDir = path.resolve(io.cwd ?? process.cwd(), p.options.get("out") ?? path.join(dataDir, "mosquitto"));
+        const files = await writeMosquittoConf(dataDir, outDir, {
+          port: config.mqttPort || 1883,
+          tlsPort: config.mqttsPort || 8883,
+          anonymous: config.brokerAnonymous,
+          maxPacketBytes: config.mqttMaxPacket,
+        });
+        io.out(`wrote ${files.conf}, ${files.acl} and ${files.passwd}`);
+        if (files.passwordsToSet.length > 0) {
+          io.out(`set the passwords of ${files.passwordsToSet.join(", ")} with: mosquitto_passwd ${files.passwd} <name>`);
+        }
+        io.out(`run: mosquitto -c ${files.conf}`);
       };
     }
     default:

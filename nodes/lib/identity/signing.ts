@@ -1,6 +1,6 @@
 // Signed payloads (issue 11): the one format every signer and verifier of the fog agrees on. A payload (a JSON
 // object) gets a `signature` field: ECDSA P-256 over SHA-256 (ES256) by an identity of the local CA, over a
-// canonical encoding of the payload (without `signature`, and without `from`, which the embedded broker overwrites on
+// canonical encoding of the payload (without `signature`, and without `from` and `sender`, which the embedded broker overwrites on
 // every command), a timestamp, a nonce and, when the signer names it, the topic it is meant for (so a command signed
 // for one door cannot be replayed on another). The verifier checks the certificate against the CA and the revocation
 // list, the signature, the time (±60 s) and that the nonce was not seen. Certificates are read with node:crypto and
@@ -12,7 +12,7 @@ import type { Clock } from "../clock";
 
 export const SIGNATURE_FIELD = "signature";
 /** Fields the signature never covers: the signature itself, and the broker's sender stamp (nodes/lib/broker). */
-export const UNSIGNED_FIELDS: readonly string[] = [SIGNATURE_FIELD, "from"];
+export const UNSIGNED_FIELDS: readonly string[] = [SIGNATURE_FIELD, "from", "sender"];
 export const SIGNATURE_ALG = "ES256";
 /** How far a signature's time may be from the verifier's clock, either way. */
 export const DEFAULT_WINDOW_MS = 60_000;

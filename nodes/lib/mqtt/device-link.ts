@@ -29,6 +29,11 @@ export interface DeviceLinkOptions {
   compat?: PiName;
   username?: string;
   password?: string;
+  /**
+   * The device's certificate (its CN is the device id), key and CA, for a broker's TLS listener (mqtts://, wss://):
+   * the link then connects as the device itself, with the client ids the broker wants of it (`<id>`, `<id>:compat`).
+   */
+  tls?: { cert: string; key: string; ca: string };
   hardware: "pi" | "sim";
   version: string;
   addresses: () => NetworkAddress[];
@@ -136,7 +141,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     const o = this.options;
     const offline: DeviceStatus = { state: "offline", device: o.device };
     const client = mqtt.connect(o.url, {
-      ...this.baseOptions(`pifog-${o.device}`),
+      ...this.baseOptions(o.tls ? o.device : `pifog-${o.device}`),
       will: { topic: topics.status(o.device), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
     });
     this.client = client;
@@ -166,7 +171,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
   private startCompat(pi: PiName): void {
     const will: CompatDisconnected = { disconnected: { device: this.options.device } };
     const client = mqtt.connect(this.options.url, {
-      ...this.baseOptions(`pifog-${this.options.device}-compat`),
+      ...this.baseOptions(this.options.tls ? `${this.options.device}:compat` : `pifog-${this.options.device}-compat`),
       will: { topic: compatTopics.connection(pi), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
     });
     this.compatClient = client;
@@ -194,6 +199,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       connectTimeout: 10_000,
       username: this.options.username || undefined,
       password: this.options.password || undefined,
+      ...(this.options.tls ? { cert: this.options.tls.cert, key: this.options.tls.key, ca: this.options.tls.ca, rejectUnauthorized: true } : {}),
     };
   }
 
@@ -219,7 +225,10 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     try {
       command = parseCommand(payload);
       // the sender stamp is only proof on this runtime's own broker, which overwrites whatever a client wrote there
-      if (!this.options.local) delete command.from;
+      if (!this.options.local) {
+        delete command.from;
+        delete command.sender;
+      }
     } catch (err) {
       this.emit("error", err as Error, { topic: source === "native" ? topics.command(this.device) : undefined, payload });
       return;

@@ -17,7 +17,8 @@ export interface PifogDevice {
   readonly drivers: Drivers;
   /** The broker this device is on, and its login, for nodes that need a connection of their own. */
   readonly brokerUrl: string;
-  readonly brokerAuth: { username?: string; password?: string };
+  /** `tls`: the device's certificate, when it connects as itself (then a connection's client id is `<id>:<label>`). */
+  readonly brokerAuth: { username?: string; password?: string; tls?: { cert: string; key: string; ca: string } };
   /** The runtime's embedded broker when this device is on it (the services decide), else null. */
   readonly embedded: EmbeddedBroker | null;
   /** Where the link stands now. */

@@ -23,11 +23,13 @@ launch(safeState)
       editor: `${local(pifog.httpPort)}/admin/`,
       mqtt: pifog.mqttUrl,
       mqttWebSocket: pifog.mqttPort === undefined ? null : `ws://127.0.0.1:${pifog.httpPort}/mqtt`,
+      mqtts: pifog.mqttsPort === undefined ? null : `mqtts://127.0.0.1:${pifog.mqttsPort}`,
       pid: process.pid,
     };
     fs.writeFileSync(path.join(pifog.config.dataDir, "runtime.json"), JSON.stringify(where, null, 2));
     console.log(
       `PiFog ready (role ${where.role}): dashboard ${where.dashboard}  editor ${where.editor}  mqtt ${where.mqtt}` +
+        (where.mqtts ? `  mqtts ${where.mqtts}` : "") +
         (where.mqttWebSocket ? `  mqtt-ws ${where.mqttWebSocket}` : ""),
     );
     const shutdown = (signal: string) => {

@@ -1,5 +1,6 @@
 // The runtime's configuration, from the environment (the README's "Configuration" table).
 import path from "node:path";
+import { parseAnonymous, type AnonymousSetting } from "../broker/anonymous";
 import { parseByteSize } from "../broker/limits";
 import { DEFAULT_MAX_PACKET_BYTES } from "../broker/packet-guard";
 import { parseOrigins } from "../broker/ws-origin";
@@ -12,6 +13,13 @@ export type Role = (typeof ROLES)[number];
 export interface PifogConfig {
   httpPort: number;
   mqttPort: number;
+  /** The embedded broker's TLS listener (PIFOG_MQTTS_PORT, 8883): devices with a certificate from the local CA. */
+  mqttsPort: number;
+  /** Who may connect to the embedded broker without credentials (PIFOG_BROKER_ANONYMOUS: loopback, off, CIDRs). */
+  brokerAnonymous: AnonymousSetting;
+  /** This runtime's own identity bundle (PIFOG_IDENTITY: a folder `pifog device add` made); default
+   * `<dataDir>/identity/devices/<device id>/`. */
+  identityDir?: string;
   /** An external broker instead of the embedded one. */
   mqttUrl?: string;
   /** Where the CameraPi's forwarder carries faces (PIFOG_FACES_REMOTE_URL); unset: this runtime's own broker. */
@@ -90,9 +98,18 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch (err) {
     throw new ConfigError(`PIFOG_MQTT_WS_ORIGINS: ${(err as Error).message}`);
   }
+  let brokerAnonymous: AnonymousSetting;
+  try {
+    brokerAnonymous = parseAnonymous(env.PIFOG_BROKER_ANONYMOUS);
+  } catch (err) {
+    throw new ConfigError(`PIFOG_BROKER_ANONYMOUS must be loopback, off or a comma list of CIDRs: ${(err as Error).message}`);
+  }
   return {
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
+    mqttsPort: port(env, "PIFOG_MQTTS_PORT", 8883),
+    identityDir: (env.PIFOG_IDENTITY ?? "").trim() ? path.resolve(cwd, env.PIFOG_IDENTITY!.trim()) : undefined,
+    brokerAnonymous,
     mqttUrl,
     facesRemoteUrl,
     host: (env.PIFOG_HOST ?? "").trim() || "0.0.0.0",

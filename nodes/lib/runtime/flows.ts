@@ -27,10 +27,20 @@ export function readRoleFlow(role: Exclude<Role, "all">, dir = flowsDir()): Flow
   return nodes;
 }
 
-function setTabEnv(tab: FlowNode, name: string, value: string): void {
+function setTabEnv(tab: FlowNode, name: string, value: string, type: "str" | "env" = "str"): void {
   const env = (tab.env ?? []).filter((e) => e.name !== name);
-  env.push({ name, value, type: "str" });
+  env.push({ name, value, type });
   tab.env = env;
+}
+
+/** The variables naming a device's identity files (its certificate, key and CA) and its MQTT client id, that the
+ * flows' core MQTT nodes take as `${PIFOG_TLS_CERT}`... One runtime exports them plainly; `all` exports them once per
+ * device with the device id after the name, and each tab maps its own (flow-env.ts). */
+export const IDENTITY_VARIABLES = ["PIFOG_TLS_CERT", "PIFOG_TLS_KEY", "PIFOG_TLS_CA", "PIFOG_MQTT_CLIENT_ID"] as const;
+
+/** The process variable that holds `name` for device `device` in `all`. */
+export function deviceVariable(name: (typeof IDENTITY_VARIABLES)[number], device: string): string {
+  return `${name}__${device}`;
 }
 
 /** The flow a runtime of `role` starts with. */
@@ -45,6 +55,7 @@ export function composeFlow(role: Role, dir = flowsDir()): FlowNode[] {
       if (node.type === "tab") {
         setTabEnv(node, "PIFOG_DEVICE_ID", part);
         setTabEnv(node, "PIFOG_ROLE", part);
+        for (const name of IDENTITY_VARIABLES) setTabEnv(node, name, deviceVariable(name, part), "env");
       }
       out.push(node);
     }

@@ -2,16 +2,21 @@
 // MQTT over WebSocket at /mqtt, / → /ui) and Node-RED with PiFog's settings and the role's flow.
 import express from "express";
 import http from "node:http";
+import os from "node:os";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence";
+import { ensureDevice, ensureServerTls } from "../identity/admin";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
+import { IdentityStore } from "../identity/store";
+import type { DeviceRole, IdentityDirectory } from "../identity/types";
 import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
-import { withLauncher, type PifogServices } from "../services";
+import { identityOf, withLauncher, type PifogServices } from "../services";
 import type { PifogConfig } from "./config";
-import { exportFlowEnvironment } from "./flow-env";
+import { exportFlowEnvironment, type FlowIdentity } from "./flow-env";
 import { keepNewFilesPrivate } from "./file-modes";
+import { ALL_IN_ONE } from "./flows";
 import { SafeState } from "./safe-state";
 
 export interface RunningPifog {
@@ -19,8 +24,53 @@ export interface RunningPifog {
   httpPort: number;
   /** The embedded broker's TCP port, when there is one. */
   mqttPort?: number;
+  /** The embedded broker's TLS port, when it has one (a CA in the data dir). */
+  mqttsPort?: number;
   mqttUrl: string;
   stop(): Promise<void>;
+}
+
+/** Where a Pi enrolled here connects (its bundle's hub.json). */
+function ownHubUrl(config: PifogConfig): string {
+  return `mqtts://${os.hostname()}:${config.mqttsPort || 8883}`;
+}
+
+/** The names a Pi may use for this host, for the TLS listener's certificate. */
+function hostNames(config: PifogConfig): string[] {
+  return ["localhost", "127.0.0.1", os.hostname(), ...(config.host !== "0.0.0.0" && config.host !== "::" ? [config.host] : [])];
+}
+
+/**
+ * A runtime with the embedded broker is its fog's CA: on the first start it makes the CA (`pifog ca init` does the
+ * same), the TLS listener's certificate for this host, and an identity for each of its own devices (one, or each
+ * simulated Pi of `all`), so they connect as themselves over TLS. A revoked device stays revoked: it is said, and
+ * that device runs without its identity (its links are refused by the broker).
+ */
+async function enrolOwnDevices(config: PifogConfig, now: Date): Promise<void> {
+  await ensureServerTls(config.dataDir, hostNames(config), now);
+  const hubUrl = ownHubUrl(config);
+  const own: Array<[string, DeviceRole]> = config.role === "all" ? ALL_IN_ONE.map((part) => [part, part]) : [[config.deviceId, config.role]];
+  for (const [id, role] of own) {
+    try {
+      await ensureDevice(config.dataDir, id, role, { hubUrl, now });
+    } catch (err) {
+      console.warn(`PiFog: device "${id}" has no identity: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** The runtime's devices and their identity bundles, for the flows' core MQTT nodes. */
+function flowIdentities(services: PifogServices): FlowIdentity[] {
+  const { config } = services;
+  const devices = config.role === "all" ? [...ALL_IN_ONE] : [config.deviceId];
+  return devices.map((device) => {
+    try {
+      return { device, dir: identityOf(services, device)?.dir ?? null };
+    } catch (err) {
+      console.warn(`PiFog: the identity of device "${device}" cannot be read: ${(err as Error).message}`);
+      return { device, dir: null };
+    }
+  });
 }
 
 /** `safeState`: where the nodes that drive outputs register how to make them safe (the CLI's fail-safe uses it). */
@@ -31,28 +81,49 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const settings = require("../../../settings") as Record<string, unknown> & { httpAdminRoot: string; httpNodeRoot: string; pifogServices: PifogServices };
   const config = settings.pifogServices.config;
+  const clock = settings.pifogServices.clock;
+  if (!config.mqttUrl) await enrolOwnDevices(config, new Date(clock.now()));
+  // what the runtime trusts and signs with (its CA, revocations, own identity): the store on a hub, the bundle on a Pi
+  const runtimeTrust = await openRuntimeTrust(config, clock, { hubUrl: ownHubUrl(config) });
+  // the embedded broker checks every connection against the same store (one store, one watcher)
+  let identities: IdentityDirectory | null = null;
+  let ownStore: IdentityStore | null = null;
+  if (!config.mqttUrl) {
+    identities =
+      runtimeTrust.directory ??
+      (ownStore = await IdentityStore.open(config.dataDir, {
+        watch: true,
+        onError: (err) => console.error(`PiFog: the identities in ${config.dataDir} could not be read again; the previous ones stay in force (${err.message})`),
+      }));
+  }
+  const closeIdentities = () => {
+    runtimeTrust.close();
+    ownStore?.close();
+  };
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
   if (!mqttUrl) {
-    broker = await EmbeddedBroker.start({
-      port: config.mqttPort,
-      host: config.host,
-      maxPacketBytes: config.mqttMaxPacket,
-      webSocketOrigins: config.mqttWsOrigins,
-      audit: settings.pifogServices.audit,
-      // sessions, queued QoS 1/2 messages and retained messages survive a restart (and a crash)
-      persistence: new SqlitePersistence({ file: brokerStoreFile(config.dataDir) }),
-    });
+    try {
+      broker = await EmbeddedBroker.start({
+        port: config.mqttPort,
+        host: config.host,
+        maxPacketBytes: config.mqttMaxPacket,
+        webSocketOrigins: config.mqttWsOrigins,
+        audit: settings.pifogServices.audit,
+        // sessions, queued QoS 1/2 messages and retained messages survive a restart (and a crash)
+        persistence: new SqlitePersistence({ file: brokerStoreFile(config.dataDir) }),
+        identities,
+        tlsPort: identities ? config.mqttsPort : undefined,
+        anonymous: config.brokerAnonymous,
+        throttle: settings.pifogServices.signIn.mqtt,
+      });
+    } catch (err) {
+      closeIdentities();
+      throw err;
+    }
     mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
   }
-  // what the runtime trusts and signs with (its CA, revocations, own identity): the store on a hub, the bundle on a Pi
-  let runtimeTrust: Awaited<ReturnType<typeof openRuntimeTrust>>;
-  try {
-    runtimeTrust = await openRuntimeTrust(config, settings.pifogServices.clock);
-  } catch (err) {
-    await broker?.close();
-    throw err;
-  }
+  const tlsUrl = broker?.tlsPort ? `mqtts://127.0.0.1:${broker.tlsPort}` : undefined;
   const embeddedBroker = broker;
   // the hub's revocation list, retained, published by the broker itself (no client may write it), for the Pis
   const stopRevocations =
@@ -64,9 +135,9 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       : () => undefined;
   // the nodes find this broker (and know it is their own) in the services, never by its URL
   const services = withLauncher(settings.pifogServices, {
-    broker: { url: mqttUrl, embedded: broker },
+    broker: { url: mqttUrl, embedded: broker, ...(broker ? { auth: broker.runtimeCredentials } : {}), ...(tlsUrl ? { tlsUrl } : {}) },
     safeState,
-    identities: runtimeTrust.directory,
+    identities,
     trust: runtimeTrust.trust,
   });
   settings.pifogServices = services;
@@ -115,10 +186,13 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     httpPort = await listen(server, config.httpPort, config.host, "PIFOG_HTTP_PORT");
   } catch (err) {
     await broker?.close();
+    closeIdentities();
     throw err;
   }
-  // the flows' placeholders name the broker and the port this runtime really has
-  exportFlowEnvironment(config, mqttUrl, httpPort);
+  // the flows' placeholders name the broker, the port and the identities this runtime really has: its devices and
+  // its core MQTT nodes connect as themselves to the TLS listener; the camera's forwarder, when it forwards to this
+  // same broker, logs in as the runtime on its plain port
+  exportFlowEnvironment(config, { mqttUrl: tlsUrl ?? mqttUrl, facesUrl: mqttUrl }, httpPort, flowIdentities(services));
   await RED.start();
 
   let stopping: Promise<void> | null = null;
@@ -127,10 +201,10 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       await RED.stop();
       await services.close();
       stopRevocations();
-      runtimeTrust.close();
       await broker?.close();
+      closeIdentities();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     })());
-  return { config, httpPort, mqttPort: broker?.port, mqttUrl, stop };
+  return { config, httpPort, mqttPort: broker?.port, mqttsPort: broker?.tlsPort ?? undefined, mqttUrl, stop };
 }

@@ -31,13 +31,15 @@ export interface SignInThrottles {
   operator: LoginThrottle;
   /** POST /api/auth (the identity store's users, for PiFog's own API). */
   users: LoginThrottle;
+  /** The embedded broker's user names and passwords (CONNECT). */
+  mqtt: LoginThrottle;
 }
 
 export function makeSignInThrottles(limits: SignInLimits, clock: Pick<Clock, "now">): SignInThrottles {
   const limit = (maxFailures: number): ThrottleLimits => ({ maxFailures, windowMs: WINDOW_MS, lockMs: limits.lockMs, maxLockMs: Math.max(MAX_LOCK_MS, limits.lockMs) });
   const make = () =>
     new LoginThrottle({ perAddress: limit(limits.addressAttempts), perUser: limit(limits.userAttempts), maxEntries: MAX_ENTRIES, now: () => clock.now() });
-  return { api: make(), editor: make(), operator: make(), users: make() };
+  return { api: make(), editor: make(), operator: make(), users: make(), mqtt: make() };
 }
 
 export interface SignInRefusal {
