@@ -82,7 +82,7 @@ function definePifogDevice(RED: NodeAPI) {
         // a damaged bundle: say so, and never quietly connect as something else on a TLS broker
         this.error(RED._("pifog-device.errors.identity", { id: this.deviceId, error: (err as Error).message }));
       }
-      const tlsUrl = identity ? (onRuntimeBroker ? services.broker.tlsUrl : /^(mqtts|wss):/.test(givenUrl) ? givenUrl : undefined) : undefined;
+      const tlsUrl = identity ? (onRuntimeBroker && services.broker.tlsUrl ? services.broker.tlsUrl : /^(mqtts|wss):/.test(givenUrl) ? givenUrl : undefined) : undefined;
       const url = tlsUrl ?? givenUrl;
       this.brokerUrl = url;
       // else, on the runtime's own broker, a device with no credentials of its own logs in as the runtime

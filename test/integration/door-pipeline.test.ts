@@ -6,6 +6,7 @@ import type { CompatConnected, CompatDoorEvent, DeviceStatus, PongEvent } from "
 import { glyphs, type Frame } from "../../nodes/lib/matrix-glyphs";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
 import { TestClient, type Received } from "../support/mqtt";
+import { addDevice } from "../../nodes/lib/identity/admin";
 import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../support/runtime";
 
 const PY_TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/;
@@ -142,23 +143,30 @@ for (const broker of brokers) {
 
     it("shows ? on the StatusPi when the DoorPi's process dies, and its doors again when it is back", async () => {
       let url = await broker.setUp();
+      /** How each Pi connects: on PiFog's hub, enrolled (`pifog device add`) with its bundle, over TLS as itself. */
+      const piEnv: Record<string, Record<string, string>> = {};
       if (!url) {
         // the hub carries the embedded broker; the Pis are separate processes on it
         const hub = await startRuntime({ role: "hub" });
         runtimes.push(hub);
         url = hub.info.mqtt;
+        for (const pi of ["statuspi", "doorpi"] as const) {
+          const bundle = await addDevice(hub.dataDir, pi, pi, { hubUrl: hub.info.mqtts!, now: new Date() });
+          piEnv[pi] = { PIFOG_MQTT_URL: hub.info.mqtts!, PIFOG_IDENTITY: bundle.dir };
+        }
+      } else {
+        // on Mosquitto the Pis log in as its MQTT admin
+        const login = new URL(url);
+        login.username = MQTT_ADMIN.username;
+        login.password = MQTT_ADMIN.password;
+        for (const pi of ["statuspi", "doorpi"]) piEnv[pi] = { PIFOG_MQTT_URL: login.toString().replace(/\/$/, "") };
       }
       client = await TestClient.connect(url, MQTT_ADMIN);
       await client.subscribe("pifog/#");
-      // the Pis log in to the hub's broker as its MQTT admin (until each has a device identity of its own)
-      const login = new URL(url);
-      login.username = MQTT_ADMIN.username;
-      login.password = MQTT_ADMIN.password;
-      url = login.toString().replace(/\/$/, "");
-      const statuspi = await startRuntime({ role: "statuspi", env: { PIFOG_MQTT_URL: url } });
+      const statuspi = await startRuntime({ role: "statuspi", env: piEnv.statuspi });
       runtimes.push(statuspi);
       let online = nextOnline(client, "doorpi");
-      let doorpi = await startRuntime({ role: "doorpi", env: { PIFOG_MQTT_URL: url } });
+      let doorpi = await startRuntime({ role: "doorpi", env: piEnv.doorpi });
       const doorpiData = doorpi.dataDir;
       runtimes.push(doorpi);
       await online(); // its simulator listens from here on
@@ -174,7 +182,7 @@ for (const broker of brokers) {
 
       online = nextOnline(client, "doorpi");
       const stop = nextMessage(client, "pifog/statuspi/sim/matrix", frameIs(glyphs.stop()));
-      doorpi = await startRuntime({ role: "doorpi", env: { PIFOG_MQTT_URL: url }, dataDir: doorpiData });
+      doorpi = await startRuntime({ role: "doorpi", env: piEnv.doorpi, dataDir: doorpiData });
       runtimes.push(doorpi);
       await online();
       await stop();

@@ -185,7 +185,9 @@ describe("pifog CLI", () => {
   });
 
   it("broker mosquitto-conf writes Mosquitto's configuration, ACL and password file from the identities", async () => {
-    assert.equal((await pifog(dataDir, ["device", "add", "statuspi"])).code, 0);
+    assert.equal((await pifog(dataDir, ["ca", "init"])).code, 0);
+    const added = await pifog(dataDir, ["device", "add", "statuspi"]);
+    assert.equal(added.code, 0, added.stderr);
     const r = await pifog(dataDir, ["broker", "mosquitto-conf", "--out", path.join(dataDir, "mq")], { PIFOG_MQTTS_PORT: "18883" });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /run: mosquitto -c .*mq\/mosquitto\.conf/);

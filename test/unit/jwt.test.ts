@@ -4,7 +4,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DEFAULT_TOKEN_LIFETIME_MS, jwtSecret, parseLifetime, signToken, TokenError, verifyToken } from "../../nodes/lib/accounts/jwt";
+import { DEFAULT_TOKEN_LIFETIME_MS, jwtSecret, parseLifetime, signJwt, signToken, TokenError, verifyToken } from "../../nodes/lib/accounts/jwt";
 
 const SECRET = "a-test-secret";
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -32,6 +32,11 @@ describe("JWT (HS256)", () => {
     assert.equal(verifyToken(token, SECRET, NOW).sub, ACCOUNT);
     assert.equal(verifyToken(token, SECRET, NOW + 59_999).sub, ACCOUNT);
     assert.throws(() => verifyToken(token, SECRET, NOW + 60_000), (e: Error) => e instanceof TokenError && /expired/.test(e.message));
+  });
+
+  it("never takes a token made for another API (one that names its audience), even with the same secret", () => {
+    const apiToken = signJwt({ sub: "vera", role: "admin", aud: "pifog-api" }, SECRET, NOW, 60_000);
+    assert.throws(() => verifyToken(apiToken, SECRET, NOW), (e: Error) => e instanceof TokenError && /not for this API/.test(e.message));
   });
 
   it("refuses a token signed with another secret", () => {

@@ -47,12 +47,12 @@ const REVOCATIONS: AclRule = { pattern: trustTopics.crl(), read: true };
 
 /** What every device may do: its own tree and its own PiFog topics. */
 const DEVICE_OWN: readonly AclRule[] = [
-  REVOCATIONS,
   { pattern: `${N}/{device}/#`, publish: true, read: true, retain: true },
   { pattern: `${C}/{pi}/Event`, publish: true, retain: true },
   { pattern: `${C}/{pi}/Connection`, publish: true, retain: true },
   { pattern: `${C}/{pi}/Command`, read: true },
   { pattern: `${C}/{pi}/Notify`, read: true },
+  REVOCATIONS,
 ];
 
 /** What each role reads (and, for the hubs, writes) besides its own topics: the subscriptions of its flow's nodes. */
@@ -105,7 +105,6 @@ export const USER_ROLE_RULES: Readonly<Record<UserRole, readonly AclRule[]>> = {
 /** What anyone may do without credentials (from an address PIFOG_BROKER_ANONYMOUS allows): read what PiFog's own web
  * page shows, and set the simulators' inputs. No camera, no faces, no commands, no device topics, no `$SYS`. */
 export const ANONYMOUS_RULES: readonly AclRule[] = [
-  REVOCATIONS,
   { pattern: `${N}/+/status`, read: true },
   { pattern: `${N}/+/connection`, read: true },
   { pattern: `${N}/+/power`, read: true },
@@ -119,6 +118,7 @@ export const ANONYMOUS_RULES: readonly AclRule[] = [
   { pattern: `${C}/DoorPi/Event`, read: true },
   { pattern: `${C}/StatusPi/Event`, read: true },
   { pattern: `${C}/+/Connection`, read: true },
+  REVOCATIONS,
 ];
 
 /** The rules an identity is held to, with its placeholders' values. */
