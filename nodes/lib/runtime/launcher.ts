@@ -37,7 +37,15 @@ function ownHubUrl(config: PifogConfig): string {
 
 /** The names a Pi may use for this host, for the TLS listener's certificate. */
 function hostNames(config: PifogConfig): string[] {
-  return ["localhost", "127.0.0.1", os.hostname(), ...(config.host !== "0.0.0.0" && config.host !== "::" ? [config.host] : [])];
+  const host = os.hostname();
+  // the machine's own addresses too, so a Pi may dial the hub by its IP (the certificate follows a change of address)
+  const addresses = Object.values(os.networkInterfaces())
+    .flat()
+    .filter((a): a is os.NetworkInterfaceInfo => !!a && !a.internal && !a.address.startsWith("fe80:"))
+    .map((a) => a.address);
+  const names = ["localhost", "127.0.0.1", host, ...(host.includes(".") ? [] : [`${host}.local`]), ...addresses];
+  if (config.host !== "0.0.0.0" && config.host !== "::") names.push(config.host);
+  return [...new Set(names)];
 }
 
 /**
