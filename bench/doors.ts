@@ -11,7 +11,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { topics } from "../nodes/lib/contract";
 import { glyphs } from "../nodes/lib/matrix-glyphs";
 import { freePort } from "../test/support/ports";
-import { startRuntime, type TestRuntime } from "../test/support/runtime";
+import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../test/support/runtime";
 import { EmbeddedBroker } from "../nodes/lib/broker/embedded-broker";
 import type { BenchContext, Scope } from "./run";
 import { killChildSync, memoryOf, mib, ms, sleep, stats, stopChild, table, tempDir, type Stats } from "./support";
@@ -104,7 +104,9 @@ class Probe {
 }
 
 async function connect(scope: Scope, url: string, name: string, noDelay: boolean): Promise<MqttClient> {
+  // the test runtimes' MQTT admin (test/support/runtime.ts puts it in each data dir): the bench publishes commands
   const client = await mqtt.connectAsync(url, {
+    ...MQTT_ADMIN,
     clientId: `pifog-bench-${name}-${process.pid}`,
     reconnectPeriod: 0,
     connectTimeout: 5_000,
@@ -342,6 +344,11 @@ async function measureIdleRss(ctx: BenchContext): Promise<RssResult> {
   const scopes: Scope[] = [];
   // the hub's broker, in this process: a DoorPi on a real Pi publishes to the hub
   const hub = await EmbeddedBroker.start({ port: 0, host: "127.0.0.1" });
+  // the DoorPi logs in as the hub broker's own user (this bench measures memory, not enrolment)
+  const login = new URL(`mqtt://127.0.0.1:${hub.port}`);
+  login.username = encodeURIComponent(hub.runtimeCredentials.username);
+  login.password = encodeURIComponent(hub.runtimeCredentials.password);
+  const hubUrl = login.toString().replace(/\/$/, "");
   try {
     const runs: Array<Promise<IdleMemory>> = [];
     for (let i = 0; i < RSS_INSTANCES; i++) {
@@ -349,7 +356,7 @@ async function measureIdleRss(ctx: BenchContext): Promise<RssResult> {
       const doorpi = ctx.scope();
       const embedded = ctx.scope();
       scopes.push(bare, doorpi, embedded);
-      runs.push(idleBareNodeRed(ctx.root, bare, i === 0), idleDoorpi(doorpi, `mqtt://127.0.0.1:${hub.port}`), idleDoorpi(embedded));
+      runs.push(idleBareNodeRed(ctx.root, bare, i === 0), idleDoorpi(doorpi, hubUrl), idleDoorpi(embedded));
     }
     const settled = await Promise.allSettled(runs);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");

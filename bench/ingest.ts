@@ -23,7 +23,7 @@ import { performance } from "node:perf_hooks";
 import mqtt, { type MqttClient } from "mqtt";
 import { EmbeddedBroker } from "../nodes/lib/broker/embedded-broker";
 import { freePort } from "../test/support/ports";
-import { startRuntime, type TestRuntime } from "../test/support/runtime";
+import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../test/support/runtime";
 import type { BenchContext, Scope } from "./run";
 import { killChildSync, memoryOf, mib, ms, sleep, stats, stopChild, table, tempDir, waitExit, type Stats } from "./support";
 
@@ -102,7 +102,7 @@ interface PublisherReport {
 }
 
 type ChildMessage =
-  | { type: "ready"; port?: number }
+  | { type: "ready"; port?: number; username?: string; password?: string }
   | { type: "progress"; count: number }
   | { type: "subscribed"; clientId: string; filters: string[] }
   | PublisherReport
@@ -187,7 +187,8 @@ async function brokerMain(): Promise<void> {
     setTimeout(() => process.exit(0), 2_000).unref();
     broker.close().finally(() => process.exit(0));
   });
-  tell({ type: "ready", port: broker.port });
+  // the bench's clients log in as the broker's own runtime user (anonymous clients may not publish telemetry)
+  tell({ type: "ready", port: broker.port, ...broker.runtimeCredentials });
 }
 
 interface CounterConfig {
@@ -389,9 +390,17 @@ interface System {
   notes: string[];
 }
 
+/** A broker URL with a user name and password in it (mqtt.js logs in with them). */
+function withLogin(url: string, username: string, password: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(username);
+  u.password = encodeURIComponent(password);
+  return u.toString().replace(/\/$/, "");
+}
+
 function spawnBroker(scope: Scope): Promise<{ broker: Child; url: string }> {
   const broker = new Child(scope, "aedes broker", "broker", {});
-  return broker.next("ready", 20_000).then((m) => ({ broker, url: `mqtt://127.0.0.1:${m.port!}` }));
+  return broker.next("ready", 20_000).then((m) => ({ broker, url: withLogin(`mqtt://127.0.0.1:${m.port!}`, m.username!, m.password!) }));
 }
 
 async function waitSubscribed(broker: Child, filter: string, timeoutMs: number): Promise<void> {
@@ -488,7 +497,7 @@ async function pifogSystem(ctx: BenchContext, scope: Scope, describe: boolean): 
   scope.defer(`stop PiFog ${role} (pid ${rt.child.pid})`, () => stopChild(rt.child), () => killChildSync(rt.child));
 
   // The embedded broker holds every PUBACK until the flows have started: one acknowledged publish says they have.
-  const probe = await benchClient(rt.info.mqtt, `bench-ready-${process.pid}`);
+  const probe = await benchClient(withLogin(rt.info.mqtt, MQTT_ADMIN.username, MQTT_ADMIN.password), `bench-ready-${process.pid}`);
   try {
     await withTimeout(probe.publishAsync(READY_TOPIC, "1", { qos: 1 }), 30_000, () => `PiFog ${role}: no PUBACK 30 s after ready; are its flows running?\n${rt.output()}`);
   } finally {
@@ -502,7 +511,7 @@ async function pifogSystem(ctx: BenchContext, scope: Scope, describe: boolean): 
   return {
     label: `PiFog ${role} (embedded broker + hub flow)`,
     measuredAs: "publish → PUBACK at the publisher, which the embedded broker sends only after the history commit",
-    url: rt.info.mqtt,
+    url: withLogin(rt.info.mqtt, MQTT_ADMIN.username, MQTT_ADMIN.password),
     processes: [{ role: "runtime", pid: rt.info.pid }],
     drain: async () => undefined, // a PUBACK comes after the commit: nothing acknowledged is still on its way
     collect: async (publishers) => {
@@ -586,11 +595,12 @@ const STOCK_TABLE = `CREATE TABLE readings (
 )`;
 const STOCK_INSERT = "INSERT INTO readings (topic, value) VALUES ($topic, $value)";
 
-function stockFlow(brokerPort: number, dbFile: string): unknown[] {
+/** `brokerUrl`: the raw broker, its login in the URL (Node-RED's broker node takes a whole URL as it is). */
+function stockFlow(brokerUrl: string, dbFile: string): unknown[] {
   return [
     { id: "ingest-tab", type: "tab", label: "ingest", disabled: false, info: "" },
     {
-      id: "ingest-broker", type: "mqtt-broker", name: "aedes", broker: "127.0.0.1", port: String(brokerPort), clientid: "",
+      id: "ingest-broker", type: "mqtt-broker", name: "aedes", broker: brokerUrl, port: "", clientid: "",
       autoConnect: true, usetls: false, protocolVersion: "4", keepalive: "60", cleansession: true, autoUnsubscribe: true,
       birthTopic: "", birthQos: "0", birthPayload: "", birthMsg: {}, closeTopic: "", closeQos: "0", closePayload: "", closeMsg: {},
       willTopic: "", willQos: "0", willPayload: "", willMsg: {}, userProps: "", sessionExpiry: "",
@@ -687,8 +697,7 @@ async function stockSystem(ctx: BenchContext, scope: Scope): Promise<System> {
   const sqliteInfo = await stockSqliteDefaults(ctx.root, dbFile);
 
   const flows = path.join(userDir, "flows.json");
-  const port = Number(new URL(url).port);
-  fs.writeFileSync(flows, JSON.stringify(stockFlow(port, dbFile), null, 2));
+  fs.writeFileSync(flows, JSON.stringify(stockFlow(url, dbFile), null, 2));
   fs.writeFileSync(path.join(userDir, "settings.js"), STOCK_SETTINGS(stockDir(ctx.root)));
   const redJs = path.join(ctx.root, "node_modules", "node-red", "red.js");
   const t0 = Date.now();
