@@ -5,25 +5,30 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Statement } from "better-sqlite3";
 import { WRITES, decodeBatch, openBrokerStore, type Synchronous, type WriteName, type WriteOp } from "./broker-store";
 
-const { file, synchronous } = workerData as { file: string; synchronous: Synchronous };
-const db = openBrokerStore(file, synchronous);
-const statements = new Map<WriteName, Statement>();
-for (const [name, sql] of Object.entries(WRITES)) statements.set(name as WriteName, db.prepare(sql));
-const commit = db.transaction((ops: Iterable<WriteOp>) => {
-  for (const [name, ...params] of ops) statements.get(name)!.run(...params);
-});
+/** The thread's whole life: open the store, answer each batch, close when asked. */
+function serve(file: string, synchronous: Synchronous): void {
+  const db = openBrokerStore(file, synchronous);
+  const statements = new Map<WriteName, Statement>();
+  for (const [name, sql] of Object.entries(WRITES)) statements.set(name as WriteName, db.prepare(sql));
+  const commit = db.transaction((ops: Iterable<WriteOp>) => {
+    for (const [name, ...params] of ops) statements.get(name)!.run(...params);
+  });
 
-parentPort?.on("message", (msg: { id: number; bytes?: ArrayBuffer; length?: number; close?: true }) => {
-  if (msg.close) {
-    db.close();
-    parentPort?.postMessage({ id: msg.id });
-    return;
-  }
-  try {
-    commit(decodeBatch(msg.bytes!, msg.length!));
-    parentPort?.postMessage({ id: msg.id });
-  } catch (err) {
-    parentPort?.postMessage({ id: msg.id, error: (err as Error).message });
-  }
-});
-parentPort?.postMessage({ ready: true });
+  parentPort?.on("message", (msg: { id: number; bytes?: ArrayBuffer; length?: number; close?: true }) => {
+    if (msg.close) {
+      db.close();
+      parentPort?.postMessage({ id: msg.id });
+      return;
+    }
+    try {
+      commit(decodeBatch(msg.bytes!, msg.length!));
+      parentPort?.postMessage({ id: msg.id });
+    } catch (err) {
+      parentPort?.postMessage({ id: msg.id, error: (err as Error).message });
+    }
+  });
+  parentPort?.postMessage({ ready: true });
+}
+
+const { file, synchronous } = workerData as { file: string; synchronous: Synchronous };
+serve(file, synchronous);
