@@ -144,9 +144,9 @@ describe("the broker's SQLite persistence", function () {
       queue.map((m) => [m.cmd, m.messageId, m.payload?.toString()]),
       [
         ["pubrel", 101, undefined],
-        ["publish", 102, "three"],
+        ["publish", undefined, "three"],
       ],
-      "the queue in order, with the packet identifiers it was sent with, the PUBREL in place of its PUBLISH",
+      "the queue in order, the PUBREL in place of its PUBLISH with its packet identifier; a QoS 1 message gets a new one",
     );
     assert.equal((await q.incomingGetPacket(client, { messageId: 9 })).payload?.toString(), "q2");
     const will = await q.getWill(client);
@@ -161,7 +161,7 @@ describe("the broker's SQLite persistence", function () {
     await q.delWill(client);
     await q.cleanSubscriptions(client);
     const r = await reopen(q);
-    assert.deepEqual((await streamed<PersistedPacket>(r.outgoingStream(client))).map((m) => m.messageId), [102]);
+    assert.deepEqual((await streamed<PersistedPacket>(r.outgoingStream(client))).map((m) => m.payload?.toString()), ["three"]);
     await assert.rejects(r.incomingGetPacket(client, { messageId: 9 }), /no such packet/);
     assert.equal(await r.getWill(client), undefined);
     assert.deepEqual(await r.countOffline(), { subsCount: 0, clientsCount: 0 });
@@ -183,6 +183,37 @@ describe("the broker's SQLite persistence", function () {
       reader.close();
     }
     assert.equal(fs.statSync(file).mode & 0o777, 0o600, "the file is private");
+  });
+
+  it("writes nothing for a message queued, sent and acknowledged before its batch went; a later delete is written", async () => {
+    const p = await start();
+    await p.addSubscriptions({ id: "online" }, [{ topic: "pifog/x/sim/#", qos: 1 }]);
+    const reader = new Database(file, { readonly: true });
+    const rows = () =>
+      (reader.prepare("SELECT (SELECT count(*) FROM journal) + (SELECT count(*) FROM outgoing) AS n").get() as { n: number }).n;
+    try {
+      // one turn: what a subscriber online that acknowledges at once makes of a QoS 1 message
+      const payload = Buffer.from("quick");
+      const acked = p.journal({ topic: "pifog/x/sim/a/set", payload, qos: 1 })!;
+      const packet: PersistedPacket = { cmd: "publish", topic: "pifog/x/sim/a/set", payload, qos: 1, brokerId: "pifog", brokerCounter: 1 };
+      const queued = p.outgoingEnqueueCombi([{ clientId: "online" }], packet);
+      const sent = p.outgoingUpdate({ id: "online" }, { ...packet, messageId: 7 });
+      const cleared = p.outgoingClearMessageId({ id: "online" }, { messageId: 7 });
+      await Promise.all([acked, queued, sent, cleared]);
+      assert.equal(p.cancelled, 2, "the queue row written before the PUBACK and its delete: neither written");
+      assert.equal(rows(), 0);
+
+      // a message whose queue row has committed: its acknowledgement must reach the disk
+      const later = Buffer.from("slow");
+      await p.journal({ topic: "pifog/x/sim/a/set", payload: later, qos: 1 });
+      await p.outgoingEnqueueCombi([{ clientId: "online" }], { ...packet, payload: later, brokerCounter: 2 });
+      await p.outgoingUpdate({ id: "online" }, { ...packet, payload: later, brokerCounter: 2, messageId: 8 });
+      assert.equal(rows(), 1, "queued on disk");
+      assert.equal((await p.outgoingClearMessageId({ id: "online" }, { messageId: 8 }))?.payload?.toString(), "slow");
+      assert.equal(rows(), 0, "the acknowledgement deleted it from the disk");
+    } finally {
+      reader.close();
+    }
   });
 
   it("publishes again on start a QoS 1 message acknowledged (journaled) but not queued before a crash", async () => {

@@ -56,6 +56,63 @@ export type SqlValue = string | number | Buffer | null;
 /** One statement and its parameters. */
 export type WriteOp = [WriteName, ...SqlValue[]];
 
+/**
+ * The row of the journal or of an outgoing queue a statement touches (a number: an outgoing row's seq, which is
+ * unique across clients, or minus a journal row's id), and how: a row inserted and deleted again before its
+ * transaction has gone to the writer thread needs no statement at all (a QoS 1 message that a subscriber online
+ * acknowledges at once: queued, sent, cleared, and nothing of it reaches the disk).
+ */
+export function rowOf(op: WriteOp): { key: number; change: "insert" | "update" | "delete" } | null {
+  switch (op[0]) {
+    case "putJournal":
+      return { key: -(op[1] as number), change: "insert" };
+    case "delJournal":
+      return { key: -(op[1] as number), change: "delete" };
+    case "putOutgoing":
+      return { key: op[2] as number, change: "insert" };
+    case "delOutgoing":
+      return { key: op[2] as number, change: "delete" };
+    case "setOutgoingId":
+      return { key: op[3] as number, change: "update" };
+    case "replaceOutgoing":
+      return { key: op[op.length - 1] as number, change: "update" };
+    default:
+      return null;
+  }
+}
+
+/** The statements of the next transaction, with an insert and the later delete of the same row taken out. */
+export class PendingWrites {
+  private readonly ops: Array<WriteOp | null> = [];
+  /** Rows inserted in this batch → the indexes of the statements that touch them. */
+  private readonly inserted = new Map<number, number[]>();
+  /** Statements left out (an insert, the updates and the delete of one row), for a test or a benchmark. */
+  cancelled = 0;
+
+  add(op: WriteOp): void {
+    const row = rowOf(op);
+    if (row) {
+      const touching = this.inserted.get(row.key);
+      if (touching && row.change === "delete") {
+        for (const i of touching) this.ops[i] = null;
+        this.cancelled += touching.length + 1;
+        this.inserted.delete(row.key);
+        return;
+      }
+      if (touching) touching.push(this.ops.length);
+      else if (row.change === "insert") this.inserted.set(row.key, [this.ops.length]);
+    }
+    this.ops.push(op);
+  }
+
+  /** Encoded for the writer thread. */
+  encode(): { bytes: ArrayBuffer; length: number } {
+    const encoder = new BatchEncoder();
+    for (const op of this.ops) if (op) encoder.add(op);
+    return encoder.take();
+  }
+}
+
 // A batch crosses to the writer thread as one buffer (moved, not copied): structured cloning thousands of small
 // arrays cost more than everything else the broker does per message. Per statement: its index in WRITES (u8), the
 // number of parameters (u8), then each parameter: a tag (u8) and its value.
@@ -81,11 +138,11 @@ export class BatchEncoder {
   }
 
   add(op: WriteOp): void {
-    const [name, ...params] = op;
     this.room(2);
-    this.buf[this.length++] = INDEX.get(name)!;
-    this.buf[this.length++] = params.length;
-    for (const v of params) {
+    this.buf[this.length++] = INDEX.get(op[0])!;
+    this.buf[this.length++] = op.length - 1;
+    for (let i = 1; i < op.length; i++) {
+      const v = op[i] as SqlValue;
       if (v === null) {
         this.room(1);
         this.buf[this.length++] = NULL;

@@ -164,7 +164,7 @@ export class EmbeddedBroker {
         return callback(err as Error);
       }
       if (pending.length === 0) return callback(null);
-      Promise.all(pending).then(
+      (pending.length === 1 ? pending[0]! : Promise.all(pending)).then(
         () => callback(null),
         (err: Error) => callback(err),
       );

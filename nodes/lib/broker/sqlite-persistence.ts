@@ -16,10 +16,11 @@
 //                  (a PUBREL) whole in `extra`, flags NULL.
 //   incoming       (client id, packet id) → a QoS 2 PUBLISH received and not yet released (PUBREL).
 //   wills          client id → the will of a connected client, with the broker id that holds it.
-//   journal        id → a QoS 1 PUBLISH (topic, payload, retain, MQTT 5 properties) the broker is about to
-//                  acknowledge (see journal() below): committed before the PUBACK, deleted in the transaction
-//                  that queues it for the persistent sessions; whatever is left on start (a crash in between) is
-//                  published again.
+//   journal        id → a retained QoS 1 PUBLISH (topic, payload, retain, MQTT 5 properties) the broker is about
+//                  to acknowledge (see journal() below): committed before the PUBACK, deleted in the transaction
+//                  that queues and stores it; whatever is left on start (a crash in between) is published again.
+//                  A QoS 1 PUBLISH that is not retained needs no journal row: its queue rows are written before
+//                  the PUBACK instead (broker id and counter NULL until start numbers them).
 // In memory (rebuilt from the tables on setup()): the same, plus the QlobberSub of QoS > 0 subscriptions that
 // subscriptionsByTopic() matches against, and the broker's message counter moved past every stored message of
 // this broker (a restarted aedes counts from 0 again; an old queued message must not share a new one's number).
@@ -28,9 +29,9 @@
 // statements to a group commit (group-commit.ts): one transaction per batch on a writer thread (the fsync never
 // stalls the event loop; broker-store.ts has the schema and the statements); the method's
 // promise resolves only when what it records is committed: by that transaction, or, for the queuing of a
-// journaled QoS 1 message, by the journal's (committed before the PUBACK; the queuing deletes the row). One
-// exception, which loses nothing: the packet identifier a QoS 1 message is sent with (outgoingUpdate) is written
-// without making the delivery wait; after a crash that lost it, the message is sent again with a new one.
+// journaled QoS 1 message, by the journal's or its queue rows' (committed before the PUBACK). One exception, which
+// loses nothing: the packet identifier a QoS 1 message is sent with (outgoingUpdate) is not written at all; after
+// a restart the message is sent again with a new one (a duplicate, which QoS 1 allows).
 import type Database from "better-sqlite3";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -110,6 +111,24 @@ type SubscriptionRecord = Omit<ClientSubscription, "topic">;
 interface QueueEntry {
   readonly seq: number;
   packet: PersistedPacket;
+}
+
+/** What journal() wrote for a PUBLISH on its way to the queues: a journal row, or its queue rows. */
+type Journaled =
+  | { readonly kind: "journal"; readonly id: number }
+  | { readonly kind: "queued"; readonly seqs: Map<string, number[]>; readonly columns: PacketColumns };
+
+/** Columns 5 and 6 (broker id, counter) aside, the same row. */
+/**
+ * What journal() wrote for a PUBLISH on its way to the queues, kept on its payload (aedes keeps that object from
+ * the PUBLISH it authorises to the packet it queues): cheaper than a WeakMap, whose ephemerons every GC walks.
+ * The symbol is this persistence's own (one per instance), so two brokers in a process never see each other's.
+ */
+type Carrier = { [key: symbol]: Journaled[] | undefined };
+
+function sameRow(a: PacketColumns, b: PacketColumns): boolean {
+  const same = (x: unknown, y: unknown) => x === y || (Buffer.isBuffer(x) && Buffer.isBuffer(y) && x.equals(y));
+  return a.every((v, i) => i === 5 || i === 6 || same(v, b[i]));
 }
 
 /** The embedded broker's store in a data dir. */
@@ -199,6 +218,24 @@ function toColumns(packet: PersistedPacket): PacketColumns {
   ];
 }
 
+/** toColumns of what queuedCopy makes (always a plain PUBLISH or a copy of one): without toColumns' checks, which
+ * cost more than the rest of queuing a message. */
+function copyColumns(copy: PersistedPacket): PacketColumns {
+  if (copy.cmd !== "publish" || typeof copy.topic !== "string") return toColumns(copy);
+  let extra: Record<string, unknown> | null = null;
+  for (const f of EXTRA_FIELDS) if (Object.prototype.hasOwnProperty.call(copy, f)) (extra ??= {})[f] = copy[f];
+  const flags = (copy.retain ? RETAIN : 0) | (copy.dup ? DUP : 0);
+  return ["publish", copy.topic, copy.payload!, copy.qos ?? 0, flags, copy.brokerId ?? null, copy.brokerCounter ?? null, extra ? encode(extra) : null];
+}
+
+/** The columns of a PUBLISH as a client sent it, as queuedCopy(new Packet(it)) would make them, broker id and
+ * counter NULL (the broker numbers it only when it routes it). */
+function incomingColumns(packet: JournaledPublish & { dup?: boolean }, payload: Buffer): PacketColumns {
+  const flags = packet.dup ? DUP : 0;
+  const extra = packet.properties === undefined ? null : encode({ properties: packet.properties });
+  return ["publish", packet.topic, payload, packet.qos, flags, null, null, extra];
+}
+
 function fromColumns(row: OutgoingRow): PersistedPacket {
   if (row.flags === null) return decode<PersistedPacket>(row.extra!);
   // the same fields, in the same order, as queuedCopy made them
@@ -234,8 +271,7 @@ export class SqlitePersistence {
   private readonly incoming = new Map<string, Map<number, PersistedPacket>>();
   private readonly wills = new Map<string, PersistedPacket>();
   private readonly trie = new QlobberSub(QLOBBER_OPTIONS);
-  /** The journal rows of PUBLISHes on their way to the queues, by their payload (aedes keeps that object). */
-  private readonly journaled = new WeakMap<object, number[]>();
+  private readonly journaled = Symbol("pifog journaled");
   private clientsCount = 0;
   private seq = 0;
   private journalId = 0;
@@ -253,6 +289,11 @@ export class SqlitePersistence {
   /** Transactions committed so far. */
   get commits(): number {
     return this.store?.commit.commits ?? 0;
+  }
+
+  /** Statements never written: a row inserted and deleted again before its batch went (see PendingWrites). */
+  get cancelled(): number {
+    return this.store?.commit.cancelled ?? 0;
   }
 
   async setup(broker: PersistenceBroker): Promise<void> {
@@ -286,12 +327,15 @@ export class SqlitePersistence {
     }
     const subs = db.prepare("SELECT client_id, topic, record FROM subscriptions ORDER BY id").iterate() as Iterable<{ client_id: string; topic: string; record: Buffer }>;
     for (const row of subs) this.addSubscription(row.client_id, row.topic, decode<SubscriptionRecord>(row.record));
-    const queued = db.prepare("SELECT * FROM outgoing ORDER BY client_id, seq").iterate() as Iterable<OutgoingRow>;
+    const queued = db.prepare("SELECT * FROM outgoing ORDER BY seq").iterate() as Iterable<OutgoingRow>;
+    /** Queued before the PUBACK, by journal(): the broker never numbered them on disk. */
+    const unnumbered: PersistedPacket[] = [];
     for (const row of queued) {
       const packet = fromColumns(row);
       if (row.message_id !== null) packet.messageId = row.message_id;
       this.queueOf(row.client_id).push({ seq: row.seq, packet });
       if (row.seq > this.seq) this.seq = row.seq;
+      if (row.flags !== null && row.broker_id === null) unnumbered.push(packet);
       seen(packet);
     }
     const received = db.prepare("SELECT client_id, message_id, packet FROM incoming").iterate() as Iterable<{ client_id: string; message_id: number; packet: Buffer }>;
@@ -309,6 +353,11 @@ export class SqlitePersistence {
       return { id: row.id, packet };
     });
     this.journalId = journal.reduce((max, j) => Math.max(max, j.id), 0);
+    // one message queued for several sessions is one row each: numbered apart, which only costs a duplicate check
+    for (const packet of unnumbered) {
+      packet.brokerId = broker.id;
+      packet.brokerCounter = ++counter;
+    }
     if (broker.counter < counter) broker.counter = counter;
     return journal;
   }
@@ -320,7 +369,7 @@ export class SqlitePersistence {
       pending.map(
         ({ id, packet }) =>
           new Promise<void>((resolve, reject) => {
-            if (packet.payload && typeof packet.payload === "object") this.journaled.set(packet.payload, [id]);
+            if (packet.payload && typeof packet.payload === "object") (packet.payload as unknown as Carrier)[this.journaled] = [{ kind: "journal", id }];
             broker.publish(packet, (err) => (err ? reject(err) : resolve()));
           }),
       ),
@@ -336,33 +385,49 @@ export class SqlitePersistence {
 
   /**
    * aedes sends a QoS 1 PUBACK before it queues the message for offline sessions (or stores it as retained). The
-   * embedded broker calls this while it authorises the PUBLISH, and holds the PUBACK until the promise resolves:
-   * the message is then in the journal, until the transaction that queues it deletes it. A PUBLISH that no
-   * persistent session subscribes to and that is not retained needs nothing (undefined: no wait).
+   * embedded broker calls this while it authorises the PUBLISH, and holds the PUBACK (and the routing) until the
+   * promise resolves: the message is then on disk, queued for every persistent session that subscribes to it (the
+   * queuing then only takes those rows), or, when retained, in the journal until the transaction that queues and
+   * stores it deletes the row. A PUBLISH that no persistent session subscribes to and that is not retained needs
+   * nothing (undefined: no wait).
    */
   journal(packet: JournaledPublish): Promise<void> | undefined {
     if (packet.qos !== 1 || !this.store || this.destroyed || !packet.topic) return undefined;
-    if (!packet.retain && this.trie.match(packet.topic).length === 0) return undefined;
+    const subs = this.trie.match(packet.topic);
+    if (!packet.retain && subs.length === 0) return undefined;
     const payload = packet.payload ?? Buffer.alloc(0);
     if (typeof payload !== "object") return undefined;
-    const id = ++this.journalId;
-    const ids = this.journaled.get(payload);
-    if (ids) ids.push(id);
-    else this.journaled.set(payload, [id]);
-    const { topic } = packet;
-    const retain = packet.retain === true ? 1 : 0;
-    const properties = packet.properties === undefined ? null : encode(packet.properties);
-    return this.write(["putJournal", id, topic, payload, retain, properties]);
+    const carrier = payload as unknown as Carrier;
+    const entries = (carrier[this.journaled] ??= []);
+    if (packet.retain === true) {
+      const id = ++this.journalId;
+      entries.push({ kind: "journal", id });
+      const properties = packet.properties === undefined ? null : encode(packet.properties);
+      return this.write(["putJournal", id, packet.topic, payload, 1, properties]);
+    }
+    const columns = incomingColumns(packet, payload as Buffer);
+    const seqs = new Map<string, number[]>();
+    const ops: WriteOp[] = [];
+    for (const { clientId } of subs) {
+      const seq = ++this.seq;
+      const own = seqs.get(clientId);
+      if (own) own.push(seq);
+      else seqs.set(clientId, [seq]);
+      ops.push(["putOutgoing", clientId, seq, null, ...columns]);
+    }
+    entries.push({ kind: "queued", seqs, columns });
+    return this.write(...ops);
   }
 
-  /** The journal row of this PUBLISH, taken (it is queued now). */
-  private takeJournaled(packet: PersistedPacket): number | undefined {
+  /** What journal() wrote for this PUBLISH, taken (it is being queued now). */
+  private takeJournaled(packet: PersistedPacket): Journaled | undefined {
     const payload = packet.payload;
     if (!payload || typeof payload !== "object") return undefined;
-    const ids = this.journaled.get(payload);
-    const id = ids?.shift();
-    if (ids && ids.length === 0) this.journaled.delete(payload);
-    return id;
+    const carrier = payload as unknown as Carrier;
+    const entries = carrier[this.journaled];
+    const taken = entries?.shift();
+    if (entries && entries.length === 0) carrier[this.journaled] = undefined;
+    return taken;
   }
 
   // ---- retained -----------------------------------------------------------------------------------------------
@@ -377,7 +442,7 @@ export class SqlitePersistence {
     this.retained.set(topic, packet);
     const committed = this.write(["putRetained", topic, encode(packet)]);
     // journaled: on disk already, as for the queuing below
-    if (packet.payload && typeof packet.payload === "object" && this.journaled.has(packet.payload)) return;
+    if (packet.payload && typeof packet.payload === "object" && (packet.payload as unknown as Carrier)[this.journaled]) return;
     // QoS 0 is never acknowledged, so it never waits for the disk: waiting would let a later message overtake it,
     // and aedes drops a message that arrives after a newer one of the same broker (its duplicate check by counter)
     if (packet.qos === 0) {
@@ -492,21 +557,39 @@ export class SqlitePersistence {
   }
 
   async outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: PersistedPacket): Promise<void> {
-    const journalId = this.takeJournaled(packet);
-    if (subs.length === 0 && journalId === undefined) return;
+    const journaled = this.takeJournaled(packet);
+    if (subs.length === 0 && journaled === undefined) return;
     const ops: WriteOp[] = [];
     let columns: PacketColumns | null = null;
+    /** A session journal() did not queue for (it subscribed in between): its row is not on disk yet. */
+    let unwritten = false;
     for (const sub of subs) {
-      const entry: QueueEntry = { seq: ++this.seq, packet: queuedCopy(packet) };
-      this.queueOf(sub.clientId).push(entry);
-      columns ??= toColumns(entry.packet);
-      ops.push(["putOutgoing", sub.clientId, entry.seq, entry.packet.messageId ?? null, ...columns]);
+      const entryPacket = queuedCopy(packet);
+      columns ??= copyColumns(entryPacket);
+      const seq = journaled?.kind === "queued" ? journaled.seqs.get(sub.clientId)?.shift() : undefined;
+      if (seq === undefined) {
+        const entry: QueueEntry = { seq: ++this.seq, packet: entryPacket };
+        this.queueOf(sub.clientId).push(entry);
+        ops.push(["putOutgoing", sub.clientId, entry.seq, null, ...columns]);
+        unwritten = true;
+        continue;
+      }
+      this.queueOf(sub.clientId).push({ seq, packet: entryPacket });
+      // the row journal() wrote, unless aedes' packet differs (beyond the broker's numbering, which start redoes)
+      if (!sameRow(columns, journaled!.kind === "queued" ? journaled!.columns : columns)) {
+        ops.push(["replaceOutgoing", null, ...columns, sub.clientId, seq]);
+      }
     }
-    if (journalId !== undefined) ops.push(["delJournal", journalId]);
+    if (journaled?.kind === "queued") {
+      // queued for a session that no longer subscribes
+      for (const [clientId, seqs] of journaled.seqs) for (const seq of seqs) ops.push(["delOutgoing", clientId, seq]);
+    }
+    if (journaled?.kind === "journal") ops.push(["delJournal", journaled.id]);
+    if (ops.length === 0) return;
     const committed = this.write(...ops);
-    // a journaled message is on disk already (the journal row goes in the transaction that queues it, and
-    // anything left in the journal is published again on start): delivery need not wait for this commit
-    if (journalId === undefined) return committed;
+    // a journaled message is on disk already (its queue rows, or the journal row, which goes in the transaction
+    // that queues it, and is published again on start if it is still there): delivery need not wait for this
+    if (journaled === undefined || (journaled.kind === "queued" && unwritten)) return committed;
   }
 
   async outgoingUpdate(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
@@ -516,12 +599,11 @@ export class SqlitePersistence {
       if (queued.brokerId === packet.brokerId) {
         if (queued.brokerCounter === packet.brokerCounter) {
           queued.messageId = packet.messageId;
-          const committed = this.write(["setOutgoingId", packet.messageId ?? null, client.id, entry.seq]);
-          // QoS 1: the message is stored already; its packet identifier only names this attempt. Lost to a crash,
-          // the message goes again with a new one (a duplicate, which QoS 1 allows), so sending need not wait for
-          // the disk. QoS 2 must keep its identifier (the receiver deduplicates by it): that waits.
-          if (queued.cmd !== "publish" || queued.qos !== 1) return committed;
-          return;
+          // QoS 1: the message is stored already; its packet identifier only names this attempt. After a restart
+          // the message goes again with a new one (a duplicate, which QoS 1 allows): not written. QoS 2 must keep
+          // its identifier (the receiver deduplicates by it): written, and sending waits for it.
+          if (queued.cmd === "publish" && queued.qos === 1) return;
+          return this.write(["setOutgoingId", packet.messageId ?? null, client.id, entry.seq]);
         }
         // packet identifiers wrap at 65535: same broker, other counter, same identifier is another message
       } else if (queued.messageId === packet.messageId) {
