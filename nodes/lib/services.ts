@@ -21,6 +21,7 @@ import type { PifogConfig } from "./runtime/config";
 import { SafeState } from "./runtime/safe-state";
 import { DashboardSockets, type SocketAddresses } from "./security/dashboard-sockets";
 import { makeSignInThrottles, type SignInThrottles } from "./security/sign-in";
+import { WebSessions, type RoleLookup } from "./security/web-sessions";
 import { SqlitePool } from "./store/sqlite";
 
 /** The runtime's own broker: where a device node with no broker of its own connects, and, when the launcher
@@ -94,6 +95,8 @@ export interface PifogServices {
   /** The identities of the data dir (the local CA, devices, users): what the broker and the API check; null when the
    * runtime runs without the launcher. */
   readonly identities: IdentityDirectory | null;
+  /** The signed-in people (dashboard, editor, API): one cookie session each, the user store's roles. */
+  readonly webSessions: WebSessions;
   /** Wrong sign-ins per address and per user, for every sign-in path (kept across a redeploy). */
   readonly signIn: SignInThrottles;
   /** The dashboard's sockets' addresses (the operator's sign-in throttle counts per browser address). */
@@ -147,6 +150,7 @@ export function createServices(parts: ServiceParts): PifogServices {
     accountApis: new Map(),
     apiTokens: ApiTokens.forDataDir(config.dataDir, clock),
     identities: parts.identities ?? null,
+    webSessions: webSessionsFor(config.dataDir, clock, parts.identities ?? null),
     signIn: makeSignInThrottles(config.signIn, clock),
     dashboardSockets: parts.dashboardSockets ?? new DashboardSockets(),
     operators: parts.operators ?? [],
@@ -157,6 +161,15 @@ export function createServices(parts: ServiceParts): PifogServices {
   };
 }
 
+/** A runtime's sessions: kept in its data dir, roles from its identity store (none: nobody stays signed in). */
+function webSessionsFor(dataDir: string, clock: Clock, identities: IdentityDirectory | null): WebSessions {
+  return WebSessions.forDataDir(dataDir, { clock, roleOf: rolesFrom(identities) });
+}
+
+function rolesFrom(identities: IdentityDirectory | null): RoleLookup {
+  return (name) => identities?.users().find((u) => u.name === name)?.role ?? null;
+}
+
 /** The same runtime with the launcher's embedded broker (started after the settings made the services), the
  * CLI's fail-safe, the data dir's identities and the runtime's trust (read once the launcher may wait): every other
  * part is shared. */
@@ -164,9 +177,12 @@ export function withLauncher(
   services: PifogServices,
   parts: { broker: RuntimeBroker; safeState: SafeState; identities?: IdentityDirectory | null; trust?: Trust },
 ): PifogServices {
+  // one sessions object for the whole runtime (the settings' middleware holds it): it asks the launcher's store now
+  const identities = parts.identities ?? services.identities;
+  services.webSessions.useRoles(rolesFrom(identities));
   return {
     ...services,
-    identities: parts.identities ?? services.identities,
+    identities,
     broker: parts.broker,
     maxPacketBytes: parts.broker.embedded?.maxPacketBytes ?? services.maxPacketBytes,
     safeState: parts.safeState,
