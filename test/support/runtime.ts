@@ -1,5 +1,6 @@
 // Starts the real PiFog runtime (`dist/nodes/lib/runtime/cli.js`) as a child process on free ports,
 // with its own data dir, and stops it. Node-RED is one runtime per process, so every test runtime is a process.
+import { ensureTestPeople } from "./people";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -42,6 +43,7 @@ export const MQTT_ADMIN = { username: "test-admin", password: "test-admin-mqtt-p
 export async function ensureTestIdentities(dataDir: string): Promise<void> {
   if (!fs.existsSync(identityPaths(dataDir).caCert)) await initCa(dataDir, { now: new Date() });
   if (!listUsers(dataDir).some((u) => u.name === MQTT_ADMIN.username)) await addUser(dataDir, MQTT_ADMIN.username, "admin", MQTT_ADMIN.password);
+  await ensureTestPeople(dataDir);
 }
 
 export interface StartOptions {
