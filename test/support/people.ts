@@ -13,9 +13,9 @@ export interface TestPerson {
 }
 
 export const TEST_PEOPLE: Record<UserRole, TestPerson> = {
-  viewer: { name: "vera", password: "vera-viewer-password", role: "viewer" },
-  operator: { name: "otto", password: "otto-operator-password", role: "operator" },
-  admin: { name: "ada", password: "ada-admin-password", role: "admin" },
+  viewer: { name: "pat-viewer", password: "pat-viewer-password", role: "viewer" },
+  operator: { name: "pat-operator", password: "pat-operator-password", role: "operator" },
+  admin: { name: "pat-admin", password: "pat-admin-password", role: "admin" },
 };
 
 /** Adds the test people a data dir does not have yet. */
