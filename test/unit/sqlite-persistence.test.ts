@@ -210,6 +210,9 @@ describe("the broker's SQLite persistence", function () {
       await p.outgoingUpdate({ id: "online" }, { ...packet, payload: later, brokerCounter: 2, messageId: 8 });
       assert.equal(rows(), 1, "queued on disk");
       assert.equal((await p.outgoingClearMessageId({ id: "online" }, { messageId: 8 }))?.payload?.toString(), "slow");
+      // the delete is not waited for (a crash before it only sends the message again); its commit follows
+      const commits = p.commits;
+      await until(() => p.commits > commits, "the delete's commit");
       assert.equal(rows(), 0, "the acknowledgement deleted it from the disk");
     } finally {
       reader.close();
