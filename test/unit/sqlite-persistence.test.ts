@@ -219,6 +219,27 @@ describe("the broker's SQLite persistence", function () {
     }
   });
 
+  it("takes over the queue of a broker.db made before the queue was keyed by its sequence number", async () => {
+    const old = new Database(file);
+    old.exec(`CREATE TABLE outgoing (
+      client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER, cmd TEXT NOT NULL, topic TEXT, payload,
+      qos INTEGER, flags INTEGER, broker_id TEXT, broker_counter INTEGER, extra BLOB, PRIMARY KEY (client_id, seq)
+    ) WITHOUT ROWID`);
+    old.prepare("INSERT INTO outgoing VALUES ('away', 7, NULL, 'publish', 'x/y', ?, 1, 0, 'pifog', 3, NULL)").run(Buffer.from("kept"));
+    old.close();
+    const p = await start();
+    assert.deepEqual((await streamed<PersistedPacket>(p.outgoingStream({ id: "away" }))).map((m) => m.payload?.toString()), ["kept"]);
+    await p.destroy();
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.pragma("user_version", { simple: true }), 1);
+      const keys = (db.pragma("table_info(outgoing)") as Array<{ name: string; pk: number }>).filter((c) => c.pk > 0).map((c) => c.name);
+      assert.deepEqual(keys, ["seq"]);
+    } finally {
+      db.close();
+    }
+  });
+
   it("publishes again on start a QoS 1 message acknowledged (journaled) but not queued before a crash", async () => {
     const p = await start();
     await p.addSubscriptions({ id: "away" }, [{ topic: "pifog/x/sim/#", qos: 1 }]);

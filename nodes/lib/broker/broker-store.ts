@@ -15,9 +15,9 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   UNIQUE (client_id, topic)
 );
 CREATE TABLE IF NOT EXISTS outgoing (
-  client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER, cmd TEXT NOT NULL, topic TEXT, payload,
-  qos INTEGER, flags INTEGER, broker_id TEXT, broker_counter INTEGER, extra BLOB, PRIMARY KEY (client_id, seq)
-) WITHOUT ROWID;
+  seq INTEGER PRIMARY KEY, client_id TEXT NOT NULL, message_id INTEGER, cmd TEXT NOT NULL, topic TEXT, payload,
+  qos INTEGER, flags INTEGER, broker_id TEXT, broker_counter INTEGER, extra BLOB
+);
 CREATE TABLE IF NOT EXISTS incoming (
   client_id TEXT NOT NULL, message_id INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (client_id, message_id)
 ) WITHOUT ROWID;
@@ -199,6 +199,31 @@ export function* decodeBatch(bytes: ArrayBuffer, length: number): Generator<Writ
   }
 }
 
+/**
+ * The schema's version (`PRAGMA user_version`). 1: the queue keyed by its sequence number alone (unique across
+ * clients: a row id, the cheapest insert and delete SQLite has); before, by (client id, sequence number).
+ */
+const SCHEMA_VERSION = 1;
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version >= SCHEMA_VERSION) return;
+  const columns = (db.pragma("table_info(outgoing)") as Array<{ name: string; pk: number }>).filter((c) => c.pk > 0).map((c) => c.name);
+  db.transaction(() => {
+    if (columns.length > 1) {
+      db.exec(`ALTER TABLE outgoing RENAME TO outgoing_v0`);
+      db.exec(SCHEMA);
+  migrate(db);
+      db.exec(
+        "INSERT INTO outgoing (seq, client_id, message_id, cmd, topic, payload, qos, flags, broker_id, broker_counter, extra) " +
+          "SELECT seq, client_id, message_id, cmd, topic, payload, qos, flags, broker_id, broker_counter, extra FROM outgoing_v0",
+      );
+      db.exec("DROP TABLE outgoing_v0");
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
+
 /** Opens (and makes, the first time) the store: WAL, the given durability, the file private. */
 export function openBrokerStore(file: string, synchronous: Synchronous): Database.Database {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -210,6 +235,7 @@ export function openBrokerStore(file: string, synchronous: Synchronous): Databas
   db.pragma("journal_mode = WAL");
   db.pragma(`synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`);
   db.exec(SCHEMA);
+  migrate(db);
   for (const f of [file, `${file}-wal`, `${file}-shm`]) {
     try {
       fs.chmodSync(f, PRIVATE_FILE);

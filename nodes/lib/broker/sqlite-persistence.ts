@@ -594,7 +594,9 @@ export class SqlitePersistence {
 
   async outgoingUpdate(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
     const queue = this.queueOf(client.id);
-    for (const entry of queue) {
+    // newest first: a message is usually sent right after it was queued, behind the ones still in flight
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const entry = queue[i]!;
       const queued = entry.packet;
       if (queued.brokerId === packet.brokerId) {
         if (queued.brokerCounter === packet.brokerCounter) {
