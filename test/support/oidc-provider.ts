@@ -94,12 +94,13 @@ function memoryAdapter() {
   };
 }
 
-export async function startOidcProvider(o: { clients: TestClient[]; accounts: TestAccount[] }): Promise<TestProvider> {
+/** `port`: a given loopback port (a test that starts the provider where a PiFog already expects it); default free. */
+export async function startOidcProvider(o: { clients: TestClient[]; accounts: TestAccount[]; port?: number }): Promise<TestProvider> {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwk = { ...privateKey.export({ format: "jwk" }), kid: "test-key", alg: "RS256", use: "sig" };
   const accounts = new Map(o.accounts.map((a) => [a.id, a]));
   const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(o.port ?? 0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let tokensIssued = 0;
   const control: TestProvider = {
