@@ -136,6 +136,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     operatorPassword: env.PIFOG_OPERATOR_PASSWORD || undefined,
     mqttMaxPacket,
     mqttWsOrigins,
-    oidc,
+    ...(oidc ? { oidc } : {}),
   };
 }
