@@ -6,6 +6,7 @@ import { DEFAULT_MAX_PACKET_BYTES } from "../broker/packet-guard";
 import { parseOrigins } from "../broker/ws-origin";
 import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
 import { DEFAULT_SIGN_IN, type SignInLimits } from "../security/sign-in";
+import { parseOidcConfig, type OidcConfig } from "../security/oidc-config";
 
 export const ROLES = ["all", "hub", "sensorhub", "doorpi", "statuspi", "sensors", "powerpi", "powerhub", "buttonpi", "camerapi", "facewriter"] as const;
 export type Role = (typeof ROLES)[number];
@@ -38,6 +39,8 @@ export interface PifogConfig {
   mqttMaxPacket: number;
   /** Web origins besides the fog's own host that may open /mqtt from a browser (PIFOG_MQTT_WS_ORIGINS). */
   mqttWsOrigins: string[];
+  /** OpenID Connect sign-in (PIFOG_OIDC_*, PIFOG_PUBLIC_URL); undefined when PIFOG_OIDC_ISSUER is unset. */
+  oidc?: OidcConfig;
 }
 
 export class ConfigError extends Error {}
@@ -104,6 +107,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch (err) {
     throw new ConfigError(`PIFOG_BROKER_ANONYMOUS must be loopback, off or a comma list of CIDRs: ${(err as Error).message}`);
   }
+  const dataDir = path.resolve(cwd, (env.PIFOG_DATA_DIR ?? "").trim() || "data");
+  let oidc: OidcConfig | undefined;
+  try {
+    oidc = parseOidcConfig(env, dataDir);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   return {
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
@@ -113,7 +123,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     mqttUrl,
     facesRemoteUrl,
     host: (env.PIFOG_HOST ?? "").trim() || "0.0.0.0",
-    dataDir: path.resolve(cwd, (env.PIFOG_DATA_DIR ?? "").trim() || "data"),
+    dataDir,
     role: role as Role,
     deviceId,
     hardware,
@@ -126,5 +136,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     operatorPassword: env.PIFOG_OPERATOR_PASSWORD || undefined,
     mqttMaxPacket,
     mqttWsOrigins,
+    ...(oidc ? { oidc } : {}),
   };
 }

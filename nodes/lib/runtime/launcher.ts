@@ -12,6 +12,8 @@ import { IdentityStore } from "../identity/store";
 import type { DeviceRole, IdentityDirectory } from "../identity/types";
 import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
+import { OidcSignIn } from "../security/oidc";
+import { oidcRoutes } from "../security/oidc-routes";
 import { identityOf, withLauncher, type PifogServices } from "../services";
 import type { PifogConfig } from "./config";
 import { exportFlowEnvironment, type FlowIdentity } from "./flow-env";
@@ -187,6 +189,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       checkPassword: (name, password) => services.identities?.checkPassword(name, password) ?? Promise.resolve(null),
     }),
   );
+  // OpenID Connect sign-in (GET /signin/oidc, its callback): a page saying it is not set up when it is not
+  app.use(oidcRoutes({ signIn: config.oidc ? new OidcSignIn(config.oidc, clock) : null, sessions: services.webSessions, audit: services.audit }));
   app.use(settings.httpNodeRoot, RED.httpNode);
 
   let httpPort: number;
