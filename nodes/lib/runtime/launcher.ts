@@ -9,11 +9,17 @@ import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence
 import { ensureDevice, ensureServerTls } from "../identity/admin";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
 import { IdentityStore } from "../identity/store";
+import { brokerUrlOf, pairWithHub, PairClientError, readPairedIdentity } from "../identity/pair-client";
+import { followBroker, HubPairing } from "../identity/pairing";
+import { pairingRoutes } from "../identity/pairing-http";
+import { ownBundleDir } from "../identity/paths";
+import { pifogVersion } from "../device-info";
+import type { Clock } from "../clock";
 import type { DeviceRole, IdentityDirectory } from "../identity/types";
 import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
 import { identityOf, withLauncher, type PifogServices } from "../services";
-import type { PifogConfig } from "./config";
+import { ConfigError, type PifogConfig } from "./config";
 import { exportFlowEnvironment, type FlowIdentity } from "./flow-env";
 import { keepNewFilesPrivate } from "./file-modes";
 import { ALL_IN_ONE } from "./flows";
@@ -67,6 +73,40 @@ async function enrolOwnDevices(config: PifogConfig, now: Date): Promise<void> {
   }
 }
 
+/**
+ * A Pi started with PIFOG_HUB_URL: its identity from its bundle dir, or, when it has none, by pairing with the hub
+ * (pair-client.ts: it prints a code and waits for an admin). Then the runtime is the device the admin named, with that
+ * identity, on the hub's broker (hub.json's URL unless PIFOG_MQTT_URL names another).
+ */
+async function pairedIdentity(config: PifogConfig, clock: Clock): Promise<void> {
+  const dir = ownBundleDir(config.dataDir, config.deviceId);
+  let identity;
+  try {
+    identity =
+      readPairedIdentity(dir) ??
+      (await pairWithHub({
+        hubUrl: config.hubUrl!,
+        role: config.role as DeviceRole,
+        deviceId: config.deviceId,
+        version: pifogVersion(),
+        login: config.pairing.login,
+        bundleDir: dir,
+        dataDir: config.dataDir,
+        mqttUrl: config.mqttUrl,
+        pollMs: config.pairing.pollMs,
+        clock,
+        log: (text) => console.log(text),
+      }));
+  } catch (err) {
+    if (err instanceof PairClientError) throw new ConfigError(`pairing with ${config.hubUrl}: ${err.message}`);
+    throw err;
+  }
+  config.deviceId = identity.hub.device;
+  config.identityDir = dir;
+  const url = config.mqttUrl ?? identity.hub.url;
+  config.mqttUrl = identity.login ? brokerUrlOf({ ...identity, hub: { ...identity.hub, url } }) : url;
+}
+
 /** The runtime's devices and their identity bundles, for the flows' core MQTT nodes. */
 function flowIdentities(services: PifogServices): FlowIdentity[] {
   const { config } = services;
@@ -90,9 +130,14 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   const settings = require("../../../settings") as Record<string, unknown> & { httpAdminRoot: string; httpNodeRoot: string; pifogServices: PifogServices };
   const config = settings.pifogServices.config;
   const clock = settings.pifogServices.clock;
+  // a Pi that pairs with a hub: before anything uses its device id, identity or broker
+  if (config.hubUrl) await pairedIdentity(config, clock);
   if (!config.mqttUrl) await enrolOwnDevices(config, new Date(clock.now()));
   // what the runtime trusts and signs with (its CA, revocations, own identity): the store on a hub, the bundle on a Pi
-  const runtimeTrust = await openRuntimeTrust(config, clock, { hubUrl: ownHubUrl(config) });
+  const runtimeTrust = await openRuntimeTrust(config, clock, {
+    hubUrl: ownHubUrl(config),
+    ...(config.identityDir ? { env: { ...process.env, PIFOG_IDENTITY: config.identityDir } } : {}),
+  });
   // the embedded broker checks every connection against the same store (one store, one watcher)
   let identities: IdentityDirectory | null = null;
   let ownStore: IdentityStore | null = null;
@@ -141,8 +186,22 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
           runtimeTrust.directory,
         )
       : () => undefined;
+  // the hub pairs Pis by a code (issue 12) and follows who is connected, for the Devices tab
+  const pairing =
+    embeddedBroker && runtimeTrust.directory
+      ? new HubPairing({
+          dataDir: config.dataDir,
+          clock,
+          audit: settings.pifogServices.audit,
+          directory: runtimeTrust.directory,
+          ports: () => ({ mqtts: embeddedBroker.tlsPort ?? undefined, mqtt: embeddedBroker.port }),
+          limits: { codeTtlMs: config.pairing.codeTtlMs, requestsPerAddress: config.pairing.requestsPerAddress },
+        })
+      : null;
+  const stopFollowing = pairing && embeddedBroker ? followBroker(pairing, embeddedBroker) : () => undefined;
   // the nodes find this broker (and know it is their own) in the services, never by its URL
   const services = withLauncher(settings.pifogServices, {
+    pairing,
     broker: { url: mqttUrl, embedded: broker, ...(broker ? { auth: broker.runtimeCredentials } : {}), ...(tlsUrl ? { tlsUrl } : {}) },
     safeState,
     identities,
@@ -187,6 +246,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       checkPassword: (name, password) => services.identities?.checkPassword(name, password) ?? Promise.resolve(null),
     }),
   );
+  // pairing a Pi (anyone may ask, an admin approves) and the Devices tab's list and revocation
+  app.use(pairingRoutes({ tokens: () => services.apiTokens, audit: services.audit, pairing: () => pairing }));
   app.use(settings.httpNodeRoot, RED.httpNode);
 
   let httpPort: number;
@@ -208,6 +269,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     (stopping ??= (async () => {
       await RED.stop();
       await services.close();
+      stopFollowing();
+      pairing?.close();
       stopRevocations();
       await broker?.close();
       closeIdentities();
