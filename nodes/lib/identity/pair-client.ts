@@ -40,6 +40,8 @@ export interface PairClientOptions {
   clock: Pick<Clock, "setTimeout">;
   /** Where the person reads what to do (the console). */
   log: (text: string) => void;
+  /** Each new code, for a Pi that can also show it (a StatusPi scrolls it on its Sense HAT). */
+  onCode?: (code: string) => void;
 }
 
 /** A Pi that cannot do TLS: its login, beside hub.json in the bundle dir (0600). */
@@ -242,6 +244,7 @@ export async function pairWithHub(o: PairClientOptions): Promise<PairedIdentity>
     const ticket = checkedTicket(body);
     checkPin(o.dataDir, ticket.caCert, ticket.caFingerprint);
     o.log(banner(o, ticket));
+    o.onCode?.(ticket.code);
     // poll until approved, or until the code is gone (then a new one)
     for (;;) {
       await sleep(o.clock, o.pollMs);

@@ -15,6 +15,10 @@ import { pairingRoutes } from "../identity/pairing-http";
 import { ownBundleDir } from "../identity/paths";
 import { pifogVersion } from "../device-info";
 import type { Clock } from "../clock";
+import { piDrivers, resolveHardware } from "../drivers/factory";
+import type { LedMatrix } from "../drivers/types";
+import { CYAN } from "../matrix-glyphs";
+import { scrollText } from "../matrix-text";
 import type { DeviceRole, IdentityDirectory } from "../identity/types";
 import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
@@ -80,6 +84,7 @@ async function enrolOwnDevices(config: PifogConfig, now: Date): Promise<void> {
  */
 async function pairedIdentity(config: PifogConfig, clock: Clock): Promise<void> {
   const dir = ownBundleDir(config.dataDir, config.deviceId);
+  const matrix = config.role === "statuspi" ? pairingMatrix(config, clock) : null;
   let identity;
   try {
     identity =
@@ -96,15 +101,43 @@ async function pairedIdentity(config: PifogConfig, clock: Clock): Promise<void> 
         pollMs: config.pairing.pollMs,
         clock,
         log: (text) => console.log(text),
+        onCode: matrix?.show,
       }));
   } catch (err) {
     if (err instanceof PairClientError) throw new ConfigError(`pairing with ${config.hubUrl}: ${err.message}`);
     throw err;
+  } finally {
+    // the flows' status-matrix node takes the matrix over
+    await matrix?.close();
   }
   config.deviceId = identity.hub.device;
   config.identityDir = dir;
   const url = config.mqttUrl ?? identity.hub.url;
   config.mqttUrl = identity.login ? brokerUrlOf({ ...identity, hub: { ...identity.hub, url } }) : url;
+}
+
+/** A StatusPi's Sense HAT while it waits to be paired: the code scrolls across it. Off a Pi there is none to show it
+ * on (the simulated matrix lives on the broker, which the Pi reaches only once paired): null. */
+function pairingMatrix(config: PifogConfig, clock: Clock): { show: (code: string) => void; close: () => Promise<void> } | null {
+  if (resolveHardware(config.hardware) !== "pi") return null;
+  let matrix: LedMatrix;
+  try {
+    matrix = piDrivers(clock, (m) => console.warn(`PiFog: ${m}`)).ledMatrix("matrix");
+  } catch (err) {
+    console.warn(`PiFog: the pairing code is not shown on the LED matrix: ${(err as Error).message}`);
+    return null;
+  }
+  let stop: (() => void) | null = null;
+  return {
+    show: (code) => {
+      stop?.();
+      stop = scrollText(matrix, code, clock, { colour: CYAN });
+    },
+    close: async () => {
+      stop?.();
+      await matrix.close();
+    },
+  };
 }
 
 /** The runtime's devices and their identity bundles, for the flows' core MQTT nodes. */
