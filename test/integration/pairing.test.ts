@@ -58,7 +58,7 @@ interface PiProcess {
 }
 
 /** A Pi runtime that is not ready until it is paired, so it is started here rather than by startRuntime. */
-function startPi(hubHttp: string, deviceId: string): PiProcess {
+function startPi(hubHttp: string, deviceId: string, env: Record<string, string> = {}): PiProcess {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-pair-pi-"));
   const child = spawn(process.execPath, [CLI], {
     env: {
@@ -76,6 +76,7 @@ function startPi(hubHttp: string, deviceId: string): PiProcess {
       PIFOG_ADMIN_PASSWORD: "test-admin-password",
       PIFOG_OPERATOR_PASSWORD: "test-operator-password",
       PIFOG_LOG_LEVEL: "warn",
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -101,6 +102,7 @@ describe("pairing a Pi by a code (a hub and a separately started Pi)", function 
   this.timeout(120_000);
   let hub: TestRuntime;
   let pi: PiProcess;
+  let plainPi: PiProcess | undefined;
   let adminToken: string;
   let viewerToken: string;
   let code: string;
@@ -112,6 +114,7 @@ describe("pairing a Pi by a code (a hub and a separately started Pi)", function 
   });
   after(async () => {
     await pi?.stop();
+    await plainPi?.stop();
     await hub?.stop();
   });
 
@@ -160,6 +163,27 @@ describe("pairing a Pi by a code (a hub and a separately started Pi)", function 
     const audit = new Audit(hub.dataDir).read();
     assert.ok(audit.some((r) => r.event === "pairing.approved" && r.device === "front-door-pi" && r.who === `user:${ADMIN.username} from 127.0.0.1`));
     assert.ok(audit.some((r) => r.event === "pairing.fetched" && r.device === "front-door-pi"));
+  });
+
+  it("pairs a Pi that cannot do TLS with a user name and password, and it shows online", async () => {
+    plainPi = startPi(hub.info.http, "plain-pi", { PIFOG_PAIR_LOGIN: "password" });
+    const p = plainPi;
+    await until(() => /enter the code ([A-Z2-9]{4}-[A-Z2-9]{4})/.test(p.output()) || p.child.exitCode !== null, "the plain Pi's code", 30_000, () => p.output());
+    const plainCode = /enter the code ([A-Z2-9]{4}-[A-Z2-9]{4})/.exec(p.output())![1]!;
+    const approved = await call(hub.info.http, "POST", "/api/pairing/approve", adminToken, { code: plainCode, id: "plain-pi", owner: ADMIN.username });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    await until(() => fs.existsSync(path.join(p.dataDir, "runtime.json")) || p.child.exitCode !== null, "the plain Pi's start", 60_000, () => p.output());
+    const info = JSON.parse(fs.readFileSync(path.join(p.dataDir, "runtime.json"), "utf8")) as RuntimeInfo;
+    assert.equal(info.mqtt, `mqtt://127.0.0.1:${new URL(hub.info.mqtt).port}`, "the hub's plain port, and no password in the URL");
+    const login = path.join(ownBundleDir(p.dataDir, "plain-pi", {}), "login.json");
+    assert.equal(modeOf(login), 0o600);
+    assert.ok(!p.output().includes(JSON.parse(fs.readFileSync(login, "utf8")).password as string), "the password is never printed");
+    await until(
+      async () => ((await call(hub.info.http, "GET", "/api/devices", adminToken)).body.devices as DeviceOverview[]).some((d) => d.id === "plain-pi" && d.online && d.login === "password"),
+      "the plain Pi online, logged in with its password",
+      30_000,
+      async () => [(await call(hub.info.http, "GET", "/api/devices", adminToken)).body, p.output().slice(-3000), new Audit(hub.dataDir).read().slice(-5)],
+    );
   });
 
   it("refuses a wrong code and a reused one, clearly and on the record", async () => {

@@ -81,15 +81,6 @@ export function readPairedIdentity(bundleDir: string): PairedIdentity | null {
   }
 }
 
-/** The broker URL a paired Pi connects to: hub.json's, with the login of a Pi that cannot do TLS. */
-export function brokerUrlOf(identity: PairedIdentity): string {
-  if (!identity.login) return identity.hub.url;
-  const url = new URL(identity.hub.url);
-  url.username = encodeURIComponent(identity.login.username);
-  url.password = encodeURIComponent(identity.login.password);
-  return url.toString().replace(/\/$/, "");
-}
-
 function sleep(clock: Pick<Clock, "setTimeout">, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }

@@ -9,7 +9,7 @@ import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence
 import { ensureDevice, ensureServerTls } from "../identity/admin";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
 import { IdentityStore } from "../identity/store";
-import { brokerUrlOf, pairWithHub, PairClientError, readPairedIdentity } from "../identity/pair-client";
+import { pairWithHub, PairClientError, readPairedIdentity } from "../identity/pair-client";
 import { followBroker, HubPairing } from "../identity/pairing";
 import { pairingRoutes } from "../identity/pairing-http";
 import { ownBundleDir } from "../identity/paths";
@@ -82,7 +82,7 @@ async function enrolOwnDevices(config: PifogConfig, now: Date): Promise<void> {
  * (pair-client.ts: it prints a code and waits for an admin). Then the runtime is the device the admin named, with that
  * identity, on the hub's broker (hub.json's URL unless PIFOG_MQTT_URL names another).
  */
-async function pairedIdentity(config: PifogConfig, clock: Clock): Promise<void> {
+async function pairedIdentity(config: PifogConfig, clock: Clock): Promise<{ username: string; password: string } | undefined> {
   const dir = ownBundleDir(config.dataDir, config.deviceId);
   const matrix = config.role === "statuspi" ? pairingMatrix(config, clock) : null;
   let identity;
@@ -112,8 +112,10 @@ async function pairedIdentity(config: PifogConfig, clock: Clock): Promise<void> 
   }
   config.deviceId = identity.hub.device;
   config.identityDir = dir;
-  const url = config.mqttUrl ?? identity.hub.url;
-  config.mqttUrl = identity.login ? brokerUrlOf({ ...identity, hub: { ...identity.hub, url } }) : url;
+  config.mqttUrl ??= identity.hub.url;
+  // a Pi that cannot do TLS: its devices log in with the paired login as the runtime's (services.broker.auth), so
+  // the password never goes into a URL, a log line or runtime.json
+  return identity.login;
 }
 
 /** A StatusPi's Sense HAT while it waits to be paired: the code scrolls across it. Off a Pi there is none to show it
@@ -164,7 +166,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   const config = settings.pifogServices.config;
   const clock = settings.pifogServices.clock;
   // a Pi that pairs with a hub: before anything uses its device id, identity or broker
-  if (config.hubUrl) await pairedIdentity(config, clock);
+  const pairedLogin = config.hubUrl ? await pairedIdentity(config, clock) : undefined;
   if (!config.mqttUrl) await enrolOwnDevices(config, new Date(clock.now()));
   // what the runtime trusts and signs with (its CA, revocations, own identity): the store on a hub, the bundle on a Pi
   const runtimeTrust = await openRuntimeTrust(config, clock, {
@@ -235,7 +237,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   // the nodes find this broker (and know it is their own) in the services, never by its URL
   const services = withLauncher(settings.pifogServices, {
     pairing,
-    broker: { url: mqttUrl, embedded: broker, ...(broker ? { auth: broker.runtimeCredentials } : {}), ...(tlsUrl ? { tlsUrl } : {}) },
+    broker: { url: mqttUrl, embedded: broker, ...(broker ? { auth: broker.runtimeCredentials } : pairedLogin ? { auth: pairedLogin } : {}), ...(tlsUrl ? { tlsUrl } : {}) },
     safeState,
     identities,
     trust: runtimeTrust.trust,
