@@ -130,6 +130,7 @@ describe("pairing a Pi by a code (a hub and a separately started Pi)", function 
     const pending = await call(hub.info.http, "GET", "/api/pairing", adminToken);
     assert.equal(pending.status, 200);
     assert.equal(pending.body.caFingerprint, piFingerprint, "both sides show the same CA fingerprint");
+    assert.ok(hub.output().includes(`the CA's fingerprint it shows must be ${piFingerprint}`), "the hub's console shows it too");
     const waiting = (pending.body.pending as Array<Record<string, unknown>>).find((p) => p.code === code);
     assert.deepEqual(waiting && [waiting.role, waiting.suggestedId, waiting.address], ["doorpi", "pi-under-test", "127.0.0.1"]);
 

@@ -297,6 +297,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   // its core MQTT nodes connect as themselves to the TLS listener; the camera's forwarder, when it forwards to this
   // same broker, logs in as the runtime on its plain port
   exportFlowEnvironment(config, { mqttUrl: tlsUrl ?? mqttUrl, facesUrl: mqttUrl }, httpPort, flowIdentities(services));
+  // what a person pairing a Pi compares with what the Pi prints
+  if (pairing) console.log(`PiFog: a new Pi pairs with PIFOG_HUB_URL=http://<this host>:${httpPort}; the CA's fingerprint it shows must be ${pairing.caFingerprint()}`);
   await RED.start();
 
   let stopping: Promise<void> | null = null;
