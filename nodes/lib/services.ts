@@ -16,6 +16,7 @@ import { DeadLetterFile } from "./dead-letter";
 import { DurableSinks } from "./history/sinks";
 import type { HistoryProvider } from "./history/http-api";
 import { noTrust, type Trust } from "./identity/trust";
+import type { PairingService } from "./identity/pairing-types";
 import type { Operator } from "./operators";
 import type { PifogConfig } from "./runtime/config";
 import { SafeState } from "./runtime/safe-state";
@@ -109,6 +110,8 @@ export interface PifogServices {
   /** What this runtime trusts for signed payloads (the CA, the revocations) and signs with (its own identity):
    * nodes/lib/identity/trust.ts. Without an identity, `noTrust()`: signed commands are refused, saying why. */
   readonly trust: Trust;
+  /** Pairing Pis by a code (issue 12): on a hub or all-in-one runtime with the embedded broker; null elsewhere. */
+  readonly pairing: PairingService | null;
   /** On runtime shutdown, after Node-RED stopped: commits what the history sinks hold and closes them. */
   close(): Promise<void>;
 }
@@ -157,6 +160,7 @@ export function createServices(parts: ServiceParts): PifogServices {
     safeState: parts.safeState ?? new SafeState(),
     tuning: parts.tuning ?? {},
     trust: parts.trust ?? noTrust(),
+    pairing: null,
     close: () => sinks.closeAll(),
   };
 }
@@ -175,7 +179,7 @@ function rolesFrom(identities: IdentityDirectory | null): RoleLookup {
  * part is shared. */
 export function withLauncher(
   services: PifogServices,
-  parts: { broker: RuntimeBroker; safeState: SafeState; identities?: IdentityDirectory | null; trust?: Trust },
+  parts: { broker: RuntimeBroker; safeState: SafeState; identities?: IdentityDirectory | null; trust?: Trust; pairing?: PairingService | null },
 ): PifogServices {
   // one sessions object for the whole runtime (the settings' middleware holds it): it asks the launcher's store now
   const identities = parts.identities ?? services.identities;
@@ -187,6 +191,7 @@ export function withLauncher(
     maxPacketBytes: parts.broker.embedded?.maxPacketBytes ?? services.maxPacketBytes,
     safeState: parts.safeState,
     trust: parts.trust ?? services.trust,
+    pairing: parts.pairing ?? services.pairing,
   };
 }
 

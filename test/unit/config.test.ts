@@ -38,6 +38,8 @@ describe("runtime config", () => {
       operatorPassword: undefined,
       mqttMaxPacket: 8 * 1024 * 1024,
       mqttWsOrigins: [],
+      hubUrl: undefined,
+      pairing: { login: "certificate", pollMs: 3000, codeTtlMs: 600_000, requestsPerAddress: 10 },
     });
   });
 
@@ -94,6 +96,11 @@ describe("runtime config", () => {
         PIFOG_IDENTITY: "bundle/sp1",
         PIFOG_MQTTS_PORT: "18883",
         PIFOG_BROKER_ANONYMOUS: "127.0.0.1/32, 10.0.0.0/24",
+        PIFOG_HUB_URL: " http://hub.local:1880/ ",
+        PIFOG_PAIR_LOGIN: "password",
+        PIFOG_PAIR_POLL_MS: "500",
+        PIFOG_PAIR_CODE_SECONDS: "120",
+        PIFOG_PAIR_REQUESTS: "4",
       },
       CWD,
     );
@@ -115,7 +122,21 @@ describe("runtime config", () => {
       operatorPassword: "door pass",
       mqttMaxPacket: 4 * 1024 * 1024,
       mqttWsOrigins: ["https://fog.example", "http://pi.local:1880"],
+      hubUrl: "http://hub.local:1880",
+      pairing: { login: "password", pollMs: 500, codeTtlMs: 120_000, requestsPerAddress: 4 },
     });
+  });
+
+  it("takes the hub's HTTP address for a Pi that pairs, and refuses anything else clearly", () => {
+    assert.equal(readConfig({ PIFOG_ROLE: "doorpi", PIFOG_HUB_URL: "https://[fd00::1]:8443" }, CWD).hubUrl, "https://[fd00::1]:8443");
+    configError({ PIFOG_ROLE: "doorpi", PIFOG_HUB_URL: "mqtts://hub:8883" }, "PIFOG_HUB_URL", "mqtts://hub:8883");
+    configError({ PIFOG_ROLE: "doorpi", PIFOG_HUB_URL: "http://hub:1880/ui" }, "PIFOG_HUB_URL", "/ui");
+    configError({ PIFOG_ROLE: "doorpi", PIFOG_HUB_URL: "hub.local" }, "PIFOG_HUB_URL", "hub.local");
+    configError({ PIFOG_ROLE: "hub", PIFOG_HUB_URL: "http://hub:1880" }, "PIFOG_HUB_URL", "hub");
+    configError({ PIFOG_HUB_URL: "http://hub:1880" }, "PIFOG_HUB_URL", "all");
+    configError({ PIFOG_PAIR_LOGIN: "token" }, "PIFOG_PAIR_LOGIN", "token");
+    configError({ PIFOG_PAIR_POLL_MS: "0" }, "PIFOG_PAIR_POLL_MS", "0");
+    configError({ PIFOG_PAIR_CODE_SECONDS: "ten" }, "PIFOG_PAIR_CODE_SECONDS", "ten");
   });
 
   it("reads who may connect anonymously: loopback, off, CIDRs; anything else is a ConfigError", () => {

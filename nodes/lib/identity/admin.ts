@@ -10,6 +10,7 @@ import {
   createCrl,
   crlInfo,
   issueDevice,
+  issueDeviceForKey,
   issueServer,
   verifyChain,
 } from "./ca";
@@ -174,6 +175,7 @@ async function issueInto(
     notBefore: info.notBefore.toISOString(),
     notAfter: info.notAfter.toISOString(),
   };
+  if (previous?.owner) record.owner = previous.owner;
   const passwordHash = options.passwordHash ?? previous?.passwordHash;
   if (passwordHash) {
     record.password = true;
@@ -204,6 +206,47 @@ export async function addDevice(dataDir: string, id: string, role: DeviceRole, o
       throw new IdentityError(`device ${id} exists${existing.revokedAt ? " (revoked)" : ""}; --renew issues it a new certificate`);
     }
     return issueInto(dataDir, file, paths, id, role, { ...options, passwordHash });
+  });
+}
+
+export interface PairedDeviceOptions {
+  /** The key the Pi made (SPKI PEM): the certificate is issued for it. Absent: a Pi that cannot do TLS, which
+   * logs in with `password` only (a certificate is still issued, for its serial and validity, and thrown away). */
+  publicKey?: string;
+  /** A Pi that cannot do TLS logs in with its id and this password. */
+  password?: string;
+  /** The user it belongs to (a user of the store). */
+  owner: string;
+  now: Date;
+}
+
+/**
+ * A paired Pi's record (pairing.ts): its certificate for the key it sent (the private key never leaves the Pi, so no
+ * bundle is written here), its owner, and a password login for a Pi that cannot do TLS. Refuses a taken id (a
+ * device's, revoked or not, or a user's) and an owner who is not a user. Returns the record and the certificate.
+ */
+export async function addPairedDevice(dataDir: string, id: string, role: DeviceRole, options: PairedDeviceOptions): Promise<{ device: DeviceRecord; cert: string; ca: string }> {
+  checkName(id, "device id");
+  if (options.password !== undefined) checkPasswordRule(options.password);
+  if (options.publicKey === undefined && options.password === undefined) throw new IdentityError("a paired device needs a public key or a password");
+  const passwordHash = options.password !== undefined ? await hashPassword(options.password) : undefined;
+  return change(dataDir, async (file, paths) => {
+    if (file.users.some((u) => u.name === id)) throw new IdentityError(`"${id}" is a user's name; a device id must differ from every user name`);
+    const existing = file.devices.find((d) => d.id === id);
+    if (existing) throw new IdentityError(`device ${id} exists${existing.revokedAt ? " (revoked)" : ""}; choose another name`);
+    if (!file.users.some((u) => u.name === options.owner)) throw new IdentityError(`no user ${options.owner}`);
+    const ca = requireCa(paths);
+    const issued = options.publicKey
+      ? await issueDeviceForKey(ca, { id, role, publicKey: options.publicKey, now: options.now })
+      : await issueDevice(ca, { id, role, now: options.now });
+    const info = certificateInfo(issued.cert);
+    const record: StoredDevice = { id, role, serial: issued.serial, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), owner: options.owner };
+    if (passwordHash) {
+      record.password = true;
+      record.passwordHash = passwordHash;
+    }
+    file.devices.push(record);
+    return { device: publicDevice(record), cert: options.publicKey ? issued.cert : "", ca: ca.cert };
   });
 }
 

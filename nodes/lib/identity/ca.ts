@@ -1,7 +1,7 @@
 // The fog's own certificate authority: ECDSA P-256 keys from node:crypto, certificates and revocation lists built by
 // @peculiar/x509 (no hand-written ASN.1). Everything is PEM in and PEM out, so the files in the data dir, node's tls
 // and Mosquitto read the same bytes.
-import { X509Certificate as NodeX509, randomBytes, webcrypto } from "node:crypto";
+import { X509Certificate as NodeX509, createPublicKey, randomBytes, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
@@ -115,11 +115,12 @@ export async function createCa(options: { commonName?: string; now: Date; years?
 
 async function issue(
   ca: PemPair,
-  options: { cn: string; ou?: string; now: Date; days: number; usage: x509.ExtendedKeyUsage; extra?: x509.Extension[] },
+  options: { cn: string; ou?: string; now: Date; days: number; usage: x509.ExtendedKeyUsage; extra?: x509.Extension[]; publicKey?: CryptoKey },
 ): Promise<IssuedCertificate> {
   const caCert = parse(ca.cert);
   const signingKey = await importSigningKey(ca.key);
-  const keys = await newKeyPair();
+  // a key the subject made itself (a pairing Pi): its private half never leaves it, and `key` comes back empty
+  const keys: { publicKey: CryptoKey; privateKey?: CryptoKey } = options.publicKey ? { publicKey: options.publicKey } : await newKeyPair();
   const serial = randomSerial();
   const notAfter = new Date(options.now.getTime() + options.days * DAY_MS);
   if (notAfter > caCert.notAfter) throw new IdentityError(`the CA expires (${caCert.notAfter.toISOString()}) before the certificate would`);
@@ -141,13 +142,53 @@ async function issue(
       ...(options.extra ?? []),
     ],
   });
-  return { cert: cert.toString("pem"), key: await privateKeyPem(keys.privateKey), serial };
+  return { cert: cert.toString("pem"), key: keys.privateKey ? await privateKeyPem(keys.privateKey) : "", serial };
 }
 
 /** A Pi's client certificate: CN = its device id, OU = its role (a Pi that verifies a signed command reads the
  * signer's role there: signing.ts), for TLS client authentication and for signing. */
 export function issueDevice(ca: PemPair, options: { id: string; role?: string; now: Date; days?: number }): Promise<IssuedCertificate> {
   return issue(ca, { cn: options.id, ou: options.role, now: options.now, days: options.days ?? DEFAULT_DEVICE_DAYS, usage: x509.ExtendedKeyUsage.clientAuth });
+}
+
+/** An ECDSA P-256 public key (SPKI PEM, as node's crypto exports it), or an IdentityError. */
+export async function importPublicKey(pem: string): Promise<CryptoKey> {
+  try {
+    const der = x509.PemConverter.decodeFirst(pem);
+    return await crypto.subtle.importKey("spki", der, KEY_ALGORITHM, true, ["verify"]);
+  } catch (err) {
+    throw new IdentityError(`not an ECDSA P-256 public key (SPKI PEM): ${(err as Error).message}`);
+  }
+}
+
+/** A device certificate for a key the device made itself (pairing): the hub signs, the private key stays on the Pi.
+ * The returned `key` is empty. */
+export async function issueDeviceForKey(
+  ca: PemPair,
+  options: { id: string; role?: string; publicKey: string; now: Date; days?: number },
+): Promise<IssuedCertificate> {
+  const publicKey = await importPublicKey(options.publicKey);
+  return issue(ca, { cn: options.id, ou: options.role, now: options.now, days: options.days ?? DEFAULT_DEVICE_DAYS, usage: x509.ExtendedKeyUsage.clientAuth, publicKey });
+}
+
+/** A certificate's SHA-256 fingerprint as people compare it: "AB:CD:…" (what openssl x509 -fingerprint -sha256 shows). */
+export function fingerprint(pem: string): string {
+  try {
+    return new NodeX509(pem).fingerprint256;
+  } catch (err) {
+    throw new IdentityError(`not a PEM certificate: ${(err as Error).message}`);
+  }
+}
+
+/** Whether the certificate `certPem` is for the public key `publicKeyPem` (SPKI PEM). */
+export function certificateHasKey(certPem: string, publicKeyPem: string): boolean {
+  try {
+    const certKey = new NodeX509(certPem).publicKey.export({ type: "spki", format: "der" });
+    const given = createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
+    return certKey.equals(given);
+  } catch {
+    return false;
+  }
 }
 
 /** The broker's TLS listener certificate; every host name and IP address a Pi may dial goes into its SAN. */

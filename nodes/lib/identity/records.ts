@@ -70,8 +70,10 @@ export function parseIdentities(text: string, file: string): IdentitiesFile {
     if (!isIso(d.notBefore) || !isIso(d.notAfter)) bad(file, `${at}.notBefore/notAfter`);
     if (d.revokedAt !== undefined && !isIso(d.revokedAt)) bad(file, `${at}.revokedAt`);
     if (d.passwordHash !== undefined && typeof d.passwordHash !== "string") bad(file, `${at}.passwordHash`);
+    if (d.owner !== undefined && (typeof d.owner !== "string" || !isTopicLevel(d.owner))) bad(file, `${at}.owner`);
     const device: StoredDevice = { id: d.id, role: d.role, serial: d.serial, notBefore: d.notBefore, notAfter: d.notAfter };
     if (d.revokedAt !== undefined) device.revokedAt = d.revokedAt;
+    if (typeof d.owner === "string") device.owner = d.owner;
     if (typeof d.passwordHash === "string") {
       device.password = true;
       device.passwordHash = d.passwordHash;

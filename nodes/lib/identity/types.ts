@@ -29,6 +29,8 @@ export interface DeviceRecord {
   revokedAt?: string;
   /** Whether the device may also log in with a password (devices that cannot do TLS). */
   password?: boolean;
+  /** The user it belongs to (chosen when it was paired, issue 12). */
+  owner?: string;
 }
 
 export interface UserRecord {

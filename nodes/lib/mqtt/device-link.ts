@@ -141,7 +141,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     const o = this.options;
     const offline: DeviceStatus = { state: "offline", device: o.device };
     const client = mqtt.connect(o.url, {
-      ...this.baseOptions(o.tls ? o.device : `pifog-${o.device}`),
+      ...this.baseOptions(this.asItself() ? o.device : `pifog-${o.device}`),
       will: { topic: topics.status(o.device), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
     });
     this.client = client;
@@ -171,7 +171,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
   private startCompat(pi: PiName): void {
     const will: CompatDisconnected = { disconnected: { device: this.options.device } };
     const client = mqtt.connect(this.options.url, {
-      ...this.baseOptions(this.options.tls ? `${this.options.device}:compat` : `pifog-${this.options.device}-compat`),
+      ...this.baseOptions(this.asItself() ? `${this.options.device}:compat` : `pifog-${this.options.device}-compat`),
       will: { topic: compatTopics.connection(pi), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
     });
     this.compatClient = client;
@@ -188,6 +188,12 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
       client.publish(compatTopics.connection(pi), JSON.stringify(connected), { qos: 1, retain: true });
     });
     client.on("error", (err) => this.emit("error", err, {}));
+  }
+
+  /** Whether the link is the device itself (its certificate, or its own password login): the broker then wants the
+   * device id as client id, `<id>:<label>` for its extra connections. */
+  private asItself(): boolean {
+    return !!this.options.tls || (this.options.username !== undefined && this.options.username === this.options.device);
   }
 
   private baseOptions(clientId: string): IClientOptions {

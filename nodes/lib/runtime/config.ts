@@ -41,6 +41,12 @@ export interface PifogConfig {
   mqttWsOrigins: string[];
   /** OpenID Connect sign-in (PIFOG_OIDC_*, PIFOG_PUBLIC_URL); undefined when PIFOG_OIDC_ISSUER is unset. */
   oidc?: OidcConfig;
+  /** The hub's HTTP address (PIFOG_HUB_URL, e.g. http://hub.local:1880): a Pi without an identity pairs with it. */
+  hubUrl?: string;
+  /** Pairing (issue 12): how this Pi logs in once paired (PIFOG_PAIR_LOGIN: certificate, or password for a Pi that
+   * cannot do TLS), how often it polls (PIFOG_PAIR_POLL_MS), and on the hub how long a code lives
+   * (PIFOG_PAIR_CODE_SECONDS, 600) and how many pairing requests one address may make in 10 minutes (PIFOG_PAIR_REQUESTS, 10). */
+  pairing: { login: "certificate" | "password"; pollMs: number; codeTtlMs: number; requestsPerAddress: number };
 }
 
 export class ConfigError extends Error {}
@@ -114,7 +120,29 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  const hubUrl = (env.PIFOG_HUB_URL ?? "").trim().replace(/\/+$/, "") || undefined;
+  if (hubUrl) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(hubUrl);
+    } catch {
+      // said below
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || !parsed.hostname || parsed.pathname.length > 1 || parsed.search || parsed.username) {
+      throw new ConfigError(`PIFOG_HUB_URL must be the hub's HTTP address, like http://hub.local:1880, not "${hubUrl}"`);
+    }
+    if (role === "all" || role === "hub") throw new ConfigError(`PIFOG_HUB_URL is for a Pi pairing with a hub; a ${role} runtime is the hub itself`);
+  }
+  const pairLogin = (env.PIFOG_PAIR_LOGIN ?? "").trim() || "certificate";
+  if (pairLogin !== "certificate" && pairLogin !== "password") throw new ConfigError(`PIFOG_PAIR_LOGIN must be certificate or password, not "${pairLogin}"`);
   return {
+    hubUrl,
+    pairing: {
+      login: pairLogin,
+      pollMs: count(env, "PIFOG_PAIR_POLL_MS", 3000, 600_000),
+      codeTtlMs: count(env, "PIFOG_PAIR_CODE_SECONDS", 600, 86_400) * 1000,
+      requestsPerAddress: count(env, "PIFOG_PAIR_REQUESTS", 10, 10_000),
+    },
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
     mqttsPort: port(env, "PIFOG_MQTTS_PORT", 8883),

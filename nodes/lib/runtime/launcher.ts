@@ -9,13 +9,23 @@ import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence
 import { ensureDevice, ensureServerTls } from "../identity/admin";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
 import { IdentityStore } from "../identity/store";
+import { pairWithHub, PairClientError, readPairedIdentity } from "../identity/pair-client";
+import { followBroker, HubPairing } from "../identity/pairing";
+import { pairingRoutes } from "../identity/pairing-http";
+import { ownBundleDir } from "../identity/paths";
+import { pifogVersion } from "../device-info";
+import type { Clock } from "../clock";
+import { piDrivers, resolveHardware } from "../drivers/factory";
+import type { LedMatrix } from "../drivers/types";
+import { CYAN } from "../matrix-glyphs";
+import { scrollText } from "../matrix-text";
 import type { DeviceRole, IdentityDirectory } from "../identity/types";
 import { signInRoute } from "../security/api-auth";
 import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
 import { OidcSignIn } from "../security/oidc";
 import { oidcRoutes } from "../security/oidc-routes";
 import { identityOf, withLauncher, type PifogServices } from "../services";
-import type { PifogConfig } from "./config";
+import { ConfigError, type PifogConfig } from "./config";
 import { exportFlowEnvironment, type FlowIdentity } from "./flow-env";
 import { keepNewFilesPrivate } from "./file-modes";
 import { ALL_IN_ONE } from "./flows";
@@ -69,6 +79,71 @@ async function enrolOwnDevices(config: PifogConfig, now: Date): Promise<void> {
   }
 }
 
+/**
+ * A Pi started with PIFOG_HUB_URL: its identity from its bundle dir, or, when it has none, by pairing with the hub
+ * (pair-client.ts: it prints a code and waits for an admin). Then the runtime is the device the admin named, with that
+ * identity, on the hub's broker (hub.json's URL unless PIFOG_MQTT_URL names another).
+ */
+async function pairedIdentity(config: PifogConfig, clock: Clock): Promise<{ username: string; password: string } | undefined> {
+  const dir = ownBundleDir(config.dataDir, config.deviceId);
+  const matrix = config.role === "statuspi" ? pairingMatrix(config, clock) : null;
+  let identity;
+  try {
+    identity =
+      readPairedIdentity(dir) ??
+      (await pairWithHub({
+        hubUrl: config.hubUrl!,
+        role: config.role as DeviceRole,
+        deviceId: config.deviceId,
+        version: pifogVersion(),
+        login: config.pairing.login,
+        bundleDir: dir,
+        dataDir: config.dataDir,
+        mqttUrl: config.mqttUrl,
+        pollMs: config.pairing.pollMs,
+        clock,
+        log: (text) => console.log(text),
+        onCode: matrix?.show,
+      }));
+  } catch (err) {
+    if (err instanceof PairClientError) throw new ConfigError(`pairing with ${config.hubUrl}: ${err.message}`);
+    throw err;
+  } finally {
+    // the flows' status-matrix node takes the matrix over
+    await matrix?.close();
+  }
+  config.deviceId = identity.hub.device;
+  config.identityDir = dir;
+  config.mqttUrl ??= identity.hub.url;
+  // a Pi that cannot do TLS: its devices log in with the paired login as the runtime's (services.broker.auth), so
+  // the password never goes into a URL, a log line or runtime.json
+  return identity.login;
+}
+
+/** A StatusPi's Sense HAT while it waits to be paired: the code scrolls across it. Off a Pi there is none to show it
+ * on (the simulated matrix lives on the broker, which the Pi reaches only once paired): null. */
+function pairingMatrix(config: PifogConfig, clock: Clock): { show: (code: string) => void; close: () => Promise<void> } | null {
+  if (resolveHardware(config.hardware) !== "pi") return null;
+  let matrix: LedMatrix;
+  try {
+    matrix = piDrivers(clock, (m) => console.warn(`PiFog: ${m}`)).ledMatrix("matrix");
+  } catch (err) {
+    console.warn(`PiFog: the pairing code is not shown on the LED matrix: ${(err as Error).message}`);
+    return null;
+  }
+  let stop: (() => void) | null = null;
+  return {
+    show: (code) => {
+      stop?.();
+      stop = scrollText(matrix, code, clock, { colour: CYAN });
+    },
+    close: async () => {
+      stop?.();
+      await matrix.close();
+    },
+  };
+}
+
 /** The runtime's devices and their identity bundles, for the flows' core MQTT nodes. */
 function flowIdentities(services: PifogServices): FlowIdentity[] {
   const { config } = services;
@@ -92,9 +167,14 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   const settings = require("../../../settings") as Record<string, unknown> & { httpAdminRoot: string; httpNodeRoot: string; pifogServices: PifogServices };
   const config = settings.pifogServices.config;
   const clock = settings.pifogServices.clock;
+  // a Pi that pairs with a hub: before anything uses its device id, identity or broker
+  const pairedLogin = config.hubUrl ? await pairedIdentity(config, clock) : undefined;
   if (!config.mqttUrl) await enrolOwnDevices(config, new Date(clock.now()));
   // what the runtime trusts and signs with (its CA, revocations, own identity): the store on a hub, the bundle on a Pi
-  const runtimeTrust = await openRuntimeTrust(config, clock, { hubUrl: ownHubUrl(config) });
+  const runtimeTrust = await openRuntimeTrust(config, clock, {
+    hubUrl: ownHubUrl(config),
+    ...(config.identityDir ? { env: { ...process.env, PIFOG_IDENTITY: config.identityDir } } : {}),
+  });
   // the embedded broker checks every connection against the same store (one store, one watcher)
   let identities: IdentityDirectory | null = null;
   let ownStore: IdentityStore | null = null;
@@ -143,9 +223,23 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
           runtimeTrust.directory,
         )
       : () => undefined;
+  // the hub pairs Pis by a code (issue 12) and follows who is connected, for the Devices tab
+  const pairing =
+    embeddedBroker && runtimeTrust.directory
+      ? new HubPairing({
+          dataDir: config.dataDir,
+          clock,
+          audit: settings.pifogServices.audit,
+          directory: runtimeTrust.directory,
+          ports: () => ({ mqtts: embeddedBroker.tlsPort ?? undefined, mqtt: embeddedBroker.port }),
+          limits: { codeTtlMs: config.pairing.codeTtlMs, requestsPerAddress: config.pairing.requestsPerAddress },
+        })
+      : null;
+  const stopFollowing = pairing && embeddedBroker ? followBroker(pairing, embeddedBroker) : () => undefined;
   // the nodes find this broker (and know it is their own) in the services, never by its URL
   const services = withLauncher(settings.pifogServices, {
-    broker: { url: mqttUrl, embedded: broker, ...(broker ? { auth: broker.runtimeCredentials } : {}), ...(tlsUrl ? { tlsUrl } : {}) },
+    pairing,
+    broker: { url: mqttUrl, embedded: broker, ...(broker ? { auth: broker.runtimeCredentials } : pairedLogin ? { auth: pairedLogin } : {}), ...(tlsUrl ? { tlsUrl } : {}) },
     safeState,
     identities,
     trust: runtimeTrust.trust,
@@ -191,6 +285,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   );
   // OpenID Connect sign-in (GET /signin/oidc, its callback): a page saying it is not set up when it is not
   app.use(oidcRoutes({ signIn: config.oidc ? new OidcSignIn(config.oidc, clock) : null, sessions: services.webSessions, audit: services.audit }));
+  // pairing a Pi (anyone may ask, an admin approves) and the Devices tab's list and revocation
+  app.use(pairingRoutes({ tokens: () => services.apiTokens, audit: services.audit, pairing: () => pairing }));
   app.use(settings.httpNodeRoot, RED.httpNode);
 
   let httpPort: number;
@@ -205,6 +301,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   // its core MQTT nodes connect as themselves to the TLS listener; the camera's forwarder, when it forwards to this
   // same broker, logs in as the runtime on its plain port
   exportFlowEnvironment(config, { mqttUrl: tlsUrl ?? mqttUrl, facesUrl: mqttUrl }, httpPort, flowIdentities(services));
+  // what a person pairing a Pi compares with what the Pi prints
+  if (pairing) console.log(`PiFog: a new Pi pairs with PIFOG_HUB_URL=http://<this host>:${httpPort}; the CA's fingerprint it shows must be ${pairing.caFingerprint()}`);
   await RED.start();
 
   let stopping: Promise<void> | null = null;
@@ -212,6 +310,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     (stopping ??= (async () => {
       await RED.stop();
       await services.close();
+      stopFollowing();
+      pairing?.close();
       stopRevocations();
       await broker?.close();
       closeIdentities();
