@@ -35,7 +35,8 @@ if (operator.generatedPassword) {
 
 // what the nodes share, made once for the runtime (nodes/lib/services.ts): the launcher adds its embedded broker;
 // a plain `node-red -s dist/settings.js` runs without one and its log says so
-const dashboardSockets = new DashboardSockets();
+// the dashboard's sockets need a live session (the services' sessions and audit, read when a browser connects)
+const dashboardSockets = new DashboardSockets({ sessions: () => services.webSessions, audit: () => services.audit });
 const services = createServices({ config, clock: systemClock, operators: [{ username: operator.username, hash: operator.hash }], dashboardSockets });
 // the flows' placeholders, for a plain `node-red -s dist/settings.js` (the launcher writes them again once its broker
 // and its HTTP server have their ports)
@@ -50,8 +51,9 @@ const settings = {
   credentialSecret: credentialSecret(config.dataDir),
   httpAdminRoot: "/admin",
   httpNodeRoot: "/",
-  // every event on the dashboard's socket is checked before the dashboard sees it (nodes/lib/dashboard); then each
-  // socket's address is noted for the sign-in throttle (nodes/lib/security/dashboard-sockets.ts)
+  // every event on the dashboard's socket is checked before the dashboard sees it, against what the socket's person
+  // may do (nodes/lib/dashboard); a socket connects only with a live session, its person and address noted
+  // (nodes/lib/security/dashboard-sockets.ts)
   ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware] },
   adminAuth: {
     type: "credentials",

@@ -99,7 +99,8 @@ export interface PifogServices {
   readonly webSessions: WebSessions;
   /** Wrong sign-ins per address and per user, for every sign-in path (kept across a redeploy). */
   readonly signIn: SignInThrottles;
-  /** The dashboard's sockets' addresses (the operator's sign-in throttle counts per browser address). */
+  /** Who is on each dashboard socket (its signed-in person, its address): what a node answering a dashboard message
+   * asks, by msg.socketid, never the payload. */
   readonly dashboardSockets: SocketAddresses;
   /** Who may press the dashboard's front-door buttons. */
   readonly operators: readonly Operator[];
@@ -135,6 +136,8 @@ export function createServices(parts: ServiceParts): PifogServices {
   const clock = parts.clock ?? systemClock;
   const sinks = new DurableSinks();
   const broker = parts.broker ?? configuredBroker(config);
+  const audit = new Audit(config.dataDir, () => clock.now());
+  const webSessions = webSessionsFor(config.dataDir, clock, parts.identities ?? null);
   return {
     config,
     clock,
@@ -144,15 +147,15 @@ export function createServices(parts: ServiceParts): PifogServices {
     sinks,
     stores: new SqlitePool(),
     deadLetters: new DeadLetterFile(config.dataDir),
-    audit: new Audit(config.dataDir, () => clock.now()),
+    audit,
     alerts: new AlertRegistry(),
     historyProviders: new Map(),
     accountApis: new Map(),
     apiTokens: ApiTokens.forDataDir(config.dataDir, clock),
     identities: parts.identities ?? null,
-    webSessions: webSessionsFor(config.dataDir, clock, parts.identities ?? null),
+    webSessions,
     signIn: makeSignInThrottles(config.signIn, clock),
-    dashboardSockets: parts.dashboardSockets ?? new DashboardSockets(),
+    dashboardSockets: parts.dashboardSockets ?? new DashboardSockets({ sessions: () => webSessions, audit: () => audit }),
     operators: parts.operators ?? [],
     safeState: parts.safeState ?? new SafeState(),
     tuning: parts.tuning ?? {},
