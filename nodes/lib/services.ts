@@ -16,7 +16,6 @@ import { DeadLetterFile } from "./dead-letter";
 import { DurableSinks } from "./history/sinks";
 import type { HistoryProvider } from "./history/http-api";
 import { noTrust, type Trust } from "./identity/trust";
-import type { Operator } from "./operators";
 import type { PifogConfig } from "./runtime/config";
 import { SafeState } from "./runtime/safe-state";
 import { DashboardSockets, type SocketAddresses } from "./security/dashboard-sockets";
@@ -102,8 +101,6 @@ export interface PifogServices {
   /** Who is on each dashboard socket (its signed-in person, its address): what a node answering a dashboard message
    * asks, by msg.socketid, never the payload. */
   readonly dashboardSockets: SocketAddresses;
-  /** Who may press the dashboard's front-door buttons. */
-  readonly operators: readonly Operator[];
   /** Where the nodes that drive outputs register how to make them safe (the CLI's fail-safe calls it). */
   readonly safeState: SafeState;
   readonly tuning: PifogTuning;
@@ -118,7 +115,6 @@ export interface ServiceParts {
   config: PifogConfig;
   clock?: Clock;
   broker?: RuntimeBroker;
-  operators?: readonly Operator[];
   safeState?: SafeState;
   dashboardSockets?: SocketAddresses;
   tuning?: PifogTuning;
@@ -156,7 +152,6 @@ export function createServices(parts: ServiceParts): PifogServices {
     webSessions,
     signIn: makeSignInThrottles(config.signIn, clock),
     dashboardSockets: parts.dashboardSockets ?? new DashboardSockets({ sessions: () => webSessions, audit: () => audit }),
-    operators: parts.operators ?? [],
     safeState: parts.safeState ?? new SafeState(),
     tuning: parts.tuning ?? {},
     trust: parts.trust ?? noTrust(),
