@@ -190,6 +190,7 @@ describe("dashboard socket guard", () => {
     assert.deepEqual(refused.map((a) => [a.who, a.user]), [["pat-viewer@192.0.2.7", "pat-viewer"], ["pat-operator@192.0.2.7", "pat-operator"]]);
     assert.match(String(refused[0]!.reason), /update-value: viewer pat-viewer may not do this \(operators only\)/);
     assert.equal(s.letters.length, 2, "each refusal is dead-lettered");
+    assert.deepEqual(s.letters.map((l) => l.payload), ['[{"id":"ops","topic":"open-door"}]', '[{"id":"users","topic":"list"}]'], "its outline only");
     const toasts = s.socket.emitted.filter(([e]) => e === "show-toast").map(([, d]) => (d as { message: string }).message);
     assert.deepEqual(toasts, [
       "Refused: operators only (you are signed in as pat-viewer, viewer).",
@@ -201,11 +202,13 @@ describe("dashboard socket guard", () => {
     const s = setup();
     assert.ok(s.socket.send("ui-change", 1));
     s.person.current = null;
-    assert.equal(s.socket.send("ui-change", 2), null);
+    assert.equal(s.socket.send("update-value", { id: "users", msg: { topic: "set-password", payload: { name: "x", password: "typed-secret" } } }), null);
+    assert.doesNotMatch(JSON.stringify(s.letters), /typed-secret/, "what was typed is not kept");
     assert.equal(s.socket.disconnected, true);
     assert.equal(s.audits.at(-1)!.event, "dashboard.session.ended");
     assert.match(JSON.stringify(s.socket.emitted), /Your session has ended: sign in again/);
     assert.equal(s.socket.send("ui-change", 1), null, "nothing more from it");
+    assert.equal(s.letters.length, 1);
   });
 
   it("finds widgets in the deployed flow, indexed again after a deploy, and only running ones", () => {

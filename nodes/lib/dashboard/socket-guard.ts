@@ -152,7 +152,7 @@ export class DashboardSocketGuard {
         // signed out, expired, removed: nothing more from this browser until it signs in again
         cut = true;
         this.counts.cut++;
-        this.drop(socket, packet, event, "the session has ended (signed out, expired, or the user was removed)", "dashboard.session.ended");
+        this.drop(socket, outline(packet), event, "the session has ended (signed out, expired, or the user was removed)", "dashboard.session.ended");
         this.tell(socket, "Your session has ended: sign in again.");
         socket.disconnect(true);
         return;
@@ -173,7 +173,7 @@ export class DashboardSocketGuard {
         const needs = this.roleNeeded(check.packet);
         if (!roleAtLeast(person.role, needs)) {
           const reason = `${person.role} ${person.name} may not do this (${needs}s only)`;
-          this.drop(socket, packet, event, reason, "dashboard.event.refused", person.name);
+          this.drop(socket, outline(check.packet), event, reason, "dashboard.event.refused", person.name);
           this.tell(socket, `Refused: ${needs}s only (you are signed in as ${person.name}, ${person.role}).`);
           if (++drops >= this.maxDrops) cutSocket(drops);
           return;
@@ -233,6 +233,16 @@ export class DashboardSocketGuard {
     this.counts.refused++;
     this.o.audit.record({ event: "dashboard.socket.refused", via: "dashboard", who, reason });
   }
+}
+
+/** What the records keep of an event refused for who sent it: the event, the widget and the msg's topic, never the
+ * values (a password typed on the Users tab by someone whose session just ended must not land in a file). */
+function outline(packet: unknown[]): unknown[] {
+  const data = packet[1];
+  if (packet[0] !== "update-value" || data === null || typeof data !== "object") return [packet[0]];
+  const { id, msg } = data as { id?: unknown; msg?: { topic?: unknown } };
+  const topic = msg && typeof msg === "object" && typeof msg.topic === "string" ? msg.topic.slice(0, 64) : undefined;
+  return [packet[0], { id: typeof id === "string" ? id.slice(0, 64) : undefined, ...(topic !== undefined ? { topic } : {}) }];
 }
 
 function eventName(packet: unknown): string {
