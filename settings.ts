@@ -7,7 +7,7 @@ import { readConfig } from "./nodes/lib/runtime/config";
 import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-modes";
 import { exportFlowEnvironment } from "./nodes/lib/runtime/flow-env";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
-import { adminAccount, credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
+import { adminAccount, credentialSecret } from "./nodes/lib/runtime/secrets";
 import { systemClock } from "./nodes/lib/clock";
 import { functionContext } from "./nodes/lib/views";
 import { createServices } from "./nodes/lib/services";
@@ -25,18 +25,12 @@ if (admin.generatedPassword) {
       `  (set PIFOG_ADMIN_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "admin.json")})\n`,
   );
 }
-const operator = operatorAccount(config.dataDir, config.operatorPassword);
-if (operator.generatedPassword) {
-  console.log(
-    `\nPiFog dashboard operator sign-in (shown once): user "${operator.username}", password "${operator.generatedPassword}"\n` +
-      `  (set PIFOG_OPERATOR_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "operator.json")})\n`,
-  );
-}
 
 // what the nodes share, made once for the runtime (nodes/lib/services.ts): the launcher adds its embedded broker;
 // a plain `node-red -s dist/settings.js` runs without one and its log says so
-const dashboardSockets = new DashboardSockets();
-const services = createServices({ config, clock: systemClock, operators: [{ username: operator.username, hash: operator.hash }], dashboardSockets });
+// the dashboard's sockets need a live session (the services' sessions and audit, read when a browser connects)
+const dashboardSockets = new DashboardSockets({ sessions: () => services.webSessions, audit: () => services.audit });
+const services = createServices({ config, clock: systemClock, dashboardSockets });
 // the flows' placeholders, for a plain `node-red -s dist/settings.js` (the launcher writes them again once its broker
 // and its HTTP server have their ports)
 exportFlowEnvironment(config, { mqttUrl: services.broker.url }, config.httpPort);
@@ -50,8 +44,9 @@ const settings = {
   credentialSecret: credentialSecret(config.dataDir),
   httpAdminRoot: "/admin",
   httpNodeRoot: "/",
-  // every event on the dashboard's socket is checked before the dashboard sees it (nodes/lib/dashboard); then each
-  // socket's address is noted for the sign-in throttle (nodes/lib/security/dashboard-sockets.ts)
+  // every event on the dashboard's socket is checked before the dashboard sees it, against what the socket's person
+  // may do (nodes/lib/dashboard); a socket connects only with a live session, its person and address noted
+  // (nodes/lib/security/dashboard-sockets.ts)
   ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware] },
   adminAuth: {
     type: "credentials",
@@ -59,8 +54,8 @@ const settings = {
   },
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
-  // the configuration, the clock, the stores, the records, the throttles, the dashboard's operator (its own
-  // password, never the editor's)...: every node reads them with servicesOf(RED)
+  // the configuration, the clock, the stores, the records, the throttles, the sessions, the dashboard's sockets...:
+  // every node reads them with servicesOf(RED)
   pifogServices: services,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,

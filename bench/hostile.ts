@@ -71,7 +71,7 @@ export async function runHostile(ctx: BenchContext): Promise<void> {
     return cut ? "the stalled client was cut" : "the stalled client was NOT cut within 10 s";
   });
   await under("1,200 malformed dashboard socket events", async () => {
-    const sent = await dashboardGarbage(rt.info.http, 1200);
+    const sent = await dashboardGarbage(rt.info.http, 1200, rt.cookies.viewer);
     return `${sent} sent, runtime ${rt.child.exitCode === null ? "up" : "DOWN"}`;
   });
 

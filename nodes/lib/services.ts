@@ -17,7 +17,6 @@ import { DurableSinks } from "./history/sinks";
 import type { HistoryProvider } from "./history/http-api";
 import { noTrust, type Trust } from "./identity/trust";
 import type { PairingService } from "./identity/pairing-types";
-import type { Operator } from "./operators";
 import type { PifogConfig } from "./runtime/config";
 import { SafeState } from "./runtime/safe-state";
 import { DashboardSockets, type SocketAddresses } from "./security/dashboard-sockets";
@@ -100,10 +99,9 @@ export interface PifogServices {
   readonly webSessions: WebSessions;
   /** Wrong sign-ins per address and per user, for every sign-in path (kept across a redeploy). */
   readonly signIn: SignInThrottles;
-  /** The dashboard's sockets' addresses (the operator's sign-in throttle counts per browser address). */
+  /** Who is on each dashboard socket (its signed-in person, its address): what a node answering a dashboard message
+   * asks, by msg.socketid, never the payload. */
   readonly dashboardSockets: SocketAddresses;
-  /** Who may press the dashboard's front-door buttons. */
-  readonly operators: readonly Operator[];
   /** Where the nodes that drive outputs register how to make them safe (the CLI's fail-safe calls it). */
   readonly safeState: SafeState;
   readonly tuning: PifogTuning;
@@ -120,7 +118,6 @@ export interface ServiceParts {
   config: PifogConfig;
   clock?: Clock;
   broker?: RuntimeBroker;
-  operators?: readonly Operator[];
   safeState?: SafeState;
   dashboardSockets?: SocketAddresses;
   tuning?: PifogTuning;
@@ -138,6 +135,8 @@ export function createServices(parts: ServiceParts): PifogServices {
   const clock = parts.clock ?? systemClock;
   const sinks = new DurableSinks();
   const broker = parts.broker ?? configuredBroker(config);
+  const audit = new Audit(config.dataDir, () => clock.now());
+  const webSessions = webSessionsFor(config.dataDir, clock, parts.identities ?? null);
   return {
     config,
     clock,
@@ -147,16 +146,15 @@ export function createServices(parts: ServiceParts): PifogServices {
     sinks,
     stores: new SqlitePool(),
     deadLetters: new DeadLetterFile(config.dataDir),
-    audit: new Audit(config.dataDir, () => clock.now()),
+    audit,
     alerts: new AlertRegistry(),
     historyProviders: new Map(),
     accountApis: new Map(),
     apiTokens: ApiTokens.forDataDir(config.dataDir, clock),
     identities: parts.identities ?? null,
-    webSessions: webSessionsFor(config.dataDir, clock, parts.identities ?? null),
+    webSessions,
     signIn: makeSignInThrottles(config.signIn, clock),
-    dashboardSockets: parts.dashboardSockets ?? new DashboardSockets(),
-    operators: parts.operators ?? [],
+    dashboardSockets: parts.dashboardSockets ?? new DashboardSockets({ sessions: () => webSessions, audit: () => audit }),
     safeState: parts.safeState ?? new SafeState(),
     tuning: parts.tuning ?? {},
     trust: parts.trust ?? noTrust(),

@@ -1,37 +1,31 @@
-// The `operator-gate` node: lets the dashboard's front-door buttons through for operators only. An operator is one
-// of the runtime's operators (`servicesOf(RED).operators`: PiFog's settings name one, "operator", with its own password: never the
-// editor's, which a dashboard page must never be asked for). A dashboard
-// signs in with `topic: "sign-in"` and gets a session token back (output 2, to that browser only: msg.socketid is
-// kept); every other message is an action (its topic, e.g. "open-door") and must carry `msg.token`. Allowed
-// actions leave on output 1 with `msg.operator`; refused ones are answered on output 2, logged, and a refused
-// "open-door" is written to the door audit (`door-audit.jsonl`) like every other door attempt.
+// The `operator-gate` node: lets the dashboard's front-door actions through for operators and admins only. Who sent
+// an action is the signed-in person of the dashboard socket it came on (msg.socketid → the runtime's dashboard
+// sockets, nodes/lib/security/dashboard-sockets.ts), with the role the user store gives them now; nothing in the
+// message can say otherwise. Allowed actions leave on output 1 with `msg.operator` (the person's name); refused ones
+// are answered on output 2 (to that browser only), warned, audited (`dashboard.action.refused`), and a refused
+// "open-door" is written to the door audit (`door-audit.jsonl`) like every other door attempt. When a browser
+// connects or changes tab (a ui_control node's message), output 2 tells it who is signed in and whether they may
+// act, so its buttons follow the session's role.
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
-import type { Clock } from "../lib/clock";
+import { answerTo, browserEvent, mayAct, senderOf } from "../lib/dashboard/dashboard-person";
 import { DoorAudit } from "../lib/door-audit";
 import { given } from "../lib/node-red/config-value";
-import { servicesOf } from "../lib/services";
 import { settingsFor } from "../lib/node-red/device";
 import { showStatus } from "../lib/node-red/status";
-import { OperatorSessions } from "../lib/operators";
-import { auditSignIn } from "../lib/security/sign-in";
-import { retryAfterSeconds } from "../lib/security/throttle";
+import { servicesOf } from "../lib/services";
 
 export interface OperatorGateDef extends NodeDef {
-  sessionMinutes?: string | number;
   door?: string;
 }
 
 export interface OperatorGateSettings {
-  sessionMs: number;
   /** The door device named in audit records of refused open-door actions. */
   door: string;
 }
 
 export function normaliseOperatorGate(config: Partial<OperatorGateDef>): OperatorGateSettings {
-  const minutes = Number(given(config.sessionMinutes === undefined ? undefined : String(config.sessionMinutes)) ?? 30);
-  if (!Number.isFinite(minutes) || minutes < 1 || minutes > 24 * 60) throw new Error(`session of ${String(config.sessionMinutes)} minutes is not 1..1440`);
-  return { sessionMs: Math.round(minutes * 60_000), door: given(config.door) ?? "buttonpi" };
+  return { door: given(config.door) ?? "buttonpi" };
 }
 
 type GateMsg = NodeMessageInFlow & { token?: unknown; socketid?: unknown; payload?: unknown };
@@ -44,71 +38,43 @@ function defineOperatorGate(RED: NodeAPI) {
       const s = settingsFor(this, () => normaliseOperatorGate(config));
       if (!s) return;
       const services = servicesOf(RED);
-      const clock: Clock = services.clock;
-      const operators = [...services.operators];
-      // wrong passwords count per browser address (the dashboard socket's), in the runtime's one operator throttle
-      const sessions = new OperatorSessions(operators, s.sessionMs, () => clock.now(), services.signIn.operator);
-      const sockets = services.dashboardSockets;
-      const audit = services.audit;
-      if (operators.length === 0) showStatus(this, "warn", RED._("operator-gate.status.no-operators"));
-      else showStatus(this, "off", RED._("operator-gate.status.ready"));
-
-      const answer = (msg: GateMsg, payload: Record<string, unknown>): NodeMessage =>
-        ({ topic: "operator", payload, ...(msg.socketid !== undefined ? { socketid: msg.socketid } : {}) }) as NodeMessage;
+      showStatus(this, "off", RED._("operator-gate.status.ready"));
 
       this.on("input", (msg: GateMsg, send, done) => {
-        const topic = typeof msg.topic === "string" ? msg.topic : "";
-        if (topic === "sign-in") {
-          const p = (msg.payload ?? {}) as { username?: unknown; password?: unknown };
-          const address = sockets.addressOf(msg.socketid) ?? "unknown";
-          const user = typeof p.username === "string" ? p.username.trim().slice(0, 128) : "";
-          sessions.signIn(p.username, p.password, address).then(
-            (r) => {
-              if (r.ok) {
-                showStatus(this, "ok", RED._("operator-gate.status.signed-in", { user: r.session.username }));
-                send([null, answer(msg, { operator: r.session.username, token: r.session.token, expiresAt: new Date(r.session.expiresAt).toISOString() })]);
-              } else {
-                const why =
-                  r.reason === "locked"
-                    ? RED._(`operator-gate.refused.locked-${r.limit}`, { seconds: retryAfterSeconds(r.retryAfterMs) })
-                    : RED._(`operator-gate.refused.${r.reason}`);
-                if (r.reason === "locked") auditSignIn(audit, { via: "dashboard", address, user, throttled: r });
-                else if (r.reason === "wrong") auditSignIn(audit, { via: "dashboard", address, user });
-                this.warn(RED._("operator-gate.log.sign-in-refused", { user: String(p.username ?? ""), why }));
-                showStatus(this, "warn", why);
-                send([null, answer(msg, { operator: null, error: why })]);
-              }
-              done();
-            },
-            (err: Error) => done(err),
-          );
-          return;
-        }
-        if (topic === "sign-out") {
-          sessions.signOut(msg.token);
-          send([null, answer(msg, { operator: null })]);
+        const sender = senderOf(services.dashboardSockets, msg);
+        const canAct = mayAct(sender, "operator");
+        const state = { operator: sender.person?.name ?? null, role: sender.person?.role ?? null, canAct };
+        const happened = browserEvent(msg);
+        if (happened === "connect" || happened === "change") {
+          send([null, answerTo(msg, "operator", state)]);
           done();
           return;
         }
-        const session = sessions.check(msg.token);
-        if (!session) {
-          const why = RED._("operator-gate.refused.not-operator");
-          this.warn(RED._("operator-gate.log.action-refused", { action: topic || "?", why }));
+        if (happened) {
+          // gone, or a group folded: nothing to tell
+          done();
+          return;
+        }
+        const topic = typeof msg.topic === "string" ? msg.topic.slice(0, 64) : "";
+        if (!canAct) {
+          const why = RED._(sender.person ? "operator-gate.refused.not-operator" : "operator-gate.refused.no-session", { user: sender.person?.name ?? "", role: sender.person?.role ?? "" });
+          this.warn(RED._("operator-gate.log.action-refused", { action: topic || "?", who: sender.who, why }));
           showStatus(this, "warn", RED._("operator-gate.status.refused", { action: topic || "?" }));
-          if (topic === "open-door") this.audit(s.door);
-          send([null, answer(msg, { operator: null, refused: topic, error: why })]);
+          services.audit.record({ event: "dashboard.action.refused", via: "dashboard", who: sender.who, reason: why, action: topic || "?", ...(sender.person ? { user: sender.person.name, role: sender.person.role } : {}) });
+          if (topic === "open-door") this.doorAudit(s.door, sender.person?.name ?? null);
+          send([null, answerTo(msg, "operator", { ...state, refused: topic, error: why })]);
           done();
           return;
         }
-        const out = { ...msg, operator: session.username } as NodeMessage & { token?: unknown };
+        const out = { ...msg, operator: sender.person!.name } as NodeMessage & { token?: unknown };
         delete out.token;
-        showStatus(this, "ok", RED._("operator-gate.status.allowed", { action: topic, user: session.username }));
+        showStatus(this, "ok", RED._("operator-gate.status.allowed", { action: topic, user: sender.person!.name }));
         send([out, null]);
         done();
       });
     }
 
-    private audit(door: string): void {
+    private doorAudit(door: string, by: string | null): void {
       const at = new Date(servicesOf(RED).clock.now()).toISOString();
       try {
         new DoorAudit(servicesOf(RED).dataDir).append({
@@ -117,7 +83,7 @@ function defineOperatorGate(RED: NodeAPI) {
           device: door,
           command: "open-door",
           id: null,
-          by: null,
+          by,
           via: "dashboard",
           result: "refused",
           reason: "not-allowed",

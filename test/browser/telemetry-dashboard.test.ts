@@ -284,6 +284,8 @@ describe("telemetry dashboard in Chromium (role all, simulated sensors)", functi
     await fog.mqtt.publish(topics.alertsActive(HUB), activeAlerts([acknowledged]), { retain: true });
     await fog.mqtt.publish(topics.alertEvents(HUB), alertEvent("acknowledged", acknowledged));
     await waitForText(ui.page, `${card} .pf-alert-meta`, new RegExp(`^since \\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d · ${HUB} · acknowledged by dashboard$`));
+    // the button leaves with Angular's leave animation, a moment after the text changed
+    await ui.page.locator(`${card} button.pf-ack`).waitFor({ state: "detached", timeout: UI_TIMEOUT });
     assert.equal(await ui.page.locator(`${card} button.pf-ack`).count(), 0, "no Acknowledge button once acknowledged");
     assert.match((await ui.page.locator(card).getAttribute("class")) ?? "", /\bpf-acked\b/);
     // the first of the alert's events in Recent is the newest

@@ -12,6 +12,7 @@ import { TestClient } from "../support/mqtt";
 import { RoundTripProbe, type RoundTrips } from "../support/rtt";
 import { MQTT_ADMIN, redeploy, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
+import type { UserRole } from "../../nodes/lib/identity/types";
 
 const EVIL = "<script>window.pfEvil=1</script><b id=pf-evil>pf-evil</b>";
 const isEvil = (u: Update) => JSON.stringify(u).includes("pf-evil") || "template" in (u.msg ?? {}) || "format" in u;
@@ -22,8 +23,9 @@ describe("the dashboard's socket, as an attacker on the network uses it (role al
   let probe: RoundTripProbe;
   let quiet: RoundTrips;
   const open: DashboardSocket[] = [];
-  const dashboard = async () => {
-    const s = await DashboardSocket.connect(fog.info.http);
+  // a signed-in person's browser (an operator unless the test says): the socket refuses anyone without a session
+  const dashboard = async (role: UserRole = "operator") => {
+    const s = await DashboardSocket.connect(fog.info.http, fog.cookies[role]);
     open.push(s);
     return s;
   };
@@ -42,6 +44,14 @@ describe("the dashboard's socket, as an attacker on the network uses it (role al
   after(async () => {
     await probe?.close();
     await fog?.stop();
+  });
+
+  it("refuses a browser that is not signed in, or whose session is not live, before any event: said clearly, audited", async () => {
+    for (const cookie of [undefined, "pifog_session=forged-value-forged-value-forged-value"]) {
+      await assert.rejects(DashboardSocket.connect(fog.info.http, cookie), /sign in first/);
+    }
+    await until(() => audit().filter((a) => a.event === "dashboard.socket.refused" && /no live session/.test(a.reason)).length >= 2, "both audited");
+    alive();
   });
 
   it("null and malformed events are dropped, dead-lettered and audited; the runtime and its broker carry on", async () => {
@@ -191,33 +201,30 @@ describe("the dashboard's socket, as an attacker on the network uses it (role al
       const now = (await mqtt.waitFor(state)).payload.toString();
       const want = now === "open" ? "closed" : "open";
       const browser = await dashboard();
-      const bystander = await dashboard();
+      const bystander = await dashboard("admin");
       // the socketid a client writes is ignored: the hub answers the socket it came from
       browser.emit("update-value", { id: "hub-sim-ui", msg: { topic: topics.simSet("doorpi", "door1"), payload: want }, socketid: bystander.id });
       await mqtt.waitFor(state, (m) => m.payload.toString() === want, 10_000, false);
 
+      // the gate tells each browser who is signed in on it (on connect), to that browser only
       const answer = (s: DashboardSocket, test: (p: Record<string, unknown>) => boolean) =>
         s.update((u) => u.id === "hub-front-ops-ui" && !!u.msg && test(u.msg.payload as Record<string, unknown>), 15_000);
-      // the editor's admin password is not the operator's
-      browser.emit("update-value", {
-        id: "hub-front-ops-ui",
-        msg: { topic: "sign-in", payload: { username: "operator", password: "test-admin-password" } },
-        socketid: bystander.id,
-      });
-      const refused = await answer(browser, (p) => typeof p.error === "string");
-      assert.match(String((refused.msg!.payload as { error: string }).error), /wrong user name or password/);
-      browser.emit("update-value", {
-        id: "hub-front-ops-ui",
-        msg: { topic: "sign-in", payload: { username: "operator", password: "test-operator-password" } },
-        socketid: bystander.id,
-      });
-      const signedIn = await answer(browser, (p) => typeof p.token === "string");
-      assert.equal((signedIn.msg!.payload as { operator: string }).operator, "operator");
+      const mine = await answer(browser, (p) => p.operator === "pat-operator");
+      assert.deepEqual(mine.msg!.payload, { operator: "pat-operator", role: "operator", canAct: true });
+      const viewer = await dashboard("viewer");
+      assert.deepEqual((await answer(viewer, (p) => p.operator === "pat-viewer")).msg!.payload, { operator: "pat-viewer", role: "viewer", canAct: false });
+      // a viewer's action is refused by the socket before any flow sees it, and the viewer is told why
+      viewer.emit("update-value", { id: "hub-front-ops-ui", msg: { topic: "open-door", payload: {} }, socketid: browser.id });
+      assert.match(await viewer.toast(/Refused/), /operators only \(you are signed in as pat-viewer, viewer\)/);
+      await until(() => audit().some((a) => a.event === "dashboard.event.refused" && a.user === "pat-viewer"), "the refusal audited");
+      assert.deepEqual(browser.toasts, [], "only the viewer is told");
 
       const synced = bystander.nextControls();
       browser.emit("ui-refresh", {});
       await synced;
-      assert.deepEqual(bystander.updates.filter((u) => u.id === "hub-front-ops-ui"), [], "the other dashboard saw neither answer");
+      const others = bystander.updates.filter((u) => u.id === "hub-front-ops-ui" && (u.msg?.payload as { operator?: string } | undefined)?.operator !== "pat-admin");
+      assert.deepEqual(others, [], "the other dashboard saw no one else's answer");
+      assert.deepEqual(bystander.toasts, [], "nor the viewer's refusal");
       alive();
     } finally {
       await mqtt.end();

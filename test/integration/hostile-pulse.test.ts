@@ -45,7 +45,7 @@ describe("hostile input: a door pulse under each flood (real runtime, role all)"
         return "flooded";
       },
     ],
-    ["600 malformed dashboard socket events", async () => `${await dashboardGarbage(rt.info.http, 600)} sent`],
+    ["600 malformed dashboard socket events", async () => `${await dashboardGarbage(rt.info.http, 600, rt.cookies.viewer)} sent`],
   ];
 
   it("holds the door for its length (±50 ms) under each flood, and keeps round trips short", async () => {

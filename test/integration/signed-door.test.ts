@@ -1,4 +1,4 @@
-// Signed door commands through the real all-in-one runtime: the operator presses "Open door" on the dashboard, the
+// Signed door commands through the real all-in-one runtime: the operator (signed in) presses "Open door" on the dashboard, the
 // hub's flow signs the command with the hub's identity (made on the first start), the simulated ButtonPi opens; the
 // exact same message published again on MQTT is refused as replayed, and an unsigned one as unsigned: each answered
 // on the door's event topic, in the door's record and the runtime's audit, the relay moved once.
@@ -27,7 +27,7 @@ describe("signed door commands (all-in-one): the dashboard's command opens, its 
     fog = await startRuntime({ role: "all" });
     client = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     await client.subscribe(topics.command(DOOR), topics.event(DOOR), topics.simState(DOOR, "door"));
-    browser = await DashboardSocket.connect(fog.info.http);
+    browser = await DashboardSocket.connect(fog.info.http, fog.cookies.operator);
   });
   after(async () => {
     browser?.close();
@@ -49,14 +49,9 @@ describe("signed door commands (all-in-one): the dashboard's command opens, its 
   });
 
   it("opens the simulated door for the operator's signed command, and refuses the same message replayed on MQTT", async () => {
-    const ops = (test: (p: Record<string, unknown>) => boolean) =>
-      browser.update((u) => u.id === "hub-front-ops-ui" && !!u.msg && test(u.msg.payload as Record<string, unknown>), 15_000);
-    browser.emit("update-value", { id: "hub-front-ops-ui", msg: { topic: "sign-in", payload: { username: "operator", password: "test-operator-password" } } });
-    const token = ((await ops((p) => typeof p.token === "string")).msg!.payload as { token: string }).token;
-
     const command = client.waitFor(topics.command(DOOR), (m) => m.payload.toString().includes('"open-door"'), 15_000, false);
     const opened = client.waitFor(topics.event(DOOR), (m) => result(m)?.result === "opened", 15_000, false);
-    browser.emit("update-value", { id: "hub-front-ops-ui", msg: { topic: "open-door", token, payload: {} } });
+    browser.emit("update-value", { id: "hub-front-ops-ui", msg: { topic: "open-door", payload: {} } });
     const sent = await command;
     const signed = JSON.parse(sent.payload.toString()) as { id: string; signature?: { by: string; topic: string } };
     assert.equal(signed.signature?.by, "hub", "signed with the hub's identity");

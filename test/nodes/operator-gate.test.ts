@@ -1,27 +1,30 @@
-// The operator gate in front of the dashboard's door buttons: only a signed-in operator gets an action through;
-// everyone else is answered "operators only", and a refused open-door is in the door audit.
+// The operator gate in front of the dashboard's door buttons: only an operator's or an admin's browser gets an action
+// through, named by the session on the socket it came from (never the message); a viewer, or a browser whose session
+// ended, is answered "operators only", audited, and a refused open-door is in the door audit. When a browser
+// connects, it is told who is signed in and whether its buttons work.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import bcrypt from "bcryptjs";
 import { Audit } from "../../nodes/lib/audit/audit";
 import { DoorAudit } from "../../nodes/lib/door-audit";
-import type { SocketAddresses } from "../../nodes/lib/security/dashboard-sockets";
+import type { PifogServices } from "../../nodes/lib/services";
 import operatorGate, { normaliseOperatorGate } from "../../nodes/operator-gate/operator-gate";
+import { BROWSERS, signedInBrowsers } from "../support/dashboard-people";
 import { FakeClock } from "../support/fake-clock";
 import { helper } from "../support/node-harness";
+import { TEST_PEOPLE } from "../support/people";
 import { testServices } from "../support/services";
 
 interface Answer {
   topic: string;
   socketid?: string;
-  payload: { operator: string | null; token?: string; error?: string; refused?: string };
+  payload: { operator: string | null; role: string | null; canAct: boolean; error?: string; refused?: string };
 }
 
 const flow = [
   { id: "tab", type: "tab" },
-  { id: "gate", type: "operator-gate", z: "tab", sessionMinutes: 30, door: "frontdoor", wires: [["allowed"], ["answers"]] },
+  { id: "gate", type: "operator-gate", z: "tab", door: "frontdoor", wires: [["allowed"], ["answers"]] },
   { id: "allowed", type: "helper", z: "tab" },
   { id: "answers", type: "helper", z: "tab" },
 ];
@@ -30,18 +33,20 @@ function next<T>(id: string): Promise<T> {
   return new Promise((resolve) => (helper.getNode(id) as unknown as NodeJS.EventEmitter).once("input", resolve));
 }
 
-describe("operator-gate node", () => {
+describe("operator-gate node", function () {
+  this.timeout(20_000);
   let dataDir: string;
-  let clock: FakeClock;
-  const hash = bcrypt.hashSync("door-pass", 4);
-  // the dashboard's sockets as the runtime notes them: the attacker's browser and the operator's, on two machines
-  const sockets: SocketAddresses = { addressOf: (id) => ({ "sock-1": "192.168.1.20", "sock-evil": "192.168.1.66" })[String(id)] };
+  let services: PifogServices;
+  const through: unknown[] = [];
 
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-gate-"));
-    clock = new FakeClock(Date.UTC(2026, 10, 22, 9, 0, 0));
-    helper.settings({ pifogServices: testServices({ dataDir, clock, operators: [{ username: "admin", hash }], dashboardSockets: sockets }) });
+    services = testServices({ dataDir, clock: new FakeClock(Date.UTC(2026, 11, 7, 9, 0, 0)) });
+    await signedInBrowsers(services);
+    helper.settings({ pifogServices: services });
     await helper.load([operatorGate], flow);
+    through.length = 0;
+    (helper.getNode("allowed") as unknown as NodeJS.EventEmitter).on("input", (m: unknown) => through.push(m));
   });
   afterEach(async () => {
     await helper.unload();
@@ -49,86 +54,59 @@ describe("operator-gate node", () => {
   });
 
   const gate = () => helper.getNode("gate")!;
-
-  async function signIn(password: string, socketid = "sock-1"): Promise<Answer> {
+  async function act(topic: string, socketid: string, extra: Record<string, unknown> = {}): Promise<Answer> {
     const answer = next<Answer>("answers");
-    gate().receive({ topic: "sign-in", payload: { username: "admin", password }, socketid } as never);
+    gate().receive({ topic, payload: {}, socketid, ...extra } as never);
     return answer;
   }
 
   it("normalises its settings", () => {
-    assert.deepEqual(normaliseOperatorGate({}), { sessionMs: 30 * 60_000, door: "buttonpi" });
-    assert.throws(() => normaliseOperatorGate({ sessionMinutes: 0 }), /not 1..1440/);
+    assert.deepEqual(normaliseOperatorGate({}), { door: "buttonpi" });
+    assert.deepEqual(normaliseOperatorGate({ door: "${FRONT_DOOR_OPENER}" }), { door: "buttonpi" });
   });
 
-  it("refuses an open-door without a session: answered to that browser, audited, nothing let through", async () => {
-    let through = 0;
-    (helper.getNode("allowed") as unknown as NodeJS.EventEmitter).on("input", () => through++);
-    const answer = next<Answer>("answers");
-    gate().receive({ topic: "open-door", payload: {}, socketid: "sock-9" } as never);
-    const a = await answer;
-    assert.equal(a.socketid, "sock-9");
-    assert.equal(a.payload.refused, "open-door");
-    assert.match(a.payload.error!, /operators only|refused\.not-operator/);
-    const audit = new DoorAudit(dataDir).read();
-    assert.equal(audit.length, 1);
-    assert.deepEqual([audit[0]!.device, audit[0]!.result, audit[0]!.reason, audit[0]!.via], ["frontdoor", "refused", "not-allowed", "dashboard"]);
-    assert.equal(through, 0);
+  it("lets an operator's and an admin's action through, named by their session, whatever the message says", async () => {
+    for (const role of ["operator", "admin"] as const) {
+      const allowed = next<{ topic: string; operator: string; payload: unknown; token?: unknown }>("allowed");
+      gate().receive({ topic: "open-door", payload: { id: "x1" }, operator: "mallory", token: "t", socketid: BROWSERS[role].socketid } as never);
+      const m = await allowed;
+      assert.deepEqual([m.topic, m.operator, m.payload, m.token], ["open-door", TEST_PEOPLE[role].name, { id: "x1" }, undefined]);
+    }
   });
 
-  it("signs an operator in and lets their actions through with their name, until the session ends", async () => {
-    const a = await signIn("door-pass");
-    assert.equal(a.payload.operator, "admin");
-    assert.match(a.payload.token!, /^[0-9a-f]{48}$/);
-    const allowed = next<{ topic: string; operator: string; token?: string; payload: unknown }>("allowed");
-    gate().receive({ topic: "open-door", payload: { id: "x1" }, token: a.payload.token } as never);
-    const m = await allowed;
-    assert.deepEqual([m.topic, m.operator, m.payload], ["open-door", "admin", { id: "x1" }]);
-    assert.equal(m.token, undefined, "the token does not travel on");
-
-    clock.tick(31 * 60_000);
-    const late = next<Answer>("answers");
-    gate().receive({ topic: "take-picture", token: a.payload.token } as never);
-    assert.equal((await late).payload.refused, "take-picture", "an ended session is refused");
+  it("refuses a viewer's open-door: answered to that browser, audited with who, in the door audit, nothing through", async () => {
+    const a = await act("open-door", BROWSERS.viewer.socketid);
+    assert.equal(a.socketid, BROWSERS.viewer.socketid);
+    assert.deepEqual([a.payload.refused, a.payload.canAct, a.payload.operator, a.payload.role], ["open-door", false, TEST_PEOPLE.viewer.name, "viewer"]);
+    assert.match(a.payload.error!, /operators only: pat-viewer is a viewer|refused\.not-operator/);
+    const door = new DoorAudit(dataDir).read();
+    assert.equal(door.length, 1);
+    assert.deepEqual([door[0]!.device, door[0]!.result, door[0]!.reason, door[0]!.via, door[0]!.by], ["frontdoor", "refused", "not-allowed", "dashboard", "pat-viewer"]);
+    const refused = new Audit(dataDir).read().filter((r) => r.event === "dashboard.action.refused");
+    assert.deepEqual(refused.map((r) => [r.who, r.action, r.role]), [["pat-viewer@192.0.2.10", "open-door", "viewer"]]);
+    assert.equal(through.length, 0);
   });
 
-  it("refuses a wrong password, and after five from one browser's address makes that address wait, audited", async () => {
-    const wrong = await signIn("nope");
-    assert.equal(wrong.payload.operator, null);
-    assert.match(wrong.payload.error!, /wrong user name or password|refused\.wrong/);
-    for (let i = 0; i < 4; i++) await signIn("nope");
-    const locked = await signIn("door-pass");
-    assert.equal(locked.payload.operator, null, "even the right password waits at that address");
-    assert.match(locked.payload.error!, /try again in 60 s|refused\.locked-user/);
-    clock.tick(61_000);
-    assert.equal((await signIn("door-pass")).payload.operator, "admin");
-    const audit = new Audit(dataDir).read();
-    assert.equal(audit.filter((r) => r.event === "auth.refused").length, 5);
-    const throttled = audit.filter((r) => r.event === "auth.throttled");
-    assert.equal(throttled.length, 1);
-    assert.deepEqual([throttled[0]!.via, throttled[0]!.who, throttled[0]!.address, throttled[0]!.user], ["dashboard", "admin@192.168.1.20", "192.168.1.20", "admin"]);
+  it("refuses a browser with no session, and one whose session has ended, at the next action", async () => {
+    const stranger = await act("take-picture", "sock-unknown");
+    assert.deepEqual([stranger.payload.refused, stranger.payload.operator], ["take-picture", null]);
+    assert.match(stranger.payload.error!, /sign in first|refused\.no-session/);
+    services.webSessions.endFor(TEST_PEOPLE.operator.name);
+    const ended = await act("open-door", BROWSERS.operator.socketid);
+    assert.equal(ended.payload.refused, "open-door", "signed out: refused at once");
+    assert.equal(through.length, 0);
+    assert.equal(new DoorAudit(dataDir).read().length, 1, "the refused open-door is in the door audit");
   });
 
-  it("wrong passwords from another browser's address never lock out the operator", async () => {
-    for (let i = 0; i < 30; i++) await signIn("guess", "sock-evil");
-    const attacker = await signIn("door-pass", "sock-evil");
-    assert.equal(attacker.payload.operator, null, "the attacker's address waits, right password or not");
-    assert.match(attacker.payload.error!, /try again in \d+ s|refused\.locked/);
-    const operator = await signIn("door-pass", "sock-1");
-    assert.equal(operator.payload.operator, "admin", "the operator at another address signs in");
-    assert.equal(operator.socketid, "sock-1");
-    const audit = new Audit(dataDir).read();
-    assert.ok(audit.filter((r) => r.event === "auth.refused").length <= 20, "at most the address's limit of passwords checked");
-    assert.ok(audit.every((r) => r.address === "192.168.1.66"));
-  });
-
-  it("signs out: the token no longer opens anything", async () => {
-    const a = await signIn("door-pass");
-    const out = next<Answer>("answers");
-    gate().receive({ topic: "sign-out", token: a.payload.token } as never);
-    assert.equal((await out).payload.operator, null);
-    const refused = next<Answer>("answers");
-    gate().receive({ topic: "open-door", token: a.payload.token } as never);
-    assert.equal((await refused).payload.refused, "open-door");
+  it("tells a browser that connects or changes tab who is signed in and whether its buttons work", async () => {
+    const viewer = await act("", BROWSERS.viewer.socketid, { topic: undefined, payload: "connect" });
+    assert.deepEqual([viewer.topic, viewer.socketid, viewer.payload], ["operator", BROWSERS.viewer.socketid, { operator: "pat-viewer", role: "viewer", canAct: false }]);
+    const operator = await act("", BROWSERS.operator.socketid, { topic: undefined, payload: "change" });
+    assert.deepEqual(operator.payload, { operator: "pat-operator", role: "operator", canAct: true });
+    // a browser going away is no action: nothing answered, nothing audited
+    gate().receive({ payload: "lost", socketid: BROWSERS.viewer.socketid } as never);
+    const after = await act("", BROWSERS.admin.socketid, { topic: undefined, payload: "connect" });
+    assert.equal(after.socketid, BROWSERS.admin.socketid, "the next answer is the admin's: none for the lost browser");
+    assert.equal(new Audit(dataDir).read().filter((r) => r.event === "dashboard.action.refused").length, 0);
   });
 });

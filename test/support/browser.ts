@@ -6,6 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { TestClient } from "./mqtt";
+import type { UserRole } from "../../nodes/lib/identity/types";
+import { SESSION_COOKIE } from "../../nodes/lib/security/web-sessions";
 import { MQTT_ADMIN, startRuntime, type TestRuntime } from "./runtime";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -93,12 +95,22 @@ export interface BrowserPage {
   pageErrors: string[];
 }
 
-export async function openPage(browser: Browser, viewport: { width: number; height: number }): Promise<BrowserPage> {
+/** A page of a fresh browser context; with `signedIn`, the context carries that runtime's session cookie of a test
+ * person (as if they had signed in): the dashboard refuses a browser without one. */
+export async function openPage(browser: Browser, viewport: { width: number; height: number }, signedIn?: { runtime: TestRuntime; role: UserRole }): Promise<BrowserPage> {
   const context = await browser.newContext({ viewport });
+  if (signedIn) await signIn(context, signedIn.runtime, signedIn.role);
   const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on("pageerror", (err) => pageErrors.push(err.message));
   return { context, page, pageErrors };
+}
+
+/** Gives a browser context the session cookie of the runtime's test person of `role`. */
+export async function signIn(context: BrowserContext, runtime: TestRuntime, role: UserRole): Promise<void> {
+  const value = runtime.cookies[role].slice(SESSION_COOKIE.length + 1);
+  await context.clearCookies();
+  await context.addCookies([{ name: SESSION_COOKIE, value, url: runtime.info.http, httpOnly: true, sameSite: "Strict" }]);
 }
 
 /** If `test` failed, leaves a screenshot of `page` in the tmp dir and prints the runtime's latest output. */
@@ -128,24 +140,38 @@ function pageOf(current: () => BrowserPage | undefined): { readonly page: Page; 
 
 /**
  * A fresh context and page for each test of the calling describe block (hooks registered here), closed after it,
- * with a screenshot and the runtime's output when the test failed. Read `page` and `pageErrors` inside tests only.
+ * with a screenshot and the runtime's output when the test failed; signed in as the test person of `role` (an
+ * operator: the dashboard tests drive the simulators). Read `page` and `pageErrors` inside tests only.
  */
 export function pagePerTest(
   name: string,
   viewport: { width: number; height: number },
   browser: () => Browser | undefined,
   runtime: () => TestRuntime | undefined,
-): { readonly page: Page; readonly pageErrors: string[] } {
+  role: UserRole = "operator",
+): StoryPage {
   let current: BrowserPage | undefined;
   beforeEach(async () => {
-    current = await openPage(browser()!, viewport);
+    current = await openPage(browser()!, viewport, { runtime: runtime()!, role });
   });
   afterEach(async function () {
     await reportFailure(this.currentTest, current?.page, name, runtime());
     await current?.context.close().catch(() => undefined);
     current = undefined;
   });
-  return pageOf(() => current);
+  const pages = pageOf(() => current);
+  return {
+    get page() {
+      return pages.page;
+    },
+    get pageErrors() {
+      return pages.pageErrors;
+    },
+    get context() {
+      if (!current) throw new Error("no page outside a test");
+      return current.context;
+    },
+  };
 }
 
 /** Waits until the group holding `selector` shows all of it: the dashboard sizes a template once, so a group
@@ -219,14 +245,26 @@ export function fogWithBrowser(prepare?: (fog: { runtime: TestRuntime; mqtt: Tes
   };
 }
 
+/** The page of a story, its script errors and its browser context (its cookies: who is signed in). */
+export interface StoryPage {
+  readonly page: Page;
+  readonly pageErrors: string[];
+  readonly context: BrowserContext;
+}
+
 /**
  * One page for the calling describe block's whole story (what a user signs in to stays in its memory), opened after
  * `fogWithBrowser` started, with a screenshot and the runtime's output when a test fails. Read the fields inside tests.
  */
-export function onePageStory(name: string, viewport: { width: number; height: number }, fog: FogWithBrowser): { readonly page: Page; readonly pageErrors: string[] } {
+export function onePageStory(
+  name: string,
+  viewport: { width: number; height: number },
+  fog: FogWithBrowser,
+  role: UserRole = "operator",
+): StoryPage {
   let current: BrowserPage | undefined;
   before(async () => {
-    current = await openPage(fog.browser, viewport);
+    current = await openPage(fog.browser, viewport, { runtime: fog.runtime, role });
   });
   afterEach(async function () {
     await reportFailure(this.currentTest, current?.page, name, fog.runtime);
@@ -234,5 +272,17 @@ export function onePageStory(name: string, viewport: { width: number; height: nu
   after(async () => {
     await current?.context.close().catch(() => undefined);
   });
-  return pageOf(() => current);
+  const pages = pageOf(() => current);
+  return {
+    get page() {
+      return pages.page;
+    },
+    get pageErrors() {
+      return pages.pageErrors;
+    },
+    get context() {
+      if (!current) throw new Error("no page outside a test");
+      return current.context;
+    },
+  };
 }

@@ -141,9 +141,10 @@ export async function stalledSubscriber(mqttUrl: string, clientId = `stalled-${p
   return { socket, closed };
 }
 
-/** Malformed dashboard socket events (the null events that threw in node-red-dashboard 3.6.6): how many were sent. */
-export async function dashboardGarbage(httpUrl: string, count: number): Promise<number> {
-  const socket = io(httpUrl, { path: "/ui/socket.io", reconnection: false, transports: ["polling", "websocket"] });
+/** Malformed dashboard socket events (the null events that threw in node-red-dashboard 3.6.6), from a signed-in
+ * browser (`cookie`: its session; the socket refuses anyone else before any event): how many were sent. */
+export async function dashboardGarbage(httpUrl: string, count: number, cookie: string): Promise<number> {
+  const socket = io(httpUrl, { path: "/ui/socket.io", reconnection: false, transports: ["polling", "websocket"], extraHeaders: { cookie } });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());
     socket.once("connect_error", reject);

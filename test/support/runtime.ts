@@ -1,6 +1,7 @@
 // Starts the real PiFog runtime (`dist/nodes/lib/runtime/cli.js`) as a child process on free ports,
 // with its own data dir, and stops it. Node-RED is one runtime per process, so every test runtime is a process.
-import { ensureTestPeople } from "./people";
+import { ensureTestPeople, presetSession } from "./people";
+import type { UserRole } from "../../nodes/lib/identity/types";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -27,6 +28,9 @@ export interface RuntimeInfo {
 export interface TestRuntime {
   info: RuntimeInfo;
   dataDir: string;
+  /** A signed-in session of each test person (the Cookie header's value), made before the runtime started: what a
+   * test's browser or dashboard socket sends. */
+  cookies: Record<UserRole, string>;
   child: ChildProcess;
   output(): string;
   /** SIGTERM, wait for exit, and remove the data dir if startRuntime made it. */
@@ -59,6 +63,7 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
   const runtimeFile = path.join(dataDir, "runtime.json");
   fs.rmSync(runtimeFile, { force: true });
   await ensureTestIdentities(dataDir);
+  const cookies = { viewer: presetSession(dataDir, "viewer"), operator: presetSession(dataDir, "operator"), admin: presetSession(dataDir, "admin") };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PIFOG_ROLE: options.role ?? "all",
@@ -99,6 +104,7 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
   return {
     info: ready,
     dataDir,
+    cookies,
     child,
     output: () => output,
     stop: async () => {

@@ -6,15 +6,15 @@ import fc from "fast-check";
 import { checkDashboardEvent, DASHBOARD_EVENTS, jsonProblem, type WidgetInfo } from "../../nodes/lib/dashboard/socket-events";
 
 const widgets: Record<string, WidgetInfo> = {
-  ops: { type: "ui_template", wired: true, sharesInput: false, scope: "local" },
-  readings: { type: "ui_template", wired: false, sharesInput: true, scope: "local" },
-  shared: { type: "ui_template", wired: true, sharesInput: true, scope: "local" },
-  head: { type: "ui_template", wired: true, sharesInput: false, scope: "head" },
-  view: { type: "ui_template", wired: false, sharesInput: false, scope: "local" },
-  sw: { type: "ui_switch", wired: true, sharesInput: true },
-  loose: { type: "ui_switch", wired: false, sharesInput: true },
-  control: { type: "ui_ui_control", wired: true, sharesInput: false },
-  chart: { type: "ui_chart", wired: false, sharesInput: false },
+  ops: { type: "ui_template", wired: true, sharesInput: false, scope: "local", needs: "operator" },
+  readings: { type: "ui_template", wired: false, sharesInput: true, scope: "local", needs: "operator" },
+  shared: { type: "ui_template", wired: true, sharesInput: true, scope: "local", needs: "operator" },
+  head: { type: "ui_template", wired: true, sharesInput: false, scope: "head", needs: "operator" },
+  view: { type: "ui_template", wired: false, sharesInput: false, scope: "local", needs: "operator" },
+  sw: { type: "ui_switch", wired: true, sharesInput: true, needs: "operator" },
+  loose: { type: "ui_switch", wired: false, sharesInput: true, needs: "operator" },
+  control: { type: "ui_ui_control", wired: true, sharesInput: false, needs: "operator" },
+  chart: { type: "ui_chart", wired: false, sharesInput: false, needs: "operator" },
 };
 const lookup = (id: string) => (Object.hasOwn(widgets, id) ? widgets[id] : undefined);
 const check = (...packet: unknown[]) => checkDashboardEvent(packet, "real-socket", lookup);

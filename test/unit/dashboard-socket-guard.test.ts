@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import type { AuditEvent } from "../../nodes/lib/audit/audit";
 import { FlowWidgets, type RuntimeNodes } from "../../nodes/lib/dashboard/flow-widgets";
+import type { WidgetInfo } from "../../nodes/lib/dashboard/socket-events";
+import type { SocketPerson } from "../../nodes/lib/security/dashboard-sockets";
 import { DashboardSocketGuard, type GuardedSocket } from "../../nodes/lib/dashboard/socket-guard";
 import type { DeadLetter } from "../../nodes/lib/dead-letter";
 import { FakeClock } from "../support/fake-clock";
@@ -15,6 +17,10 @@ class FakeSocket implements GuardedSocket {
   handshake = { address: "192.0.2.7", xdomain: false };
   client = { conn: { request: { url: "/ui/socket.io/?EIO=4&transport=polling" }, closed: false, close: () => void (this.client.conn.closed = true) } };
   disconnected = false;
+  emitted: Array<[string, unknown]> = [];
+  emit(event: string, data: unknown): void {
+    this.emitted.push([event, data]);
+  }
   private fns: Array<(packet: Packet, next: (err?: Error) => void) => void> = [];
   use(fn: (packet: Packet, next: (err?: Error) => void) => void): void {
     this.fns.push(fn);
@@ -34,13 +40,20 @@ class FakeSocket implements GuardedSocket {
   }
 }
 
-function setup(widgets = (id: string) => (id === "ops" ? { type: "ui_template", wired: true, sharesInput: false, scope: "local" } : undefined)) {
+const WIDGETS: Record<string, WidgetInfo> = {
+  ops: { type: "ui_template", wired: true, sharesInput: false, scope: "local", needs: "operator" },
+  users: { type: "ui_template", wired: true, sharesInput: false, scope: "local", needs: "admin" },
+  zoom: { type: "ui_template", wired: true, sharesInput: false, scope: "local", needs: "viewer" },
+};
+
+function setup(widgets = (id: string) => (Object.hasOwn(WIDGETS, id) ? WIDGETS[id] : undefined), person: { current: SocketPerson | null } = { current: { name: "pat", role: "admin" } }) {
   const clock = new FakeClock();
   const letters: Array<Omit<DeadLetter, "at">> = [];
   const audits: AuditEvent[] = [];
   const warnings: string[] = [];
   const guard = new DashboardSocketGuard({
     widgets,
+    people: () => person.current,
     deadLetters: { append: (l) => void letters.push(l) },
     audit: { record: (e) => void audits.push(e) },
     warn: (t) => void warnings.push(t),
@@ -55,7 +68,7 @@ function setup(widgets = (id: string) => (id === "ops" ? { type: "ui_template", 
   const socket = new FakeSocket();
   let connected = false;
   guard.middleware(socket, () => (connected = true));
-  return { clock, letters, audits, warnings, guard, socket, connected };
+  return { clock, letters, audits, warnings, guard, socket, connected, person };
 }
 
 describe("dashboard socket guard", () => {
@@ -143,6 +156,7 @@ describe("dashboard socket guard", () => {
   it("never throws into socket.io, even when its records and log fail", () => {
     const guard = new DashboardSocketGuard({
       widgets: () => undefined,
+      people: () => ({ name: "pat", role: "viewer" }),
       deadLetters: { append: () => { throw new Error("disk full"); } },
       audit: { record: () => { throw new Error("disk full"); } },
       warn: () => { throw new Error("no log"); },
@@ -160,11 +174,49 @@ describe("dashboard socket guard", () => {
     assert.equal(guard.stats().dropped, 1);
   });
 
+  it("lets each role send what its role may: navigation for everyone, input by the widget's role", () => {
+    const s = setup();
+    const as = (role: SocketPerson["role"]) => (s.person.current = { name: `pat-${role}`, role });
+    as("viewer");
+    assert.ok(s.socket.send("ui-change", 1), "a viewer changes tab");
+    assert.ok(s.socket.send("update-value", { id: "zoom", msg: { topic: "zoom" } }), "and uses a view-only widget");
+    assert.equal(s.socket.send("update-value", { id: "ops", msg: { topic: "open-door" } }), null, "but not an action");
+    as("operator");
+    assert.ok(s.socket.send("update-value", { id: "ops", msg: { topic: "open-door" } }), "an operator acts");
+    assert.equal(s.socket.send("update-value", { id: "users", msg: { topic: "list" } }), null, "but does not manage users");
+    as("admin");
+    assert.ok(s.socket.send("update-value", { id: "users", msg: { topic: "list" } }), "an admin does");
+    const refused = s.audits.filter((a) => a.event === "dashboard.event.refused");
+    assert.deepEqual(refused.map((a) => [a.who, a.user]), [["pat-viewer@192.0.2.7", "pat-viewer"], ["pat-operator@192.0.2.7", "pat-operator"]]);
+    assert.match(String(refused[0]!.reason), /update-value: viewer pat-viewer may not do this \(operators only\)/);
+    assert.equal(s.letters.length, 2, "each refusal is dead-lettered");
+    assert.deepEqual(s.letters.map((l) => l.payload), ['[{"id":"ops","topic":"open-door"}]', '[{"id":"users","topic":"list"}]'], "its outline only");
+    const toasts = s.socket.emitted.filter(([e]) => e === "show-toast").map(([, d]) => (d as { message: string }).message);
+    assert.deepEqual(toasts, [
+      "Refused: operators only (you are signed in as pat-viewer, viewer).",
+      "Refused: admins only (you are signed in as pat-operator, operator).",
+    ]);
+  });
+
+  it("cuts a socket at its next event once its session has ended, and tells the browser why", () => {
+    const s = setup();
+    assert.ok(s.socket.send("ui-change", 1));
+    s.person.current = null;
+    assert.equal(s.socket.send("update-value", { id: "users", msg: { topic: "set-password", payload: { name: "x", password: "typed-secret" } } }), null);
+    assert.doesNotMatch(JSON.stringify(s.letters), /typed-secret/, "what was typed is not kept");
+    assert.equal(s.socket.disconnected, true);
+    assert.equal(s.audits.at(-1)!.event, "dashboard.session.ended");
+    assert.match(JSON.stringify(s.socket.emitted), /Your session has ended: sign in again/);
+    assert.equal(s.socket.send("ui-change", 1), null, "nothing more from it");
+    assert.equal(s.letters.length, 1);
+  });
+
   it("finds widgets in the deployed flow, indexed again after a deploy, and only running ones", () => {
     let flows: unknown = { rev: "1" };
     let config: Array<Record<string, unknown>> = [
       { id: "t1", type: "ui_template", wires: [["fn"]], storeOutMessages: false, templateScope: "local" },
-      { id: "t2", type: "ui_template", wires: [[]], storeOutMessages: true, templateScope: "local" },
+      { id: "t2", type: "ui_template", wires: [[]], storeOutMessages: true, templateScope: "local", className: "big pifog-admin" },
+      { id: "t3", type: "ui_template", wires: [["fn"]], className: "pifog-view" },
       { id: "fn", type: "function", wires: [] },
       { id: "off", type: "ui_template", wires: [["fn"]] },
     ];
@@ -178,8 +230,9 @@ describe("dashboard socket guard", () => {
       getNode: (id) => (id === "off" ? undefined : {}),
     };
     const lookup = new FlowWidgets(() => nodes).lookup;
-    assert.deepEqual(lookup("t1"), { type: "ui_template", wired: true, sharesInput: false, scope: "local" });
-    assert.deepEqual(lookup("t2"), { type: "ui_template", wired: false, sharesInput: true, scope: "local" });
+    assert.deepEqual(lookup("t1"), { type: "ui_template", wired: true, sharesInput: false, scope: "local", needs: "operator" });
+    assert.deepEqual(lookup("t2"), { type: "ui_template", wired: false, sharesInput: true, scope: "local", needs: "admin" });
+    assert.equal(lookup("t3")!.needs, "viewer", "a widget marked pifog-view takes a viewer's input");
     assert.equal(lookup("fn"), undefined, "not a widget");
     assert.equal(lookup("off"), undefined, "not running");
     assert.equal(indexed, 1, "indexed once per deploy");

@@ -1,7 +1,7 @@
 // The dashboard widgets of the running flow, as the socket guard needs them (socket-events.ts WidgetInfo): read
 // from Node-RED's deployed flow config, indexed once per deploy (the runtime swaps its config object on every
 // deploy, so the object itself tells when to index again), and only for nodes that are running.
-import type { WidgetInfo, WidgetLookup } from "./socket-events";
+import { roleForClassName, type WidgetInfo, type WidgetLookup } from "./socket-events";
 
 /** The part of Node-RED's runtime nodes module (`require("node-red").nodes`) this reads. */
 export interface RuntimeNodes {
@@ -38,6 +38,7 @@ function index(nodes: RuntimeNodes): Map<string, WidgetInfo> {
       wired: wires.some((out) => Array.isArray(out) && out.length > 0),
       sharesInput: n.storeOutMessages === true || n.storeOutMessages === "true",
       scope: typeof n.templateScope === "string" ? n.templateScope : undefined,
+      needs: roleForClassName(n.className),
     });
   });
   return widgets;

@@ -10,6 +10,8 @@
 // input with every other browser) and draws in its own card (templateScope local). A template's input is rebuilt
 // as {topic, payload, token}, the fields PiFog's templates send; its HTML and script only ever come from the flow.
 
+import type { UserRole } from "../identity/types";
+
 /** What the guard needs to know about a dashboard widget, from the deployed flow. */
 export interface WidgetInfo {
   type: string;
@@ -19,6 +21,23 @@ export interface WidgetInfo {
   sharesInput: boolean;
   /** ui_template's templateScope (local, global, head). */
   scope?: string;
+  /** The least role that may send it input (flow-widgets.ts reads it from the widget's className: `pifog-admin`,
+   * `pifog-view`, else operator). */
+  needs: UserRole;
+}
+
+/** A widget's className that makes it admin-only (the Users and Devices tabs): survives the editor (the "Class"
+ * field of every dashboard widget). */
+export const ADMIN_MARKER = "pifog-admin";
+/** A widget's className saying its input changes only what that browser sees, so a viewer may use it. */
+export const VIEW_MARKER = "pifog-view";
+
+/** The least role that may send input to a widget of this className. */
+export function roleForClassName(className: unknown): UserRole {
+  const classes = typeof className === "string" ? className.split(/\s+/) : [];
+  if (classes.includes(ADMIN_MARKER)) return "admin";
+  if (classes.includes(VIEW_MARKER)) return "viewer";
+  return "operator";
 }
 
 /** Finds a deployed, running widget by its node id. */

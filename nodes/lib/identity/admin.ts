@@ -26,7 +26,7 @@ import {
   type IdentityPaths,
 } from "./paths";
 import { publicDevice, publicUser, readIdentities, serialiseIdentities, type IdentitiesFile, type StoredDevice } from "./records";
-import type { DeviceRecord, DeviceRole, PemPair, UserRecord, UserRole } from "./types";
+import { USER_ROLES, type DeviceRecord, type DeviceRole, type PemPair, type UserRecord, type UserRole } from "./types";
 
 const DAY_MS = 86_400_000;
 /** A certificate (device, server) or the revocation list this close to its end is renewed by the ensure* calls. */
@@ -323,6 +323,17 @@ export async function removeUser(dataDir: string, name: string): Promise<void> {
   await change(dataDir, (file) => {
     if (!file.users.some((u) => u.name === name)) throw new IdentityError(`no user ${name}`);
     file.users = file.users.filter((u) => u.name !== name);
+  });
+}
+
+/** A user's new role (what their sessions can do changes at once: the sessions ask the store on every check). */
+export async function setRole(dataDir: string, name: string, role: UserRole): Promise<UserRecord> {
+  if (!(USER_ROLES as readonly string[]).includes(role)) throw new IdentityError(`"${String(role)}" is not a role (${USER_ROLES.join(", ")})`);
+  return change(dataDir, (file) => {
+    const user = file.users.find((u) => u.name === name);
+    if (!user) throw new IdentityError(`no user ${name}`);
+    user.role = role;
+    return publicUser(user);
   });
 }
 

@@ -2,7 +2,7 @@
 // (pifog/<device>/connection), both retained, the devices' names from the account-api's list, and the cards made
 // from them. A device attached to an account, or connected, before its first power report gets a card that says so
 // (never a card that breaks, never a missing one). The account list itself is never passed on: it holds every
-// account's e-mails, and the dashboard has no login; `listed` counts the lists, so the e-mail and owner groups
+// account's e-mails, and every signed-in viewer sees the dashboard; `listed` counts the lists, so the e-mail and owner groups
 // fetch again (with their own logins) when it moves.
 import type { BatteryReading, ConnectionState, PowerState } from "../contract";
 import { NATIVE_ROOT } from "../contract";

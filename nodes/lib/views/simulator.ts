@@ -1,7 +1,8 @@
 // The Simulator tab: every simulated device's state (pifog/<device>/sim/<name>, retained): door inputs (open/closed),
 // switches (the power Pi's mains, on/off), readings that can be held at a value (the Sense HAT's, the UPS battery's
 // charge), outputs (LEDs, the door opener), the LED matrix and the camera's scene. And the one guard between the
-// dashboard (no login) and the broker: only the Simulator's own controls get through.
+// dashboard (operators and admins: its socket refuses a viewer's input) and the broker: only the Simulator's own
+// controls get through.
 import { isTopicLevel, NATIVE_ROOT, topics } from "../contract";
 import { textOf, levels, type Step } from "./payload";
 
@@ -111,7 +112,7 @@ export function simulatorModel(state: SimulatorState): SimulatorModel {
 }
 
 /** A message the dashboard may send on: open or closed for a door, on or off for the mains, visitor or empty for a
- * camera, a number (or auto) for a reading, each to pifog/<device>/sim/<name>/set. The dashboard has no login, so a
+ * camera, a number (or auto) for a reading, each to pifog/<device>/sim/<name>/set. Even a signed-in operator's
  * browser must not be able to publish anything else on the broker. */
 export function simulatorInput(msg: { topic?: unknown; payload?: unknown }): { topic: string; payload: string } | { warning: string } {
   const topic = String(msg.topic ?? "");
