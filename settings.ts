@@ -7,36 +7,43 @@ import { readConfig } from "./nodes/lib/runtime/config";
 import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-modes";
 import { exportFlowEnvironment } from "./nodes/lib/runtime/flow-env";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
-import { adminAccount, credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
+import { credentialSecret, operatorAccount } from "./nodes/lib/runtime/secrets";
+import { bootstrapPeople } from "./nodes/lib/identity/bootstrap";
+import { dashboardHttpGuard } from "./nodes/lib/security/dashboard-http";
+import { livePeople } from "./nodes/lib/security/people";
 import { systemClock } from "./nodes/lib/clock";
 import { functionContext } from "./nodes/lib/views";
-import { createServices } from "./nodes/lib/services";
+import { createServices, type PifogServices } from "./nodes/lib/services";
 import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
 
 // before anything is written: the data dir is private (a plain `node-red -s dist/settings.js` starts here)
 keepNewFilesPrivate();
 const config = readConfig();
 for (const f of tightenDataDir(config.dataDir).failed) console.warn(`PiFog: could not make ${f.path} private: ${f.error}`);
-const admin = adminAccount(config.dataDir, config.adminPassword);
-if (admin.generatedPassword) {
-  // printed once: only the hash is kept
-  console.log(
-    `\nPiFog editor login (shown once): user "${admin.username}", password "${admin.generatedPassword}"\n` +
-      `  (set PIFOG_ADMIN_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "admin.json")})\n`,
-  );
-}
+// the Front door tab's own operator sign-in (until it goes): its hash is also user "operator"'s on a first start
 const operator = operatorAccount(config.dataDir, config.operatorPassword);
 if (operator.generatedPassword) {
   console.log(
-    `\nPiFog dashboard operator sign-in (shown once): user "${operator.username}", password "${operator.generatedPassword}"\n` +
-      `  (set PIFOG_OPERATOR_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "operator.json")})\n`,
+    `\nPiFog dashboard sign-in as an operator (shown once): user "${operator.username}", password "${operator.generatedPassword}"\n` +
+      `  (set PIFOG_OPERATOR_PASSWORD to choose it, or \`pifog user passwd operator\`)\n`,
   );
 }
+// the first people (user "admin", and "operator" from PIFOG_OPERATOR_PASSWORD or the old operator.json) before anyone
+// signs in: the launcher waits for it; a generated password is printed once (nodes/lib/identity/bootstrap.ts)
+const peopleReady: Promise<void> = bootstrapPeople(config.dataDir, { adminPassword: config.adminPassword, operatorPassword: config.operatorPassword }).then(
+  (report) => {
+    for (const line of report.lines) console.log(line);
+  },
+  (err: Error) => console.error(`PiFog: the first users could not be made: ${err.message}`),
+);
 
 // what the nodes share, made once for the runtime (nodes/lib/services.ts): the launcher adds its embedded broker;
 // a plain `node-red -s dist/settings.js` runs without one and its log says so
 const dashboardSockets = new DashboardSockets();
 const services = createServices({ config, clock: systemClock, operators: [{ username: operator.username, hash: operator.hash }], dashboardSockets });
+// the user store's people, of whatever services the runtime has now (the launcher's have its identity store)
+const currentServices = (): PifogServices => settings.pifogServices;
+const people = livePeople(currentServices);
 // the flows' placeholders, for a plain `node-red -s dist/settings.js` (the launcher writes them again once its broker
 // and its HTTP server have their ports)
 exportFlowEnvironment(config, { mqttUrl: services.broker.url }, config.httpPort);
@@ -52,16 +59,32 @@ const settings = {
   httpNodeRoot: "/",
   // every event on the dashboard's socket is checked before the dashboard sees it (nodes/lib/dashboard); then each
   // socket's address is noted for the sign-in throttle (nodes/lib/security/dashboard-sockets.ts)
-  ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware] },
+  ui: {
+    path: "ui",
+    // the dashboard's pages and files only for a signed-in browser (nodes/lib/security/dashboard-http.ts)
+    middleware: dashboardHttpGuard(() => currentServices().webSessions),
+    ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware],
+  },
+  // the editor takes the user store's admins (the launcher's guard checks passwords first, with the throttles)
   adminAuth: {
     type: "credentials",
-    users: [{ username: admin.username, password: admin.hash, permissions: "*" }],
+    users: async (username: string) => {
+      await peopleReady;
+      return people.roleOf(username) === "admin" ? { username, permissions: "*" } : null;
+    },
+    authenticate: async (username: string, password: string) => {
+      await peopleReady;
+      const who = await people.checkPassword(username, password);
+      return who?.role === "admin" ? { username: who.name, permissions: "*" } : null;
+    },
   },
+  /** Settled once the first people are in the user store (the launcher waits for it). */
+  pifogPeopleReady: peopleReady,
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
   // the configuration, the clock, the stores, the records, the throttles, the dashboard's operator (its own
   // password, never the editor's)...: every node reads them with servicesOf(RED)
-  pifogServices: services,
+  pifogServices: services as PifogServices,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,
   // the flows' function nodes build topics and views with typed code: `global.get("pifog")` (nodes/lib/views)

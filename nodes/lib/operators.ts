@@ -7,7 +7,7 @@
 import crypto from "node:crypto";
 import { checkPassword } from "./security/passwords";
 import { DEFAULT_SIGN_IN, makeSignInThrottles } from "./security/sign-in";
-import type { LoginThrottle } from "./security/throttle";
+import type { LoginThrottle, ThrottleLimit } from "./security/throttle";
 
 export interface Operator {
   username: string;
@@ -24,7 +24,7 @@ export interface OperatorSession {
 export type SignIn =
   | { ok: true; session: OperatorSession }
   | { ok: false; reason: "wrong" | "no-operators" }
-  | { ok: false; reason: "locked"; retryAfterMs: number; limit: "address" | "user" };
+  | { ok: false; reason: "locked"; retryAfterMs: number; limit: ThrottleLimit };
 
 
 export class OperatorSessions {

@@ -150,7 +150,7 @@ export function createServices(parts: ServiceParts): PifogServices {
     accountApis: new Map(),
     apiTokens: ApiTokens.forDataDir(config.dataDir, clock),
     identities: parts.identities ?? null,
-    webSessions: webSessionsFor(config.dataDir, clock, parts.identities ?? null),
+    webSessions: webSessionsFor(config, clock, parts.identities ?? null),
     signIn: makeSignInThrottles(config.signIn, clock),
     dashboardSockets: parts.dashboardSockets ?? new DashboardSockets(),
     operators: parts.operators ?? [],
@@ -162,8 +162,8 @@ export function createServices(parts: ServiceParts): PifogServices {
 }
 
 /** A runtime's sessions: kept in its data dir, roles from its identity store (none: nobody stays signed in). */
-function webSessionsFor(dataDir: string, clock: Clock, identities: IdentityDirectory | null): WebSessions {
-  return WebSessions.forDataDir(dataDir, { clock, roleOf: rolesFrom(identities) });
+function webSessionsFor(config: PifogConfig, clock: Clock, identities: IdentityDirectory | null): WebSessions {
+  return WebSessions.forDataDir(config.dataDir, { clock, roleOf: rolesFrom(identities), lifetimeMs: config.sessionMs });
 }
 
 function rolesFrom(identities: IdentityDirectory | null): RoleLookup {
