@@ -6,6 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { TestClient } from "./mqtt";
+import type { UserRole } from "../../nodes/lib/identity/types";
+import { signInCookie } from "./people";
 import { MQTT_ADMIN, startRuntime, type TestRuntime } from "./runtime";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -93,8 +95,14 @@ export interface BrowserPage {
   pageErrors: string[];
 }
 
-export async function openPage(browser: Browser, viewport: { width: number; height: number }): Promise<BrowserPage> {
+/** `signedIn`: the context carries the session cookie of that test person, signed in on that runtime (the dashboard
+ * is only for a signed-in browser). */
+export async function openPage(browser: Browser, viewport: { width: number; height: number }, signedIn?: { http: string; role: UserRole }): Promise<BrowserPage> {
   const context = await browser.newContext({ viewport });
+  if (signedIn) {
+    const [name, value] = (await signInCookie(signedIn.http, signedIn.role)).split("=") as [string, string];
+    await context.addCookies([{ name, value, url: signedIn.http, httpOnly: true, sameSite: "Strict" }]);
+  }
   const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on("pageerror", (err) => pageErrors.push(err.message));
@@ -129,16 +137,18 @@ function pageOf(current: () => BrowserPage | undefined): { readonly page: Page; 
 /**
  * A fresh context and page for each test of the calling describe block (hooks registered here), closed after it,
  * with a screenshot and the runtime's output when the test failed. Read `page` and `pageErrors` inside tests only.
+ * `as`: who the page is signed in as (null: nobody).
  */
 export function pagePerTest(
   name: string,
   viewport: { width: number; height: number },
   browser: () => Browser | undefined,
   runtime: () => TestRuntime | undefined,
+  as: UserRole | null = "admin",
 ): { readonly page: Page; readonly pageErrors: string[] } {
   let current: BrowserPage | undefined;
   beforeEach(async () => {
-    current = await openPage(browser()!, viewport);
+    current = await openPage(browser()!, viewport, as ? { http: runtime()!.info.http, role: as } : undefined);
   });
   afterEach(async function () {
     await reportFailure(this.currentTest, current?.page, name, runtime());
@@ -223,10 +233,15 @@ export function fogWithBrowser(prepare?: (fog: { runtime: TestRuntime; mqtt: Tes
  * One page for the calling describe block's whole story (what a user signs in to stays in its memory), opened after
  * `fogWithBrowser` started, with a screenshot and the runtime's output when a test fails. Read the fields inside tests.
  */
-export function onePageStory(name: string, viewport: { width: number; height: number }, fog: FogWithBrowser): { readonly page: Page; readonly pageErrors: string[] } {
+export function onePageStory(
+  name: string,
+  viewport: { width: number; height: number },
+  fog: FogWithBrowser,
+  as: UserRole | null = "admin",
+): { readonly page: Page; readonly pageErrors: string[] } {
   let current: BrowserPage | undefined;
   before(async () => {
-    current = await openPage(fog.browser, viewport);
+    current = await openPage(fog.browser, viewport, as ? { http: fog.runtime.info.http, role: as } : undefined);
   });
   afterEach(async function () {
     await reportFailure(this.currentTest, current?.page, name, fog.runtime);
