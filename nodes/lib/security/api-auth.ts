@@ -24,8 +24,9 @@ export interface ApiAuthParts {
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
- * Whether a request's `Origin` (when it sends one) is the origin it was sent to. Browsers send it on every POST, PUT
+ * Whether a request's `Origin` (when it sends one) names the host it was sent to. Browsers send it on every POST, PUT
  * and DELETE, and a page of another site cannot forge it; a request without one is not from a page's script or form.
+ * The host is compared, not the scheme: behind a proxy that ends TLS the request arrives as http with an https Origin.
  */
 export function sameOrigin(req: Request): boolean {
   const origin = req.get("origin");
@@ -34,7 +35,7 @@ export function sameOrigin(req: Request): boolean {
   if (!host || origin === "null") return false;
   try {
     const o = new URL(origin);
-    return o.host.toLowerCase() === host.toLowerCase() && o.protocol === `${req.protocol}:`;
+    return (o.protocol === "http:" || o.protocol === "https:") && o.host.toLowerCase() === host.toLowerCase();
   } catch {
     return false;
   }
