@@ -20,12 +20,11 @@ import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
 keepNewFilesPrivate();
 const config = readConfig();
 for (const f of tightenDataDir(config.dataDir).failed) console.warn(`PiFog: could not make ${f.path} private: ${f.error}`);
-// the Front door tab's own operator sign-in (until it goes): its hash is also user "operator"'s on a first start
 const operator = operatorAccount(config.dataDir, config.operatorPassword);
 if (operator.generatedPassword) {
   console.log(
-    `\nPiFog dashboard sign-in as an operator (shown once): user "${operator.username}", password "${operator.generatedPassword}"\n` +
-      `  (set PIFOG_OPERATOR_PASSWORD to choose it, or \`pifog user passwd operator\`)\n`,
+    `\nPiFog dashboard operator sign-in (shown once): user "${operator.username}", password "${operator.generatedPassword}"\n` +
+      `  (set PIFOG_OPERATOR_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "operator.json")})\n`,
   );
 }
 // the first people (user "admin", and "operator" from PIFOG_OPERATOR_PASSWORD or the old operator.json) before anyone
@@ -59,12 +58,7 @@ const settings = {
   httpNodeRoot: "/",
   // every event on the dashboard's socket is checked before the dashboard sees it (nodes/lib/dashboard); then each
   // socket's address is noted for the sign-in throttle (nodes/lib/security/dashboard-sockets.ts)
-  ui: {
-    path: "ui",
-    // the dashboard's pages and files only for a signed-in browser (nodes/lib/security/dashboard-http.ts)
-    middleware: dashboardHttpGuard(() => currentServices().webSessions),
-    ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware],
-  },
+  ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware] },
   // the editor takes the user store's admins (the launcher's guard checks passwords first, with the throttles)
   adminAuth: {
     type: "credentials",
@@ -104,5 +98,9 @@ const settings = {
   },
   logging: { console: { level: process.env.PIFOG_LOG_LEVEL || "info", metrics: false, audit: false } },
 };
+
+// the dashboard's pages and files (node-red-dashboard's `ui.middleware`) only for a signed-in browser, of any role
+// (nodes/lib/security/dashboard-http.ts); what each role may do is checked on its socket
+(settings.ui as Record<string, unknown>).middleware = dashboardHttpGuard(() => currentServices().webSessions);
 
 export = settings;
