@@ -7,30 +7,36 @@ import { readConfig } from "./nodes/lib/runtime/config";
 import { keepNewFilesPrivate, tightenDataDir } from "./nodes/lib/runtime/file-modes";
 import { exportFlowEnvironment } from "./nodes/lib/runtime/flow-env";
 import { seedFlowFile } from "./nodes/lib/runtime/flows";
-import { adminAccount, credentialSecret } from "./nodes/lib/runtime/secrets";
+import { credentialSecret } from "./nodes/lib/runtime/secrets";
+import { bootstrapPeople } from "./nodes/lib/identity/bootstrap";
+import { dashboardHttpGuard } from "./nodes/lib/security/dashboard-http";
+import { livePeople } from "./nodes/lib/security/people";
 import { systemClock } from "./nodes/lib/clock";
 import { functionContext } from "./nodes/lib/views";
-import { createServices } from "./nodes/lib/services";
+import { createServices, type PifogServices } from "./nodes/lib/services";
 import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
 
 // before anything is written: the data dir is private (a plain `node-red -s dist/settings.js` starts here)
 keepNewFilesPrivate();
 const config = readConfig();
 for (const f of tightenDataDir(config.dataDir).failed) console.warn(`PiFog: could not make ${f.path} private: ${f.error}`);
-const admin = adminAccount(config.dataDir, config.adminPassword);
-if (admin.generatedPassword) {
-  // printed once: only the hash is kept
-  console.log(
-    `\nPiFog editor login (shown once): user "${admin.username}", password "${admin.generatedPassword}"\n` +
-      `  (set PIFOG_ADMIN_PASSWORD to choose it; the hash is in ${path.join(config.dataDir, "admin.json")})\n`,
-  );
-}
+// the first people (user "admin", and "operator" from PIFOG_OPERATOR_PASSWORD or the old operator.json) before anyone
+// signs in: the launcher waits for it; a generated password is printed once (nodes/lib/identity/bootstrap.ts)
+const peopleReady: Promise<void> = bootstrapPeople(config.dataDir, { adminPassword: config.adminPassword, operatorPassword: config.operatorPassword }).then(
+  (report) => {
+    for (const line of report.lines) console.log(line);
+  },
+  (err: Error) => console.error(`PiFog: the first users could not be made: ${err.message}`),
+);
 
 // what the nodes share, made once for the runtime (nodes/lib/services.ts): the launcher adds its embedded broker;
 // a plain `node-red -s dist/settings.js` runs without one and its log says so
 // the dashboard's sockets need a live session (the services' sessions and audit, read when a browser connects)
 const dashboardSockets = new DashboardSockets({ sessions: () => services.webSessions, audit: () => services.audit });
 const services = createServices({ config, clock: systemClock, dashboardSockets });
+// the user store's people, of whatever services the runtime has now (the launcher's have its identity store)
+const currentServices = (): PifogServices => settings.pifogServices;
+const people = livePeople(currentServices);
 // the flows' placeholders, for a plain `node-red -s dist/settings.js` (the launcher writes them again once its broker
 // and its HTTP server have their ports)
 exportFlowEnvironment(config, { mqttUrl: services.broker.url }, config.httpPort);
@@ -48,15 +54,26 @@ const settings = {
   // may do (nodes/lib/dashboard); a socket connects only with a live session, its person and address noted
   // (nodes/lib/security/dashboard-sockets.ts)
   ui: { path: "ui", ioMiddleware: [runtimeDashboardGuard(services).middleware, dashboardSockets.middleware] },
+  // the editor takes the user store's admins (the launcher's guard checks passwords first, with the throttles)
   adminAuth: {
     type: "credentials",
-    users: [{ username: admin.username, password: admin.hash, permissions: "*" }],
+    users: async (username: string) => {
+      await peopleReady;
+      return people.roleOf(username) === "admin" ? { username, permissions: "*" } : null;
+    },
+    authenticate: async (username: string, password: string) => {
+      await peopleReady;
+      const who = await people.checkPassword(username, password);
+      return who?.role === "admin" ? { username: who.name, permissions: "*" } : null;
+    },
   },
+  /** Settled once the first people are in the user store (the launcher waits for it). */
+  pifogPeopleReady: peopleReady,
   // the package root: Node-RED loads it as the module "pifog" (package.json "node-red"), with its nodes' locales
   nodesDir: [path.resolve(__dirname, "..")],
   // the configuration, the clock, the stores, the records, the throttles, the sessions, the dashboard's sockets...:
   // every node reads them with servicesOf(RED)
-  pifogServices: services,
+  pifogServices: services as PifogServices,
   externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
   functionExternalModules: false,
   // the flows' function nodes build topics and views with typed code: `global.get("pifog")` (nodes/lib/views)
@@ -76,5 +93,9 @@ const settings = {
   },
   logging: { console: { level: process.env.PIFOG_LOG_LEVEL || "info", metrics: false, audit: false } },
 };
+
+// the dashboard's pages and files (node-red-dashboard's `ui.middleware`) only for a signed-in browser, of any role
+// (nodes/lib/security/dashboard-http.ts); what each role may do is checked on its socket
+(settings.ui as Record<string, unknown>).middleware = dashboardHttpGuard(() => currentServices().webSessions);
 
 export = settings;

@@ -186,7 +186,7 @@ export default function register(RED: NodeAPI): void {
   defineHistory(RED).registerType(RED, "history", { credentials: { pgPassword: { type: "password" } } });
   const services = servicesOf(RED);
   historyRoutes(RED.httpNode, () => [...services.historyProviders.values()], {
-    auth: { tokens: () => services.apiTokens, audit: services.audit },
+    auth: { tokens: () => services.apiTokens, audit: services.audit, sessions: () => servicesOf(RED).webSessions },
     audit: services.audit,
     clock: services.clock,
   });

@@ -136,7 +136,7 @@ export function createServices(parts: ServiceParts): PifogServices {
   const sinks = new DurableSinks();
   const broker = parts.broker ?? configuredBroker(config);
   const audit = new Audit(config.dataDir, () => clock.now());
-  const webSessions = webSessionsFor(config.dataDir, clock, parts.identities ?? null);
+  const webSessions = webSessionsFor(config, clock, parts.identities ?? null);
   return {
     config,
     clock,
@@ -164,8 +164,8 @@ export function createServices(parts: ServiceParts): PifogServices {
 }
 
 /** A runtime's sessions: kept in its data dir, roles from its identity store (none: nobody stays signed in). */
-function webSessionsFor(dataDir: string, clock: Clock, identities: IdentityDirectory | null): WebSessions {
-  return WebSessions.forDataDir(dataDir, { clock, roleOf: rolesFrom(identities) });
+function webSessionsFor(config: PifogConfig, clock: Clock, identities: IdentityDirectory | null): WebSessions {
+  return WebSessions.forDataDir(config.dataDir, { clock, roleOf: rolesFrom(identities), lifetimeMs: config.sessionMs });
 }
 
 function rolesFrom(identities: IdentityDirectory | null): RoleLookup {

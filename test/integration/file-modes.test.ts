@@ -11,6 +11,7 @@ import { showScene } from "../support/camera-scene";
 import { TestClient } from "../support/mqtt";
 import { MQTT_ADMIN, adminToken, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
+import { signInCookie } from "../support/people";
 
 /** Every path under `dir` (itself included) with its permission bits; symbolic links are not followed. */
 function modes(dir: string): Array<{ path: string; kind: "file" | "dir" | "link"; mode: string }> {
@@ -52,6 +53,7 @@ describe("the data dir is private (all-in-one runtime)", function () {
     fog = await startRuntime({ role: "all", dataDir });
     const token = await adminToken(fog.info.http);
     assert.ok(token, "logged in to the editor");
+    await signInCookie(fog.info.http, "viewer");
     client = await TestClient.connect(fog.info.mqtt, MQTT_ADMIN);
     // retried until the camera says so: just after the start its link may still be subscribing
     await showScene(client, "camerapi", "visitor");
@@ -66,7 +68,7 @@ describe("the data dir is private (all-in-one runtime)", function () {
 
     const all = modes(dataDir);
     const names = all.map((e) => e.path);
-    for (const expected of [".sessions.json", "admin.json", "credential-secret", "history.db", "old-notes.json", "old-folder/inside.txt"]) {
+    for (const expected of [".sessions.json", "sessions.json", "identity/identities.json", "credential-secret", "history.db", "old-notes.json", "old-folder/inside.txt"]) {
       assert.ok(names.includes(expected), `${expected} is in the data dir (${names.join(", ")})`);
     }
     assert.ok(names.some((n) => n.startsWith("faces/") && n.endsWith(".png")));

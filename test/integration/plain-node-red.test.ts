@@ -39,6 +39,10 @@ describe("a plain node-red -s dist/settings.js", function () {
       assert.match(output, /Started flows/, output);
       assert.match(output, /no embedded MQTT broker in this process \(only `npm start` starts one\)/);
       assert.doesNotMatch(output, /Waiting for missing types|Failed to register|MissingServicesError/, output);
+      // the dashboard stays closed to a browser that is not signed in (the sign-in pages are the launcher's)
+      const ui = await fetch(`http://127.0.0.1:${env.PIFOG_HTTP_PORT}/ui/`, { redirect: "manual", headers: { accept: "text/html" } });
+      assert.equal(ui.status, 302);
+      assert.equal(ui.headers.get("location"), "/signin?next=%2Fui%2F");
     } finally {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;

@@ -48,7 +48,7 @@ describe("the runtime a newcomer starts", function () {
 
   it("locks the editor: a password made and shown once, kept as a hash, and a credential secret that stays", async () => {
     let dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-auth-"));
-    const first = await startRuntime({ role: "doorpi", env: { PIFOG_ADMIN_PASSWORD: "" }, dataDir });
+    const first = await startRuntime({ role: "doorpi", env: { PIFOG_ADMIN_PASSWORD: "" }, dataDir, testUsers: false });
     let password: string;
     let secret: string;
     try {
@@ -64,8 +64,9 @@ describe("the runtime a newcomer starts", function () {
       const flows = await fetch(`${http}/admin/flows`, { headers: { authorization: `Bearer ${access_token}` } });
       assert.equal(flows.status, 200);
       assert.match(await flows.text(), /door-sensor/);
-      const admin = fs.readFileSync(path.join(dataDir, "admin.json"), "utf8");
-      assert.equal(admin.includes(password), false, "only the hash is stored");
+      const users = fs.readFileSync(path.join(dataDir, "identity", "identities.json"), "utf8");
+      assert.match(users, /"name": ?"admin"/, "user admin is in the user store");
+      assert.equal(users.includes(password), false, "only the hash is stored");
       const secretFile = path.join(dataDir, "credential-secret");
       assert.equal(fs.statSync(secretFile).mode & 0o777, 0o600);
       secret = fs.readFileSync(secretFile, "utf8");
@@ -73,7 +74,7 @@ describe("the runtime a newcomer starts", function () {
       await first.stop();
     }
 
-    const again = await startRuntime({ role: "doorpi", env: { PIFOG_ADMIN_PASSWORD: "" }, dataDir });
+    const again = await startRuntime({ role: "doorpi", env: { PIFOG_ADMIN_PASSWORD: "" }, dataDir, testUsers: false });
     try {
       assert.equal(/password "/.test(again.output()), false, "shown once only");
       assert.equal((await login(again.info.http, password)).status, 200, "the same password still works");
@@ -85,14 +86,25 @@ describe("the runtime a newcomer starts", function () {
     }
   });
 
-  it("takes PIFOG_ADMIN_PASSWORD, sends / to the dashboard and serves /ui", async () => {
+  it("takes PIFOG_ADMIN_PASSWORD, sends / to the dashboard and serves /ui once signed in", async () => {
     const fog = await startRuntime({ role: "hub", env: { PIFOG_ADMIN_PASSWORD: "chosen-one" } });
     try {
       assert.equal((await login(fog.info.http, "chosen-one")).status, 200);
       const root = await fetch(`${fog.info.http}/`, { redirect: "manual" });
       assert.equal(root.status, 302);
       assert.match(root.headers.get("location") ?? "", /^\/ui\/?$/);
-      const ui = await fetch(`${fog.info.http}/ui/`);
+      const anonymous = await fetch(`${fog.info.http}/ui/`, { redirect: "manual", headers: { accept: "text/html" } });
+      assert.equal(anonymous.status, 302, "the dashboard wants a sign-in");
+      assert.equal(anonymous.headers.get("location"), "/signin?next=%2Fui%2F");
+      // user "admin" with PIFOG_ADMIN_PASSWORD signs in to the dashboard too
+      const signedIn = await fetch(`${fog.info.http}/signin`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ username: "admin", password: "chosen-one", next: "/ui/" }),
+      });
+      assert.equal(signedIn.status, 303);
+      const ui = await fetch(`${fog.info.http}/ui/`, { headers: { cookie: signedIn.headers.get("set-cookie")!.split(";")[0]! } });
       assert.equal(ui.status, 200);
       assert.match(await ui.text(), /<html/i);
     } finally {

@@ -33,3 +33,17 @@ export function presetSession(dataDir: string, role: UserRole): string {
   const sessions = WebSessions.forDataDir(dataDir, { clock: systemClock, roleOf: () => person.role });
   return sessions.start({ name: person.name, role: person.role, via: "password" }).setCookie.split(";")[0]!;
 }
+
+/** Signs a test person in through the runtime's sign-in page, as a browser does; the `Cookie` header's value. */
+export async function signInCookie(http: string, role: UserRole): Promise<string> {
+  const person = TEST_PEOPLE[role];
+  const res = await fetch(`${http}/signin`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username: person.name, password: person.password, next: "/ui/" }),
+  });
+  const cookie = res.headers.get("set-cookie")?.split(";")[0];
+  if (res.status !== 303 || !cookie) throw new Error(`signing ${person.name} in: HTTP ${res.status} ${await res.text()}`);
+  return cookie;
+}

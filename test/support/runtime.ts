@@ -43,9 +43,10 @@ export interface TestRuntime {
  * as. A test about anonymous clients connects without it. */
 export const MQTT_ADMIN = { username: "test-admin", password: "test-admin-mqtt-password" } as const;
 
-/** A CA and the tests' MQTT admin in the data dir, unless it has them already. */
-export async function ensureTestIdentities(dataDir: string): Promise<void> {
+/** A CA and the tests' MQTT admin in the data dir, unless it has them already (`users: false`: the CA only). */
+export async function ensureTestIdentities(dataDir: string, o: { users?: boolean } = {}): Promise<void> {
   if (!fs.existsSync(identityPaths(dataDir).caCert)) await initCa(dataDir, { now: new Date() });
+  if (o.users === false) return;
   if (!listUsers(dataDir).some((u) => u.name === MQTT_ADMIN.username)) await addUser(dataDir, MQTT_ADMIN.username, "admin", MQTT_ADMIN.password);
   await ensureTestPeople(dataDir);
 }
@@ -55,6 +56,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   dataDir?: string;
   timeoutMs?: number;
+  /** false: the user store starts without the tests' people (as a fresh install's: no admin yet). */
+  testUsers?: boolean;
 }
 
 export async function startRuntime(options: StartOptions = {}): Promise<TestRuntime> {
@@ -62,7 +65,7 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "pifog-test-"));
   const runtimeFile = path.join(dataDir, "runtime.json");
   fs.rmSync(runtimeFile, { force: true });
-  await ensureTestIdentities(dataDir);
+  await ensureTestIdentities(dataDir, { users: options.testUsers });
   const cookies = { viewer: presetSession(dataDir, "viewer"), operator: presetSession(dataDir, "operator"), admin: presetSession(dataDir, "admin") };
   const env: NodeJS.ProcessEnv = {
     ...process.env,

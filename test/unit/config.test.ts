@@ -35,6 +35,7 @@ describe("runtime config", () => {
       hardware: "auto",
       adminPassword: undefined,
       signIn: { userAttempts: 5, addressAttempts: 20, lockMs: 60_000 },
+      sessionMs: 12 * 60 * 60_000,
       operatorPassword: undefined,
       mqttMaxPacket: 8 * 1024 * 1024,
       mqttWsOrigins: [],
@@ -90,6 +91,8 @@ describe("runtime config", () => {
         PIFOG_SIGNIN_ATTEMPTS: "3",
         PIFOG_SIGNIN_ADDRESS_ATTEMPTS: "10",
         PIFOG_SIGNIN_LOCK_SECONDS: "30",
+        PIFOG_SIGNIN_NAME_ATTEMPTS: "40",
+        PIFOG_SESSION_MINUTES: "90",
         PIFOG_OPERATOR_PASSWORD: "door pass",
         PIFOG_MQTT_MAX_PACKET: "4MiB",
         PIFOG_MQTT_WS_ORIGINS: "https://fog.example, http://Pi.Local:1880/",
@@ -118,7 +121,8 @@ describe("runtime config", () => {
       deviceId: "sp1",
       hardware: "sim",
       adminPassword: "s3cret pass",
-      signIn: { userAttempts: 3, addressAttempts: 10, lockMs: 30_000 },
+      signIn: { userAttempts: 3, addressAttempts: 10, lockMs: 30_000, nameAttempts: 40 },
+      sessionMs: 90 * 60_000,
       operatorPassword: "door pass",
       mqttMaxPacket: 4 * 1024 * 1024,
       mqttWsOrigins: ["https://fog.example", "http://pi.local:1880"],
@@ -151,6 +155,8 @@ describe("runtime config", () => {
     configError({ PIFOG_SIGNIN_ATTEMPTS: "0" }, "PIFOG_SIGNIN_ATTEMPTS", "0");
     configError({ PIFOG_SIGNIN_ADDRESS_ATTEMPTS: "many" }, "PIFOG_SIGNIN_ADDRESS_ATTEMPTS", "many");
     configError({ PIFOG_SIGNIN_LOCK_SECONDS: "1.5" }, "PIFOG_SIGNIN_LOCK_SECONDS", "1.5");
+    configError({ PIFOG_SIGNIN_NAME_ATTEMPTS: "-1" }, "PIFOG_SIGNIN_NAME_ATTEMPTS", "-1");
+    configError({ PIFOG_SESSION_MINUTES: "0" }, "PIFOG_SESSION_MINUTES", "0");
   });
 
   it("reads the MQTT packet limit in bytes or with a unit, within what MQTT allows", () => {

@@ -3,7 +3,7 @@ import bcrypt from "bcryptjs";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { adminAccount, credentialSecret, operatorAccount } from "../../nodes/lib/runtime/secrets";
+import { credentialSecret, operatorAccount } from "../../nodes/lib/runtime/secrets";
 
 describe("runtime secrets", () => {
   let root: string;
@@ -63,91 +63,14 @@ describe("runtime secrets", () => {
     });
   });
 
-  describe("adminAccount", () => {
-    it("generates a password the first time only, and its bcrypt hash verifies", () => {
-      const dir = freshDir();
-      const first = adminAccount(dir);
-      assert.equal(first.username, "admin");
-      assert.equal(typeof first.generatedPassword, "string");
-      assert.ok(first.generatedPassword!.length >= 16, "a strong password");
-      assert.match(first.hash, /^\$2[aby]\$10\$/);
-      assert.equal(bcrypt.compareSync(first.generatedPassword!, first.hash), true);
-      assert.equal(bcrypt.compareSync("admin", first.hash), false);
-
-      const second = adminAccount(dir);
-      assert.equal(second.generatedPassword, undefined, "never printed again");
-      assert.deepEqual(second, { username: "admin", hash: first.hash });
-      assert.equal(bcrypt.compareSync(first.generatedPassword!, second.hash), true);
-    });
-
-    it("stores only the hash, owner-readable", () => {
-      const dir = freshDir();
-      const account = adminAccount(dir);
-      const file = path.join(dir, "admin.json");
-      const text = fs.readFileSync(file, "utf8");
-      assert.deepEqual(JSON.parse(text), { username: "admin", hash: account.hash });
-      assert.ok(!text.includes(account.generatedPassword!), "the password itself is not stored");
-      assert.equal(modeOf(file), 0o600);
-    });
-
-    it("generates a different password in each data dir", () => {
-      assert.notEqual(adminAccount(freshDir()).generatedPassword, adminAccount(freshDir()).generatedPassword);
-    });
-
-    it("PIFOG_ADMIN_PASSWORD replaces a generated password", () => {
-      const dir = freshDir();
-      const generated = adminAccount(dir);
-      const set = adminAccount(dir, "correct horse battery staple");
-      assert.equal(set.username, "admin");
-      assert.equal(set.generatedPassword, undefined);
-      assert.equal(bcrypt.compareSync("correct horse battery staple", set.hash), true);
-      assert.equal(bcrypt.compareSync(generated.generatedPassword!, set.hash), false, "the old password no longer works");
-
-      // the next start without the variable keeps the password that was set
-      const later = adminAccount(dir);
-      assert.equal(later.generatedPassword, undefined);
-      assert.equal(bcrypt.compareSync("correct horse battery staple", later.hash), true);
-    });
-
-    it("keeps the stored hash while PIFOG_ADMIN_PASSWORD stays the same, and changes it when it changes", () => {
-      const dir = freshDir();
-      const a = adminAccount(dir, "first-password");
-      const again = adminAccount(dir, "first-password");
-      assert.equal(again.hash, a.hash, "not rehashed on every start");
-      const b = adminAccount(dir, "second-password");
-      assert.notEqual(b.hash, a.hash);
-      assert.equal(bcrypt.compareSync("second-password", b.hash), true);
-      assert.equal(bcrypt.compareSync("first-password", b.hash), false);
-      assert.equal(bcrypt.compareSync("second-password", adminAccount(dir).hash), true);
-    });
-
-    it("with PIFOG_ADMIN_PASSWORD on the first start, never generates one", () => {
-      const dir = freshDir();
-      const account = adminAccount(dir, "given");
-      assert.equal(account.generatedPassword, undefined);
-      assert.equal(bcrypt.compareSync("given", account.hash), true);
-    });
-
-    it("replaces a damaged admin.json with a new generated password", () => {
-      const dir = freshDir();
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, "admin.json"), "{not json");
-      const account = adminAccount(dir);
-      assert.equal(typeof account.generatedPassword, "string");
-      assert.equal(bcrypt.compareSync(account.generatedPassword!, account.hash), true);
-    });
-  });
-
   describe("operatorAccount (the dashboard's sign-in)", () => {
     it("is its own account: user \"operator\", a generated password shown once, never the editor's", () => {
       const dir = freshDir();
-      const admin = adminAccount(dir, "the-editor-password");
       const first = operatorAccount(dir);
       assert.equal(first.username, "operator");
       assert.ok(first.generatedPassword && first.generatedPassword.length >= 16, "a strong password");
       assert.equal(bcrypt.compareSync(first.generatedPassword, first.hash), true, "a bcrypt hash Node-RED's bcrypt reads too");
       assert.equal(bcrypt.compareSync("the-editor-password", first.hash), false, "the editor's password does not sign an operator in");
-      assert.notEqual(first.hash, admin.hash);
       const second = operatorAccount(dir);
       assert.deepEqual(second, { username: "operator", hash: first.hash }, "never printed again");
     });

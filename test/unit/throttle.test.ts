@@ -130,4 +130,41 @@ describe("sign-in throttle", () => {
     assert.equal(retryAfterSeconds(60_000), 60);
     assert.equal(retryAfterSeconds(60_001), 61);
   });
+
+  describe("per user name from anywhere (the people's sign-in)", () => {
+    function withNames() {
+      const clock = { t: Date.UTC(2026, 0, 1) };
+      const t = new LoginThrottle({ perAddress: limits(20), perUser: limits(5), perName: limits(10), maxEntries: 1000, now: () => clock.t });
+      return { t, clock };
+    }
+
+    it("locks a name guessed from many addresses once 10 wrong passwords came in, from every address, and frees it after the wait", () => {
+      const { t, clock } = withNames();
+      // four addresses, each below its own limits
+      for (let i = 0; i < 10; i++) assert.equal(wrong(t, `10.0.0.${i % 4}`, "admin").allowed, true, `attempt ${i + 1}`);
+      assert.deepEqual(t.admit("10.0.0.77", "admin"), { allowed: false, retryAfterMs: MIN, limit: "name" }, "a new address waits too");
+      assert.equal(t.admit("10.0.0.77", "kim").allowed, true, "other names are not locked");
+      clock.t += MIN;
+      const after = t.admit("10.0.0.77", "admin");
+      assert.equal(after.allowed, true);
+      if (after.allowed) after.attempt.right();
+    });
+
+    it("one address alone reaches its own limit long before the name's", () => {
+      const { t } = withNames();
+      for (let i = 0; i < 5; i++) wrong(t, "10.0.0.9", "admin");
+      assert.equal(t.admit("10.0.0.9", "admin").allowed, false);
+      assert.equal(t.admit("10.0.0.1", "admin").allowed, true, "5 wrong from one address do not lock the name");
+    });
+
+    it("a right password from one address does not forgive the name's wrong ones from others", () => {
+      const { t } = withNames();
+      for (let i = 0; i < 9; i++) wrong(t, `10.0.1.${i}`, "admin");
+      const right = t.admit("10.0.0.1", "admin");
+      assert.ok(right.allowed);
+      right.attempt.right();
+      assert.equal(wrong(t, "10.0.2.1", "admin").allowed, true);
+      assert.equal(t.admit("10.0.0.1", "admin").allowed, false, "the tenth wrong one locks the name");
+    });
+  });
 });

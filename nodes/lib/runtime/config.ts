@@ -7,6 +7,7 @@ import { parseOrigins } from "../broker/ws-origin";
 import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
 import { DEFAULT_SIGN_IN, type SignInLimits } from "../security/sign-in";
 import { parseOidcConfig, type OidcConfig } from "../security/oidc-config";
+import { DEFAULT_SESSION_MS } from "../security/web-sessions";
 
 export const ROLES = ["all", "hub", "sensorhub", "doorpi", "statuspi", "sensors", "powerpi", "powerhub", "buttonpi", "camerapi", "facewriter"] as const;
 export type Role = (typeof ROLES)[number];
@@ -33,6 +34,8 @@ export interface PifogConfig {
   adminPassword?: string;
   /** Wrong sign-ins allowed per address and per (address, user name) (PIFOG_SIGNIN_*). */
   signIn: SignInLimits;
+  /** How long a sign-in to the dashboard lasts (PIFOG_SESSION_MINUTES, 720). */
+  sessionMs: number;
   /** The dashboard operator's password (the Front door tab's sign-in), never the editor's. */
   operatorPassword?: string;
   /** The largest MQTT packet the embedded broker takes, in bytes (PIFOG_MQTT_MAX_PACKET). */
@@ -160,7 +163,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       userAttempts: count(env, "PIFOG_SIGNIN_ATTEMPTS", DEFAULT_SIGN_IN.userAttempts, 1000),
       addressAttempts: count(env, "PIFOG_SIGNIN_ADDRESS_ATTEMPTS", DEFAULT_SIGN_IN.addressAttempts, 10_000),
       lockMs: count(env, "PIFOG_SIGNIN_LOCK_SECONDS", DEFAULT_SIGN_IN.lockMs / 1000, 86_400) * 1000,
+      ...((env.PIFOG_SIGNIN_NAME_ATTEMPTS ?? "").trim() ? { nameAttempts: count(env, "PIFOG_SIGNIN_NAME_ATTEMPTS", 10, 100_000) } : {}),
     },
+    sessionMs: count(env, "PIFOG_SESSION_MINUTES", DEFAULT_SESSION_MS / 60_000, 525_600) * 60_000,
     operatorPassword: env.PIFOG_OPERATOR_PASSWORD || undefined,
     mqttMaxPacket,
     mqttWsOrigins,

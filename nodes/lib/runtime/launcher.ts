@@ -21,9 +21,12 @@ import { CYAN } from "../matrix-glyphs";
 import { scrollText } from "../matrix-text";
 import type { DeviceRole, IdentityDirectory } from "../identity/types";
 import { signInRoute } from "../security/api-auth";
-import { editorLoginGuard, editorUsersOf } from "../security/editor-login";
+import { dashboardHttpGuard } from "../security/dashboard-http";
+import { editorLoginGuard } from "../security/editor-login";
 import { OidcSignIn } from "../security/oidc";
 import { oidcRoutes } from "../security/oidc-routes";
+import { livePeople } from "../security/people";
+import { oidcLabel, signInRoutes } from "../security/signin-routes";
 import { identityOf, withLauncher, type PifogServices } from "../services";
 import { ConfigError, type PifogConfig } from "./config";
 import { exportFlowEnvironment, type FlowIdentity } from "./flow-env";
@@ -164,8 +167,15 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   keepNewFilesPrivate();
   // the settings read the configuration (once, for them and for this launcher) and make the runtime's services
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const settings = require("../../../settings") as Record<string, unknown> & { httpAdminRoot: string; httpNodeRoot: string; pifogServices: PifogServices };
+  const settings = require("../../../settings") as Record<string, unknown> & {
+    httpAdminRoot: string;
+    httpNodeRoot: string;
+    pifogServices: PifogServices;
+    pifogPeopleReady: Promise<void>;
+  };
   const config = settings.pifogServices.config;
+  // the first people are in the user store before it is opened (nodes/lib/identity/bootstrap.ts)
+  await settings.pifogPeopleReady;
   const clock = settings.pifogServices.clock;
   // a Pi that pairs with a hub: before anything uses its device id, identity or broker
   const pairedLogin = config.hubUrl ? await pairedIdentity(config, clock) : undefined;
@@ -245,10 +255,25 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     trust: runtimeTrust.trust,
   });
   settings.pifogServices = services;
+  // the people who sign in: the store just opened, or (a Pi whose broker is elsewhere) the data dir's users file
+  const people = livePeople(() => settings.pifogServices);
+  services.webSessions.useRoles((name) => people.roleOf(name));
 
   const app = express();
   app.disable("x-powered-by");
   app.get("/", (_req, res) => res.redirect("/ui/"));
+  // the people's sign-in pages (GET/POST /signin, /signout), and all of /ui only for a signed-in browser (the
+  // dashboard's own `ui.middleware` does the same for its pages; this also covers what it serves before it)
+  app.use(
+    signInRoutes({
+      sessions: () => services.webSessions,
+      people,
+      throttle: services.signIn.users,
+      audit: services.audit,
+      oidc: () => oidcLabel(services.config),
+    }),
+  );
+  app.use("/ui", dashboardHttpGuard(() => services.webSessions));
   const server = http.createServer(app);
   const sockets = new Set<Socket>();
   server.on("connection", (socket) => {
@@ -266,12 +291,9 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     const embedded = broker;
     RED.events.on("flows:started", () => embedded.release());
   }
-  // the editor's login: wrong passwords limited per address and answered here, so Node-RED's own lock (per user
-  // name, from anywhere) never sees them and cannot be used to lock the admin out
-  app.use(
-    settings.httpAdminRoot,
-    editorLoginGuard({ throttle: services.signIn.editor, audit: services.audit, users: () => editorUsersOf(settings) }),
-  );
+  // the editor's login: the user store's admins, wrong passwords limited (the people's throttle) and answered here,
+  // so Node-RED's own lock (per user name, from anywhere, 10 minutes) never sees them
+  app.use(settings.httpAdminRoot, editorLoginGuard({ throttle: services.signIn.editor, audit: services.audit, people }));
   app.use(settings.httpAdminRoot, RED.httpAdmin);
   // PiFog's own API (GET /api/history...) takes a bearer token: POST /api/auth gives one to a user of the identity
   // store (`pifog user add`), wrong passwords limited like every other sign-in
@@ -280,7 +302,10 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       tokens: () => services.apiTokens,
       audit: services.audit,
       throttle: services.signIn.users,
-      checkPassword: (name, password) => services.identities?.checkPassword(name, password) ?? Promise.resolve(null),
+      checkPassword: async (name, password) => {
+        const who = await people.checkPassword(name, password);
+        return who ? { kind: "user", name: who.name, role: who.role } : null;
+      },
     }),
   );
   // OpenID Connect sign-in (GET /signin/oidc, its callback): a page saying it is not set up when it is not

@@ -1,8 +1,8 @@
-// The editor's admin password, the dashboard operator's password and Node-RED's credential secret, all kept in
-// the data dir.
+// The dashboard operator's password (the Front door tab's own sign-in, until it goes) and Node-RED's credential
+// secret, both kept in the data dir. (The editor's password is user "admin"'s in the user store now; an older
+// install's admin.json is read once by nodes/lib/identity/bootstrap.ts.)
 // The secret is made once (mode 0600) and never changed behind the user's back: changing it would make
 // every stored credential unreadable.
-import bcrypt from "bcryptjs";
 import { hashSync as bcryptHashSync, verifySync as bcryptVerifySync } from "@node-rs/bcrypt";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -24,42 +24,6 @@ export function credentialSecret(dataDir: string): string {
   const secret = crypto.randomBytes(32).toString("hex");
   fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
   return secret;
-}
-
-export interface AdminAccount {
-  username: string;
-  hash: string;
-  /** Set only when the password was generated now: to be printed once. */
-  generatedPassword?: string;
-}
-
-/** PIFOG_ADMIN_PASSWORD sets the password; otherwise the stored hash, or a new password made once. */
-export function adminAccount(dataDir: string, password?: string): AdminAccount {
-  const file = path.join(dataDir, "admin.json");
-  fs.mkdirSync(dataDir, { recursive: true });
-  const store = (account: AdminAccount) =>
-    fs.writeFileSync(file, JSON.stringify({ username: account.username, hash: account.hash }, null, 2), { mode: 0o600 });
-  if (password) {
-    try {
-      const stored = JSON.parse(fs.readFileSync(file, "utf8")) as AdminAccount;
-      if (bcrypt.compareSync(password, stored.hash)) return { username: stored.username, hash: stored.hash };
-    } catch {
-      // none stored yet
-    }
-    const account = { username: "admin", hash: bcrypt.hashSync(password, 10) };
-    store(account);
-    return account;
-  }
-  try {
-    const stored = JSON.parse(fs.readFileSync(file, "utf8")) as AdminAccount;
-    if (stored.username && stored.hash) return { username: stored.username, hash: stored.hash };
-  } catch {
-    // none stored yet
-  }
-  const generatedPassword = crypto.randomBytes(12).toString("base64url");
-  const account = { username: "admin", hash: bcrypt.hashSync(generatedPassword, 10) };
-  store(account);
-  return { ...account, generatedPassword };
 }
 
 export interface OperatorAccount {

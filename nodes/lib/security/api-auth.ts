@@ -1,11 +1,15 @@
-// Who may use PiFog's own HTTP API: `requireRole` in front of a route wants a Bearer token (api-tokens.ts) whose
-// role is enough; `signInRoute` is POST /api/auth, which gives one to a user of the identity store. Every refusal
-// is answered as RFC 6750 says (401 with WWW-Authenticate, 403 for a role too small) and written to the audit.
+// Who may use PiFog's own HTTP API: `requireRole` in front of a route wants a Bearer token (api-tokens.ts) or a
+// signed-in browser's session cookie (web-sessions.ts) whose role is enough; `signInRoute` is POST /api/auth, which
+// gives a token to a user of the identity store. Every refusal is answered as RFC 6750 says (401 with
+// WWW-Authenticate, 403 for a role too small) and written to the audit. A cookie is sent by the browser by itself, so a
+// request that changes something and comes with one must also come from a page of this origin (CSRF, on top of the
+// cookie's SameSite=Strict): a foreign `Origin` is refused.
 import express, { type Request, type RequestHandler, type Response } from "express";
 import { TokenError } from "../accounts/jwt";
 import type { AuditEvent } from "../audit/audit";
 import type { Identity, UserRole } from "../identity/types";
 import { ApiTokens, roleAtLeast, type ApiPrincipal } from "./api-tokens";
+import type { WebSessions } from "./web-sessions";
 import { auditSignIn, throttledMessage } from "./sign-in";
 import { clientAddress, retryAfterSeconds, type LoginThrottle } from "./throttle";
 
@@ -13,6 +17,28 @@ export interface ApiAuthParts {
   /** The runtime's token issuer; null: nobody can sign in, so every request is refused. */
   tokens: () => ApiTokens | null;
   audit: { record(event: AuditEvent): void };
+  /** The runtime's signed-in browsers; unset: only bearer tokens. */
+  sessions?: () => Pick<WebSessions, "fromCookie"> | null;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Whether a request's `Origin` (when it sends one) names the host it was sent to. Browsers send it on every POST, PUT
+ * and DELETE, and a page of another site cannot forge it; a request without one is not from a page's script or form.
+ * The host is compared, not the scheme: behind a proxy that ends TLS the request arrives as http with an https Origin.
+ */
+export function sameOrigin(req: Request): boolean {
+  const origin = req.get("origin");
+  if (origin === undefined) return true;
+  const host = req.get("host");
+  if (!host || origin === "null") return false;
+  try {
+    const o = new URL(origin);
+    return (o.protocol === "http:" || o.protocol === "https:") && o.host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 const addressOf = (req: Request) => clientAddress(req.socket.remoteAddress);
@@ -35,7 +61,21 @@ export function requireRole(needed: UserRole, parts: ApiAuthParts): RequestHandl
   return (req, res, next) => {
     const header = req.get("authorization") ?? "";
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) return refuse(res, req, parts, 401, "sign in first: send Authorization: Bearer <token> (POST /api/auth gives one)", "invalid_request");
+    if (!m && !header) {
+      const session = parts.sessions?.()?.fromCookie(req.get("cookie"));
+      if (session) {
+        const who = `user:${session.name} from ${addressOf(req)}`;
+        if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) {
+          return refuse(res, req, parts, 403, `a ${req.method} with a session cookie must come from a page of this site, not ${String(req.get("origin")).slice(0, 100)}`, "insufficient_scope", who);
+        }
+        if (!roleAtLeast(session.role, needed)) {
+          return refuse(res, req, parts, 403, `${session.name} is a ${session.role}; this needs ${needed}`, "insufficient_scope", who);
+        }
+        res.locals.pifogPrincipal = { name: session.name, role: session.role } satisfies ApiPrincipal;
+        return next();
+      }
+    }
+    if (!m) return refuse(res, req, parts, 401, "sign in first: send Authorization: Bearer <token> (POST /api/auth gives one), or sign in at /signin", "invalid_request");
     const tokens = parts.tokens();
     if (!tokens) return refuse(res, req, parts, 401, "this runtime has no sign-in for its API", "invalid_token");
     let principal: ApiPrincipal;

@@ -1,42 +1,23 @@
-// The editor's login (POST /admin/auth/token), guarded before Node-RED sees it. Node-RED counts attempts per user
-// name from anywhere and refuses the name for 10 minutes after 5 (`loginAttempts` in @node-red/editor-api's
-// auth/strategies.js, private to that module), so anyone who can reach the hub could lock the admin out. This
-// guard, mounted in front of RED.httpAdmin, limits wrong passwords per address and per (address, user name) and
-// answers every wrong password itself: only a sign-in whose password is right reaches Node-RED, which then issues
-// the token as before and clears its own count for that name. Wrong attempts from one address thus never feed
-// Node-RED's lock, and the right person signing in from another address is never refused.
+// The editor's login (POST /admin/auth/token), guarded before Node-RED sees it. The editor takes the user store's
+// people (issue 12), admins only. Node-RED counts attempts per user name from anywhere and refuses the name for 10
+// minutes after 5 (`loginAttempts` in @node-red/editor-api's auth/strategies.js, private to that module), so anyone
+// who can reach the hub could lock the admin out by it. This guard, mounted in front of RED.httpAdmin, checks the
+// password against the store itself, with the people's throttle (per address, per (address, name), per name: the
+// same as the sign-in page's), and answers every refusal itself: only an admin whose password is right reaches
+// Node-RED, which then checks it again (adminAuth.authenticate) and issues the token as before. Wrong attempts thus
+// never feed Node-RED's own lock.
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import path from "node:path";
 import type { Audit } from "../audit/audit";
-import { checkPassword } from "./passwords";
+import type { People } from "./people";
 import { auditSignIn, throttledMessage } from "./sign-in";
 import { clientAddress, retryAfterSeconds, type LoginThrottle } from "./throttle";
-
-/** An editor user as `adminAuth.users` lists it. */
-export interface EditorUser {
-  username: string;
-  /** bcrypt hash */
-  password: string;
-}
 
 export interface EditorLoginOptions {
   throttle: LoginThrottle;
   audit: Audit;
-  /**
-   * The editor's users (`adminAuth.users`), read on every sign-in; null when the settings do not list them (a users
-   * function, a strategy): then the guard cannot check a password and leaves the sign-in to Node-RED as it is.
-   */
-  users: () => readonly EditorUser[] | null;
-}
-
-/** The users of a settings object's `adminAuth` (type "credentials", users as an array or one object), or null. */
-export function editorUsersOf(settings: unknown): EditorUser[] | null {
-  const auth = (settings as { adminAuth?: { type?: unknown; users?: unknown } } | undefined)?.adminAuth;
-  if (!auth || auth.type !== "credentials" || !auth.users || typeof auth.users === "function") return null;
-  const list = Array.isArray(auth.users) ? (auth.users as unknown[]) : [auth.users];
-  return list.filter(
-    (u): u is EditorUser => !!u && typeof (u as EditorUser).username === "string" && typeof (u as EditorUser).password === "string",
-  );
+  /** The user store's people: only an admin's right password goes on to Node-RED. */
+  people: Pick<People, "checkPassword">;
 }
 
 function send(res: Response, status: number, body: Record<string, unknown>): void {
@@ -61,9 +42,8 @@ export function editorLoginGuard(o: EditorLoginOptions): Router {
   router.use(express.urlencoded({ extended: true, limit: "16kb" }), express.json({ limit: "16kb" }));
   router.use((req: Request, res: Response, next: NextFunction) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
-    const users = o.users();
-    // Node-RED has no other grant (anything else it refuses without counting); users it alone knows are its own
-    if (b.grant_type !== "password" || users === null) return next();
+    // Node-RED has no other grant (anything else it refuses without counting)
+    if (b.grant_type !== "password") return next();
     if (typeof b.username !== "string" || b.username === "" || typeof b.password !== "string") {
       send(res, 400, { error: "invalid_request", error_description: "username and password are required" });
       return;
@@ -78,10 +58,9 @@ export function editorLoginGuard(o: EditorLoginOptions): Router {
       send(res, 429, { error: throttledMessage(admission.limit, admission.retryAfterMs) });
       return;
     }
-    const known = users.find((u) => u.username === user);
-    checkPassword(password, known?.password).then(
-      (right) => {
-        if (!right) {
+    o.people.checkPassword(user, password).then(
+      (who) => {
+        if (!who) {
           admission.attempt.wrong();
           auditSignIn(o.audit, { via: "editor", address, user });
           // as Node-RED answers a wrong password (oauth2orize's invalid_grant), so the editor shows "login failed"
@@ -89,6 +68,13 @@ export function editorLoginGuard(o: EditorLoginOptions): Router {
           return;
         }
         admission.attempt.right();
+        if (who.role !== "admin") {
+          // told only to one who knows the password: a viewer or an operator uses the dashboard
+          const reason = `${who.name} is a ${who.role}; only admins use the editor`;
+          auditSignIn(o.audit, { via: "editor", address, user, reason });
+          send(res, 403, { error: "invalid_grant", error_description: reason });
+          return;
+        }
         next();
       },
       (err: unknown) => {

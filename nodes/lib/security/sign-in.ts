@@ -3,7 +3,7 @@
 // one way a sign-in refusal is audited.
 import type { Audit } from "../audit/audit";
 import type { Clock } from "../clock";
-import { LoginThrottle, retryAfterSeconds, type ThrottleLimits } from "./throttle";
+import { LoginThrottle, retryAfterSeconds, type ThrottleLimit, type ThrottleLimits } from "./throttle";
 
 /** What the environment sets (PIFOG_SIGNIN_*; see nodes/lib/runtime/config.ts). */
 export interface SignInLimits {
@@ -13,9 +13,14 @@ export interface SignInLimits {
   addressAttempts: number;
   /** The first wait; it doubles with each further lock, up to an hour. */
   lockMs: number;
+  /** Wrong passwords for one user name of the user store from every address together before it waits (the people's
+   * sign-in: /signin, the editor, POST /api/auth); unset: twice `userAttempts`. */
+  nameAttempts?: number;
 }
 
 export const DEFAULT_SIGN_IN: SignInLimits = { userAttempts: 5, addressAttempts: 20, lockMs: 60_000 };
+/** The longest a name waits for wrong passwords from elsewhere (anyone can make it wait, so never an hour). */
+const MAX_NAME_LOCK_MS = 15 * 60_000;
 
 const WINDOW_MS = 15 * 60_000;
 const MAX_LOCK_MS = 60 * 60_000;
@@ -25,11 +30,11 @@ const MAX_ENTRIES = 10_000;
 export interface SignInThrottles {
   /** POST /v1/auth */
   api: LoginThrottle;
-  /** POST /admin/auth/token */
+  /** POST /admin/auth/token: the same throttle as `users` (the same people, the same store). */
   editor: LoginThrottle;
   /** The dashboard's operator gate. */
   operator: LoginThrottle;
-  /** POST /api/auth (the identity store's users, for PiFog's own API). */
+  /** The user store's people: POST /signin, the editor's login, POST /api/auth; also per name from anywhere. */
   users: LoginThrottle;
   /** The embedded broker's user names and passwords (CONNECT). */
   mqtt: LoginThrottle;
@@ -37,9 +42,18 @@ export interface SignInThrottles {
 
 export function makeSignInThrottles(limits: SignInLimits, clock: Pick<Clock, "now">): SignInThrottles {
   const limit = (maxFailures: number): ThrottleLimits => ({ maxFailures, windowMs: WINDOW_MS, lockMs: limits.lockMs, maxLockMs: Math.max(MAX_LOCK_MS, limits.lockMs) });
-  const make = () =>
-    new LoginThrottle({ perAddress: limit(limits.addressAttempts), perUser: limit(limits.userAttempts), maxEntries: MAX_ENTRIES, now: () => clock.now() });
-  return { api: make(), editor: make(), operator: make(), users: make(), mqtt: make() };
+  const make = (perName?: ThrottleLimits) =>
+    new LoginThrottle({ perAddress: limit(limits.addressAttempts), perUser: limit(limits.userAttempts), perName, maxEntries: MAX_ENTRIES, now: () => clock.now() });
+  const perName: ThrottleLimits = {
+    maxFailures: limits.nameAttempts ?? limits.userAttempts * 2,
+    windowMs: WINDOW_MS,
+    lockMs: limits.lockMs,
+    maxLockMs: Math.max(MAX_NAME_LOCK_MS, limits.lockMs),
+  };
+  // one throttle for the people of the user store, whichever page they sign in on: an attacker gains nothing by
+  // taking turns between them
+  const users = make(perName);
+  return { api: make(), editor: users, operator: make(), users, mqtt: make() };
 }
 
 export interface SignInRefusal {
@@ -48,12 +62,14 @@ export interface SignInRefusal {
   address: string;
   user: string;
   /** Set when the throttle refused it before any password check. */
-  throttled?: { retryAfterMs: number; limit: "address" | "user" };
+  throttled?: { retryAfterMs: number; limit: ThrottleLimit };
+  /** Why, when the password was right but the person may not in (a viewer at the editor); default: a wrong password. */
+  reason?: string;
 }
 
 /** What the one refused is told (and the audit says). */
-export function throttledMessage(limit: "address" | "user", retryAfterMs: number): string {
-  const from = limit === "address" ? "from this address" : "for this user name from this address";
+export function throttledMessage(limit: ThrottleLimit, retryAfterMs: number): string {
+  const from = limit === "address" ? "from this address" : limit === "user" ? "for this user name from this address" : "for this user name";
   return `Too many wrong passwords ${from}: try again in ${retryAfterSeconds(retryAfterMs)} s`;
 }
 
@@ -71,6 +87,6 @@ export function auditSignIn(audit: Pick<Audit, "record">, r: SignInRefusal): voi
       retryAfter: retryAfterSeconds(r.throttled.retryAfterMs),
     });
   } else {
-    audit.record({ event: "auth.refused", via: r.via, who, address: r.address, user: r.user, reason: "wrong user name or password" });
+    audit.record({ event: "auth.refused", via: r.via, who, address: r.address, user: r.user, reason: r.reason ?? "wrong user name or password" });
   }
 }

@@ -1,6 +1,8 @@
 // Limits wrong sign-ins per client address, and per user name from that address, so that guessing passwords is
 // slow and costs the hub nothing once the limit is hit, while wrong attempts from one address never lock out the
-// right person signing in from another. Pure: the time is given, and memory is bounded (entries are forgotten a
+// right person signing in from another. Optionally also per user name from anywhere (`perName`: the people's sign-in,
+// issue 12 asks for it knowingly): many addresses guessing one name are stopped too, at the price that they can make
+// the right person wait; its limit is set higher than the per-address ones so one address alone never reaches it. Pure: the time is given, and memory is bounded (entries are forgotten a
 // window after their last failure, and each table holds at most `maxEntries`, the least recently used going first).
 import net from "node:net";
 
@@ -18,6 +20,8 @@ export interface LoginThrottleOptions {
   perAddress: ThrottleLimits;
   /** One user name from one address. */
   perUser: ThrottleLimits;
+  /** One user name from every address together (unset: no such limit). */
+  perName?: ThrottleLimits;
   /** The most entries each table keeps. */
   maxEntries: number;
   now: () => number;
@@ -33,9 +37,12 @@ export interface LoginAttempt {
   abandon(): void;
 }
 
+/** Which limit refused: the address's, the name's from that address, or the name's from anywhere. */
+export type ThrottleLimit = "address" | "user" | "name";
+
 export type Admission =
   | { allowed: true; attempt: LoginAttempt }
-  | { allowed: false; retryAfterMs: number; limit: "address" | "user" };
+  | { allowed: false; retryAfterMs: number; limit: ThrottleLimit };
 
 interface Entry {
   failures: number;
@@ -153,35 +160,43 @@ class Table {
 export class LoginThrottle {
   private readonly addresses: Table;
   private readonly users: Table;
+  private readonly names: Table | null;
 
   constructor(readonly options: LoginThrottleOptions) {
     this.addresses = new Table(options.perAddress, options.maxEntries, options.now);
     this.users = new Table(options.perUser, options.maxEntries, options.now);
+    this.names = options.perName ? new Table(options.perName, options.maxEntries, options.now) : null;
   }
 
   /** Whether `address` may try `user`'s password now; when allowed, the caller must end the attempt. */
   admit(address: string, user: string): Admission {
-    const userKey = `${address}\u0000${user.slice(0, MAX_NAME)}`;
-    const byAddress = this.addresses.wait(address);
-    const byUser = this.users.wait(userKey);
-    if (byAddress > 0 || byUser > 0) {
-      return byAddress >= byUser ? { allowed: false, retryAfterMs: byAddress, limit: "address" } : { allowed: false, retryAfterMs: byUser, limit: "user" };
-    }
+    const name = user.slice(0, MAX_NAME);
+    const userKey = `${address}\u0000${name}`;
+    const waits: Array<[ThrottleLimit, number]> = [
+      ["address", this.addresses.wait(address)],
+      ["user", this.users.wait(userKey)],
+      ["name", this.names?.wait(name) ?? 0],
+    ];
+    const [limit, longest] = waits.reduce((a, b) => (b[1] > a[1] ? b : a));
+    if (longest > 0) return { allowed: false, retryAfterMs: longest, limit };
     this.addresses.begin(address);
     this.users.begin(userKey);
+    this.names?.begin(name);
     let ended = false;
     const end = (outcome: "right" | "wrong" | "abandon") => {
       if (ended) return;
       ended = true;
       this.addresses.end(address, outcome === "right" ? "abandon" : outcome);
       this.users.end(userKey, outcome);
+      // a right password from one address does not forgive the name's failures from others
+      this.names?.end(name, outcome === "right" ? "abandon" : outcome);
     };
     return { allowed: true, attempt: { right: () => end("right"), wrong: () => end("wrong"), abandon: () => end("abandon") } };
   }
 
   /** How many entries the tables hold (for tests and the curious). */
-  get size(): { addresses: number; users: number } {
-    return { addresses: this.addresses.size, users: this.users.size };
+  get size(): { addresses: number; users: number; names?: number } {
+    return { addresses: this.addresses.size, users: this.users.size, ...(this.names ? { names: this.names.size } : {}) };
   }
 }
 
