@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import bcrypt from "bcryptjs";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { credentialSecret, operatorAccount } from "../../nodes/lib/runtime/secrets";
+import { credentialSecret } from "../../nodes/lib/runtime/secrets";
 
 describe("runtime secrets", () => {
   let root: string;
@@ -60,45 +59,6 @@ describe("runtime secrets", () => {
       const dir = path.join(freshDir(), "nested", "deeper");
       credentialSecret(dir);
       assert.ok(fs.existsSync(path.join(dir, "credential-secret")));
-    });
-  });
-
-  describe("operatorAccount (the dashboard's sign-in)", () => {
-    it("is its own account: user \"operator\", a generated password shown once, never the editor's", () => {
-      const dir = freshDir();
-      const first = operatorAccount(dir);
-      assert.equal(first.username, "operator");
-      assert.ok(first.generatedPassword && first.generatedPassword.length >= 16, "a strong password");
-      assert.equal(bcrypt.compareSync(first.generatedPassword, first.hash), true, "a bcrypt hash Node-RED's bcrypt reads too");
-      assert.equal(bcrypt.compareSync("the-editor-password", first.hash), false, "the editor's password does not sign an operator in");
-      const second = operatorAccount(dir);
-      assert.deepEqual(second, { username: "operator", hash: first.hash }, "never printed again");
-    });
-
-    it("stores only the hash in operator.json, owner-readable, even over a file left readable", () => {
-      const dir = freshDir();
-      fs.mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, "operator.json");
-      fs.writeFileSync(file, "{}", { mode: 0o644 });
-      fs.chmodSync(file, 0o644);
-      const account = operatorAccount(dir, "door-keeper-password");
-      const text = fs.readFileSync(file, "utf8");
-      assert.deepEqual(JSON.parse(text), { username: "operator", hash: account.hash });
-      assert.ok(!text.includes("door-keeper-password"));
-      assert.equal(modeOf(file), 0o600);
-    });
-
-    it("PIFOG_OPERATOR_PASSWORD sets it; the same value keeps the hash, a new one replaces it", () => {
-      const dir = freshDir();
-      const generated = operatorAccount(dir);
-      const a = operatorAccount(dir, "first-operator-password");
-      assert.equal(a.generatedPassword, undefined);
-      assert.equal(bcrypt.compareSync(generated.generatedPassword!, a.hash), false, "the generated one no longer works");
-      assert.equal(operatorAccount(dir, "first-operator-password").hash, a.hash, "not rehashed on every start");
-      assert.equal(operatorAccount(dir).hash, a.hash, "kept when the variable is unset later");
-      const b = operatorAccount(dir, "second-operator-password");
-      assert.equal(bcrypt.compareSync("second-operator-password", b.hash), true);
-      assert.equal(bcrypt.compareSync("first-operator-password", b.hash), false);
     });
   });
 });
