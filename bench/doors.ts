@@ -250,9 +250,10 @@ async function readIdle(pid: number, readyAt: number, alive: () => boolean, what
 }
 
 /** A DoorPi with its own embedded broker, or (`hubBroker`) on the hub's broker as it runs on a real Pi. */
-async function idleDoorpi(scope: Scope, hubBroker?: string): Promise<IdleMemory> {
+async function idleDoorpi(scope: Scope, hubBroker?: string, deviceId = DOOR_PI): Promise<IdleMemory> {
   const t0 = Date.now();
-  const rt = await startPifog(scope, DOOR_PI, hubBroker ? { PIFOG_MQTT_URL: hubBroker } : {});
+  // the DoorPis side by side on one hub are each their own device (one client id each, as real Pis are)
+  const rt = await startPifog(scope, DOOR_PI, { PIFOG_DEVICE_ID: deviceId, ...(hubBroker ? { PIFOG_MQTT_URL: hubBroker } : {}) });
   const readyAt = Date.now();
   const alive = () => rt.child.exitCode === null && rt.child.signalCode === null;
   try {
@@ -356,7 +357,7 @@ async function measureIdleRss(ctx: BenchContext): Promise<RssResult> {
       const doorpi = ctx.scope();
       const embedded = ctx.scope();
       scopes.push(bare, doorpi, embedded);
-      runs.push(idleBareNodeRed(ctx.root, bare, i === 0), idleDoorpi(doorpi, hubUrl), idleDoorpi(embedded));
+      runs.push(idleBareNodeRed(ctx.root, bare, i === 0), idleDoorpi(doorpi, hubUrl, `${DOOR_PI}-${i + 1}`), idleDoorpi(embedded));
     }
     const settled = await Promise.allSettled(runs);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");

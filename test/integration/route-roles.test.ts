@@ -68,6 +68,18 @@ export const ROUTES: RouteRow[] = [
   { method: "GET", path: "/api/history/topics", expect: SIGNED_IN(200) },
   { method: "GET", path: "/api/history?topic=pifog%2Fhub%2Fnothing", expect: SIGNED_IN(200) },
   // detectordag's /v1: its own accounts (e-mail addresses), never a PiFog session
+  // pairing a Pi: anyone may ask (a bad request is refused the same for all), an admin approves and revokes
+  { method: "POST", path: "/api/pairing", json: () => ({}), expect: ALL(400) },
+  { method: "GET", path: "/api/pairing/no-such-pairing", expect: ALL(401) },
+  { method: "GET", path: "/api/pairing", expect: [401, 403, 403, 200] },
+  { method: "GET", path: "/api/devices", expect: [401, 403, 403, 200] },
+  { method: "POST", path: "/api/pairing/approve", json: () => ({ code: "ZZZZ-ZZZZ", id: "new-pi", owner: TEST_PEOPLE.admin.name }), expect: [401, 403, 403, 404] },
+  { method: "POST", path: "/api/devices/no-such-device/revoke", expect: [401, 403, 403, 404] },
+  // OpenID Connect: not set up on this runtime, so not there for anyone
+  { method: "GET", path: "/signin/oidc?next=/ui/", page: true, expect: ALL(404) },
+  { method: "GET", path: "/signin/oidc/callback?state=x&code=y", page: true, expect: ALL(404) },
+  { method: "GET", path: "/signin/oidc/whoami", expect: ALL(404) },
+  // detectordag's API: its own accounts
   { method: "POST", path: "/v1/auth", json: (v) => ({ username: v.name, password: v.password }), expect: ALL(403) },
   { method: "GET", path: "/v1/accounts/1", expect: ALL(401) },
   { method: "GET", path: "/v1/accounts/1/devices", expect: ALL(401) },
