@@ -10,5 +10,5 @@ x509.cryptoProvider.set(webcrypto as Crypto);
 
 export { x509 };
 
-/** The library, loaded on the first call. */
+/** The library's type, for the modules that load it lazily. */
 export type X509Lib = typeof x509;
