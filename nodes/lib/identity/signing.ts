@@ -3,12 +3,11 @@
 // canonical encoding of the payload (without `signature`, and without `from` and `sender`, which the embedded broker overwrites on
 // every command), a timestamp, a nonce and, when the signer names it, the topic it is meant for (so a command signed
 // for one door cannot be replayed on another). The verifier checks the certificate against the CA and the revocation
-// list, the signature, the time (±60 s) and that the nonce was not seen. Certificates are read with node:crypto and
-// @peculiar/x509; no ASN.1 of our own.
+// list, the signature, the time (±60 s) and that the nonce was not seen. Certificates are read with node:crypto only
+// (cert-subject.ts reads their names): signing and verifying load no ASN.1 library, so a Pi stays small.
 import crypto from "node:crypto";
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock";
+import { subjectField } from "./cert-subject";
 
 export const SIGNATURE_FIELD = "signature";
 /** Fields the signature never covers: the signature itself, and the broker's sender stamp (nodes/lib/broker). */
@@ -91,8 +90,8 @@ export function signedBytes(payload: Record<string, unknown>, s: { ts: string; n
 }
 
 /** The CN of a certificate's subject ("" when it has none). */
-function commonName(cert: x509.X509Certificate): string {
-  return cert.subjectName.getField("CN")[0] ?? "";
+function commonName(cert: crypto.X509Certificate): string {
+  return subjectField(cert, "CN") ?? "";
 }
 
 /** A certificate's serial as the identity store writes it: lower-case hex, no separators. */
@@ -110,7 +109,7 @@ export function signPayload<P extends object>(payload: P, signer: SigningIdentit
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
     throw new Error("the signing key is not an ECDSA P-256 key");
   }
-  const cert = new x509.X509Certificate(signer.cert);
+  const cert = new crypto.X509Certificate(signer.cert);
   const ts = new Date(now).toISOString();
   const nonce = (options.nonce ?? crypto.randomBytes(16)).toString("hex");
   const topic = options.topic;
@@ -119,7 +118,7 @@ export function signPayload<P extends object>(payload: P, signer: SigningIdentit
   const signature: Signature = {
     alg: SIGNATURE_ALG,
     by: commonName(cert),
-    cert: Buffer.from(cert.rawData).toString("base64"),
+    cert: cert.raw.toString("base64"),
     ts,
     nonce,
     ...(topic !== undefined ? { topic } : {}),
@@ -228,16 +227,13 @@ export class Verifier {
     if (typeof s === "string") return refuse("tampered", s);
 
     let cert: crypto.X509Certificate;
-    let fields: x509.X509Certificate;
     try {
-      const der = Buffer.from(s.cert, "base64");
-      cert = new crypto.X509Certificate(der);
-      fields = new x509.X509Certificate(der);
+      cert = new crypto.X509Certificate(Buffer.from(s.cert, "base64"));
     } catch (err) {
       return refuse("tampered", `the signer's certificate does not parse: ${(err as Error).message}`);
     }
-    const identity = { cn: commonName(fields), serial: serialOf(cert) };
-    const signer: SignerInfo = { ...identity, role: this.options.roleOf ? this.options.roleOf(identity) : (fields.subjectName.getField("OU")[0] ?? null) };
+    const identity = { cn: commonName(cert), serial: serialOf(cert) };
+    const signer: SignerInfo = { ...identity, role: this.options.roleOf ? this.options.roleOf(identity) : subjectField(cert, "OU") };
     const now = this.options.clock.now();
 
     // the certificate: issued by our CA (its signature checks out with the CA's key), valid now, not revoked

@@ -6,14 +6,17 @@
 //   revocation list topic (`trustTopics.crl`), each taken only when the CA signed it and never older than the one held
 //   (`bundleTrust`, `RevocationList`);
 // - on a Pi without a bundle, nothing (`noTrust`): whatever needs a signature is refused, saying how to enrol it.
+//
+// Light on purpose: every runtime loads it (services.ts, noTrust), so it reads certificates with node:crypto and
+// leaves revocation lists, the one thing that needs an ASN.1 library, to revocation-list.ts, which loads it lazily.
 import crypto from "node:crypto";
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock";
+import { subjectField } from "./cert-subject";
+import { normaliseSerial, RevocationList } from "./revocation-list";
 import { NonceCache, Verifier, type SignerInfo, type SigningIdentity } from "./signing";
 import type { IdentityDirectory } from "./types";
 
-x509.cryptoProvider.set(crypto.webcrypto as Crypto);
+export { RevocationList } from "./revocation-list";
 
 /** This runtime's own identity: what it signs with. */
 export interface TrustSigner extends SigningIdentity {
@@ -52,63 +55,9 @@ export function mayCommandDoor(signer: SignerInfo): true | string {
   return `"${signer.cn}" (role ${signer.role ?? "unknown"}) may not command the door: only ${DOOR_SIGNER_ROLES.join(", ")}`;
 }
 
-function normaliseSerial(hex: string): string {
-  return hex.replace(/[^0-9a-fA-F]/g, "").toLowerCase();
-}
-
-/**
- * The revocations a Pi holds: from the hub's retained revocation list, each list checked against the CA (signature
- * and issuer) and taken only when it is newer than the one held, or as new and revoking more (two revocations within
- * a second share a thisUpdate). An older list (a replay of an earlier retained message) never replaces a newer one.
- */
-export class RevocationList {
-  private serials = new Set<string>();
-  private updated: Date | null = null;
-  private readonly ca: x509.X509Certificate;
-
-  constructor(caCert: string) {
-    this.ca = new x509.X509Certificate(caCert);
-  }
-
-  get thisUpdate(): Date | null {
-    return this.updated;
-  }
-
-  isRevoked(serial: string): boolean {
-    return this.serials.has(normaliseSerial(serial));
-  }
-
-  async accept(pem: string): Promise<CrlOutcome> {
-    let crl: x509.X509Crl;
-    try {
-      crl = new x509.X509Crl(pem);
-    } catch (err) {
-      return { taken: false, why: "invalid", detail: `not a revocation list: ${(err as Error).message}` };
-    }
-    let signed = false;
-    try {
-      signed = crl.issuer === this.ca.subject && (await crl.verify({ publicKey: this.ca.publicKey }));
-    } catch {
-      signed = false;
-    }
-    if (!signed) return { taken: false, why: "invalid", detail: "the revocation list is not signed by this fog's CA" };
-    const serials = new Set(crl.entries.map((e) => normaliseSerial(e.serialNumber)));
-    const held = this.updated?.getTime() ?? -Infinity;
-    const at = crl.thisUpdate.getTime();
-    if (at < held) return { taken: false, why: "older", detail: `issued ${crl.thisUpdate.toISOString()}, older than the one held (${this.updated!.toISOString()})` };
-    if (at === held && ![...serials].some((s) => !this.serials.has(s))) {
-      return { taken: false, why: "same", detail: "revokes nothing the one held does not" };
-    }
-    if (at === held) for (const s of this.serials) serials.add(s);
-    this.serials = serials;
-    this.updated = crl.thisUpdate;
-    return { taken: true, serials: serials.size, thisUpdate: crl.thisUpdate.toISOString() };
-  }
-}
-
 /** The identity's CN, read from its certificate. */
 export function signerOf(identity: SigningIdentity): TrustSigner {
-  const cn = new x509.X509Certificate(identity.cert).subjectName.getField("CN")[0] ?? "";
+  const cn = subjectField(new crypto.X509Certificate(identity.cert), "CN") ?? "";
   return { cn, cert: identity.cert, key: identity.key };
 }
 
