@@ -4,16 +4,7 @@
 import * as fs from "node:fs";
 import { isTopicLevel } from "../contract";
 import { hashPassword } from "../security/passwords";
-import {
-  certificateInfo,
-  createCa,
-  createCrl,
-  crlInfo,
-  issueDevice,
-  issueDeviceForKey,
-  issueServer,
-  verifyChain,
-} from "./ca";
+import type * as CaModule from "./ca";
 import { IdentityError } from "./errors";
 import { withLock, writeFileAtomic } from "./files";
 import {
@@ -27,6 +18,12 @@ import {
 } from "./paths";
 import { publicDevice, publicUser, readIdentities, serialiseIdentities, type IdentitiesFile, type StoredDevice } from "./records";
 import { USER_ROLES, type DeviceRecord, type DeviceRole, type PemPair, type UserRecord, type UserRole } from "./types";
+
+/** The certificate maker (ca.ts: @peculiar/x509, ~15 MiB), loaded when a certificate is made or read: managing users never loads it. */
+function x509(): typeof CaModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("./ca") as typeof CaModule;
+}
 
 const DAY_MS = 86_400_000;
 /** A certificate (device, server) or the revocation list this close to its end is renewed by the ensure* calls. */
@@ -64,7 +61,7 @@ function writeIdentities(paths: IdentityPaths, file: IdentitiesFile): void {
 }
 
 async function writeCrl(paths: IdentityPaths, ca: PemPair, file: IdentitiesFile, now: Date): Promise<void> {
-  const crl = await createCrl(ca, file.revocations.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt) })), now);
+  const crl = await x509().createCrl(ca, file.revocations.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt) })), now);
   writeFileAtomic(paths.crl, crl);
 }
 
@@ -94,7 +91,7 @@ export async function initCa(dataDir: string, options: InitCaOptions): Promise<P
   const paths = identityPaths(dataDir);
   return withLock(paths.lock, async () => {
     if (readCa(paths) && !options.force) throw new IdentityError(`there is a CA in ${paths.dir} already (--force replaces it, and every device must be enrolled again)`);
-    const ca = await createCa({ now: options.now, commonName: options.commonName, years: options.years });
+    const ca = await x509().createCa({ now: options.now, commonName: options.commonName, years: options.years });
     const file = readIdentities(paths.identities);
     if (options.force) {
       // certificates of the old CA no longer verify: the devices, their bundles and the server certificate go with
@@ -165,8 +162,8 @@ async function issueInto(
   options: { hubUrl: string; days?: number; now: Date; passwordHash?: string },
 ): Promise<DeviceBundle> {
   const ca = requireCa(paths);
-  const issued = await issueDevice(ca, { id, role, now: options.now, days: options.days });
-  const info = certificateInfo(issued.cert);
+  const issued = await x509().issueDevice(ca, { id, role, now: options.now, days: options.days });
+  const info = x509().certificateInfo(issued.cert);
   const previous = file.devices.find((d) => d.id === id);
   const record: StoredDevice = {
     id,
@@ -237,9 +234,9 @@ export async function addPairedDevice(dataDir: string, id: string, role: DeviceR
     if (!file.users.some((u) => u.name === options.owner)) throw new IdentityError(`no user ${options.owner}`);
     const ca = requireCa(paths);
     const issued = options.publicKey
-      ? await issueDeviceForKey(ca, { id, role, publicKey: options.publicKey, now: options.now })
-      : await issueDevice(ca, { id, role, now: options.now });
-    const info = certificateInfo(issued.cert);
+      ? await x509().issueDeviceForKey(ca, { id, role, publicKey: options.publicKey, now: options.now })
+      : await x509().issueDevice(ca, { id, role, now: options.now });
+    const info = x509().certificateInfo(issued.cert);
     const record: StoredDevice = { id, role, serial: issued.serial, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), owner: options.owner };
     if (passwordHash) {
       record.password = true;
@@ -285,13 +282,13 @@ export async function ensureDevice(dataDir: string, id: string, role: DeviceRole
       return null;
     }
     if (!record || !bundle || record.revokedAt || record.role !== role || bundle.role !== role || bundle.url !== options.hubUrl) return null;
-    const info = certificateInfo(bundle.cert);
+    const info = x509().certificateInfo(bundle.cert);
     if (info.serial !== record.serial || info.role !== role || bundle.ca !== ca.cert || !info.issuerMatches(ca.cert)) return null;
     if (info.notAfter.getTime() - options.now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return null;
     return bundle;
   };
   const ok = current();
-  if (ok && (await verifyChain(ok.cert, ca.cert, options.now))) return ok;
+  if (ok && (await x509().verifyChain(ok.cert, ca.cert, options.now))) return ok;
   return change(dataDir, async (file, paths) => {
     const existing = file.devices.find((d) => d.id === id);
     if (existing?.revokedAt) throw new IdentityError(`device ${id} is revoked (\`pifog device add ${id} --renew\` enrols it again)`);
@@ -368,7 +365,7 @@ export async function ensureServerTls(dataDir: string, hosts: string[], now: Dat
   const current = (): PemPair | null => {
     try {
       const pair = { cert: fs.readFileSync(paths.serverCert, "utf8"), key: fs.readFileSync(paths.serverKey, "utf8") };
-      const info = certificateInfo(pair.cert);
+      const info = x509().certificateInfo(pair.cert);
       const same = info.hosts.length === wanted.length && wanted.every((h) => info.hosts.includes(h));
       return same && info.issuerMatches(ca.cert) && !soon(info.notAfter) ? pair : null;
     } catch {
@@ -377,7 +374,7 @@ export async function ensureServerTls(dataDir: string, hosts: string[], now: Dat
   };
   const crlFresh = (): boolean => {
     try {
-      return !soon(crlInfo(fs.readFileSync(paths.crl, "utf8")).nextUpdate);
+      return !soon(x509().crlInfo(fs.readFileSync(paths.crl, "utf8")).nextUpdate);
     } catch {
       return false;
     }
@@ -388,7 +385,7 @@ export async function ensureServerTls(dataDir: string, hosts: string[], now: Dat
     if (!crlFresh()) await writeCrl(paths, ca, readIdentities(paths.identities), now);
     const again = current();
     if (again) return again;
-    const issued = await issueServer(ca, { hosts: wanted, now });
+    const issued = await x509().issueServer(ca, { hosts: wanted, now });
     writeFileAtomic(paths.serverKey, issued.key, 0o600);
     writeFileAtomic(paths.serverCert, issued.cert);
     return { cert: issued.cert, key: issued.key };

@@ -7,11 +7,17 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Clock } from "../clock";
 import { isTopicLevel } from "../contract";
-import { certificateHasKey, certificateInfo, fingerprint } from "./ca";
+import type * as CaModule from "./ca";
 import { writeFileAtomic } from "./files";
 import type { PairLogin, PairingTicket, PollAnswer } from "./pairing";
 import { bundlePaths, identityPaths, readBundle, type HubFile } from "./paths";
 import type { DeviceRole } from "./types";
+
+/** ca.ts, loaded when a Pi pairs (see admin.ts). */
+function x509(): typeof CaModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("./ca") as typeof CaModule;
+}
 
 /** A pairing that cannot go on: the hub answered with another CA, refused the request, or sent something wrong. */
 export class PairClientError extends Error {
@@ -111,11 +117,11 @@ function banner(o: PairClientOptions, ticket: PairingTicket & { pairUrl?: string
 
 /** Checks the hub's CA against the one pinned (pins it the first time). Throws loudly on a different one. */
 function checkPin(dataDir: string, caCert: string, said: string): void {
-  const actual = fingerprint(caCert);
+  const actual = x509().fingerprint(caCert);
   if (actual !== said) throw new PairClientError(`the hub sent a CA whose fingerprint (${actual}) is not the one it announced (${said}): not pairing`);
   const file = pinnedCaFile(dataDir);
   if (fs.existsSync(file)) {
-    const pinned = fingerprint(fs.readFileSync(file, "utf8"));
+    const pinned = x509().fingerprint(fs.readFileSync(file, "utf8"));
     if (pinned !== actual) {
       throw new PairClientError(
         `THE HUB'S CA CHANGED: this Pi pinned CA ${pinned}, the hub at the address given now shows ${actual}. Not pairing. ` +
@@ -173,14 +179,14 @@ function checkApproved(o: PairClientOptions, body: Record<string, unknown>, publ
   }
   // the pin: the identity must come from the CA this Pi first met (and whose fingerprint the person compared)
   const pinned = fs.readFileSync(pinnedCaFile(o.dataDir), "utf8");
-  if (fingerprint(a.ca) !== fingerprint(pinned)) {
-    throw new PairClientError(`THE HUB'S CA CHANGED during pairing: pinned ${fingerprint(pinned)}, the approval comes with ${fingerprint(a.ca)}. Not storing it.`);
+  if (x509().fingerprint(a.ca) !== x509().fingerprint(pinned)) {
+    throw new PairClientError(`THE HUB'S CA CHANGED during pairing: pinned ${x509().fingerprint(pinned)}, the approval comes with ${x509().fingerprint(a.ca)}. Not storing it.`);
   }
   if (a.login === "certificate") {
     if (typeof a.cert !== "string" || !publicKey) throw new PairClientError("the hub's approval has no certificate");
-    const info = certificateInfo(a.cert);
+    const info = x509().certificateInfo(a.cert);
     if (!info.issuerMatches(pinned)) throw new PairClientError("the certificate the hub sent is not signed by the pinned CA: not storing it");
-    if (!certificateHasKey(a.cert, publicKey)) throw new PairClientError("the certificate the hub sent is not for this Pi's key: not storing it");
+    if (!x509().certificateHasKey(a.cert, publicKey)) throw new PairClientError("the certificate the hub sent is not for this Pi's key: not storing it");
     if (info.cn !== a.device.id) throw new PairClientError(`the certificate names "${info.cn}", the approval "${a.device.id}": not storing it`);
   } else if (typeof a.username !== "string" || typeof a.password !== "string") {
     throw new PairClientError("the hub's approval has no login");

@@ -10,11 +10,17 @@ import type { Clock } from "../clock";
 import { isTopicLevel, parseDeviceStatus, topics } from "../contract";
 import { LoginThrottle } from "../security/throttle";
 import { addPairedDevice, revokeDevice } from "./admin";
-import { fingerprint, importPublicKey } from "./ca";
+import type * as CaModule from "./ca";
 import { IdentityError } from "./errors";
 import { PairingError, type DeviceOverview, type PairingService, type PendingPairing } from "./pairing-types";
 import { isDeviceRole } from "./paths";
 import type { DeviceRecord, DeviceRole, IdentityDirectory } from "./types";
+
+/** ca.ts, loaded on the first pairing (see admin.ts). */
+function x509(): typeof CaModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("./ca") as typeof CaModule;
+}
 
 /** Letters and digits a person cannot confuse (no 0/O, 1/I/L): 32 of them, so a random byte maps evenly. */
 export const CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -151,7 +157,7 @@ export class HubPairing implements PairingService {
   }
 
   caFingerprint(): string {
-    return fingerprint(this.o.directory.caCert);
+    return x509().fingerprint(this.o.directory.caCert);
   }
 
   // ---- the Pi's side ---------------------------------------------------------------------------------------------
@@ -206,7 +212,7 @@ export class HubPairing implements PairingService {
       code: maskedCode(code),
     });
     const caCert = this.o.directory.caCert;
-    return { id: entry.id, code, pollToken, expiresAt: entry.expiresAt, caCert, caFingerprint: fingerprint(caCert) };
+    return { id: entry.id, code, pollToken, expiresAt: entry.expiresAt, caCert, caFingerprint: x509().fingerprint(caCert) };
   }
 
   /** A Pi's poll: pending until approved; the identity once (then the request is forgotten). */
@@ -458,7 +464,7 @@ async function validRequest(body: unknown): Promise<PairingRequestBody> {
   if (b.publicKey !== undefined && b.publicKey !== null) {
     if (typeof b.publicKey !== "string" || b.publicKey.length > 2048) bad(`"publicKey" must be an SPKI PEM public key`);
     try {
-      await importPublicKey(b.publicKey as string);
+      await x509().importPublicKey(b.publicKey as string);
     } catch (err) {
       bad(`"publicKey": ${(err as Error).message}`);
     }

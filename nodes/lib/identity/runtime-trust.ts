@@ -10,7 +10,7 @@ import path from "node:path";
 import type { Clock } from "../clock";
 import { trustTopics } from "../contract";
 import type { PifogConfig } from "../runtime/config";
-import { ensureCa, ensureDevice } from "./admin-lazy";
+import { ensureCa, ensureDevice } from "./admin";
 import { writeFileAtomic } from "./files";
 import { identityPaths, ownBundleDir, readBundle } from "./paths";
 import { IdentityStore } from "./store";

@@ -6,7 +6,7 @@ import os from "node:os";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
 import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence";
-import { ensureDevice, ensureServerTls } from "../identity/admin-lazy";
+import { ensureDevice, ensureServerTls } from "../identity/admin";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
 import { IdentityStore } from "../identity/store";
 import { pairWithHub, PairClientError, readPairedIdentity } from "../identity/pair-client";
