@@ -131,7 +131,8 @@ describe("pairing a Pi by a code (a hub and a separately started Pi)", function 
     assert.equal(pending.status, 200);
     assert.equal(pending.body.caFingerprint, piFingerprint, "both sides show the same CA fingerprint");
     assert.ok(hub.output().includes(`the CA's fingerprint it shows must be ${piFingerprint}`), "the hub's console shows it too");
-    const waiting = (pending.body.pending as Array<Record<string, unknown>>).find((p) => p.code === code);
+    const waiting = (pending.body.pending as Array<Record<string, unknown>>).find((p) => p.suggestedId === "pi-under-test");
+    assert.equal(waiting?.code, `${code.slice(0, 2)}**-****`, "the hub shows the code masked: it is read off the Pi");
     assert.deepEqual(waiting && [waiting.role, waiting.suggestedId, waiting.address], ["doorpi", "pi-under-test", "127.0.0.1"]);
 
     const approved = await call(hub.info.http, "POST", "/api/pairing/approve", adminToken, { code: code.toLowerCase(), id: "front-door-pi", owner: ADMIN.username });

@@ -53,7 +53,7 @@ describe("history API over HTTP", () => {
       arrived.push(topic);
     });
     historyRoutes(app, () => [{ id: "h", store: store as unknown as HistoryStore }], {
-      auth: { tokens: () => tokens, audit: { record: (e) => audit.push(e) } },
+      auth: { tokens: () => tokens, audit: { record: (e) => audit.push(e) }, sessions: () => null },
       audit: { record: (e) => audit.push(e) },
       gate: { running: 1, queued: 1 },
     });

@@ -42,7 +42,7 @@ describe("pairing: the Pi's side against the hub's routes", () => {
     store = await IdentityStore.open(hubDir);
     pairing = new HubPairing({ dataDir: hubDir, clock: hubClock, audit: { record: () => undefined }, directory: store, ports: () => ({ mqtts: 18883, mqtt: 11883 }) });
     const app = express();
-    app.use(pairingRoutes({ tokens: () => null, audit: { record: () => undefined }, pairing: () => pairing }));
+    app.use(pairingRoutes({ tokens: () => null, audit: { record: () => undefined }, sessions: () => null, pairing: () => pairing }));
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     hubUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -5,8 +5,8 @@ import type { DeviceRole } from "./types";
 
 /** A Pi that asked to be paired and has not been approved yet. */
 export interface PendingPairing {
-  /** The short code the Pi shows (and scrolls on its Sense HAT): what an admin types on the Devices tab. Only
-   * ever shown to admins. */
+  /** The short code the Pi shows (and scrolls on its Sense HAT), masked (`K7**-****`): the admin types the whole
+   * code as the Pi shows it, so pairing needs someone who sees the Pi; the hub never shows it whole. */
   code: string;
   /** The role the Pi was started with (PIFOG_ROLE). */
   role: DeviceRole;

@@ -265,7 +265,8 @@ export class HubPairing implements PairingService {
     return [...this.entries.values()]
       .filter((e) => e.state === "pending")
       .map((e) => ({
-        code: e.code,
+        // masked: the whole code is read off the Pi by the person standing at it, never off the hub
+        code: maskedCode(e.code),
         role: e.request.role,
         suggestedId: e.request.suggestedId,
         version: e.request.version,

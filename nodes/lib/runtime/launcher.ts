@@ -311,7 +311,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   // OpenID Connect sign-in (GET /signin/oidc, its callback): a page saying it is not set up when it is not
   app.use(oidcRoutes({ signIn: config.oidc ? new OidcSignIn(config.oidc, clock) : null, sessions: services.webSessions, audit: services.audit }));
   // pairing a Pi (anyone may ask, an admin approves) and the Devices tab's list and revocation
-  app.use(pairingRoutes({ tokens: () => services.apiTokens, audit: services.audit, pairing: () => pairing }));
+  app.use(pairingRoutes({ tokens: () => services.apiTokens, audit: services.audit, sessions: () => services.webSessions, pairing: () => pairing }));
   app.use(settings.httpNodeRoot, RED.httpNode);
 
   let httpPort: number;

@@ -17,8 +17,8 @@ export interface ApiAuthParts {
   /** The runtime's token issuer; null: nobody can sign in, so every request is refused. */
   tokens: () => ApiTokens | null;
   audit: { record(event: AuditEvent): void };
-  /** The runtime's signed-in browsers; unset: only bearer tokens. */
-  sessions?: () => Pick<WebSessions, "fromCookie"> | null;
+  /** The runtime's signed-in browsers (null: only bearer tokens); required, so that no route forgets them. */
+  sessions: () => Pick<WebSessions, "fromCookie"> | null;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -62,7 +62,7 @@ export function requireRole(needed: UserRole, parts: ApiAuthParts): RequestHandl
     const header = req.get("authorization") ?? "";
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m && !header) {
-      const session = parts.sessions?.()?.fromCookie(req.get("cookie"));
+      const session = parts.sessions()?.fromCookie(req.get("cookie"));
       if (session) {
         const who = `user:${session.name} from ${addressOf(req)}`;
         if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) {
@@ -93,7 +93,7 @@ export function requireRole(needed: UserRole, parts: ApiAuthParts): RequestHandl
   };
 }
 
-export interface SignInRouteParts extends ApiAuthParts {
+export interface SignInRouteParts extends Omit<ApiAuthParts, "sessions"> {
   /** The identity store's password check (users only get tokens). */
   checkPassword: (name: string, password: string) => Promise<Identity | null>;
   throttle: LoginThrottle;
