@@ -1,5 +1,6 @@
-// History in SQLite (the embedded default): better-sqlite3, WAL, one transaction per batch on a writer thread
-// (sqlite-writer.ts: the fsync never blocks the event loop); every read on reader threads (sqlite-read-pool.ts).
+// History in SQLite (the embedded default): better-sqlite3, WAL, one transaction per batch on the event loop;
+// every read on reader threads (sqlite-read-pool.ts).
+import type { Statement } from "better-sqlite3";
 import { dataDatabase, type DatabaseHandle, type SqlitePool } from "../store/sqlite";
 import type { AnswerRequest } from "./answer";
 import { queryFilters } from "./filter-sql";
@@ -13,7 +14,7 @@ import {
   type StoredMessage,
   type TopicSummary,
 } from "./types";
-import { REPEAT_SQL, SqliteHistoryWriter } from "./sqlite-writer";
+import { REPEAT_WINDOW_MS, RepeatFilter } from "./store-shared";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS history_messages (
@@ -41,6 +42,10 @@ CREATE TABLE IF NOT EXISTS history_rollups (
 );
 `;
 
+// The unary + keeps SQLite on the (client, mid) index: on (topic, at) it would walk every message of the topic
+// in the window, and the cost of each insert would grow with the table.
+const REPEAT_SQL = "SELECT 1 FROM history_messages WHERE client = ? AND mid = ? AND +at > ? AND +topic = ? AND payload = ? LIMIT 1";
+
 export interface SqliteHistoryOptions {
   /** Reader threads: how many reads run at once (default 2). */
   readers?: number;
@@ -51,19 +56,35 @@ export interface SqliteHistoryOptions {
 export class SqliteHistoryStore implements HistoryStore {
   readonly kind = "sqlite" as const;
   private readonly handle: DatabaseHandle;
-  private readonly writer: SqliteHistoryWriter;
+  private readonly insertRow: Statement;
+  private readonly findRepeat: Statement;
+  private readonly insertMany: (records: HistoryRecord[]) => number;
   private readonly reads: SqliteReadPool;
 
   constructor(dataDir: string, name = "history", options: SqliteHistoryOptions = {}) {
     this.handle = dataDatabase(dataDir, name, options.pool);
     const db = this.handle.db;
     db.exec(SCHEMA);
-    this.writer = new SqliteHistoryWriter(this.handle.file);
+    this.insertRow = db.prepare(
+      "INSERT INTO history_messages (topic, at, value, payload, qos, retain, client, mid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.findRepeat = db.prepare(REPEAT_SQL);
+    this.insertMany = db.transaction((records: HistoryRecord[]) => {
+      let added = 0;
+      const repeats = new RepeatFilter();
+      const stored = (q: HistoryRecord) => !!this.findRepeat.get(q.clientId, q.messageId, q.at - REPEAT_WINDOW_MS, q.topic, q.payload);
+      records.forEach((r) => {
+        if (repeats.isRepeat(r, stored)) return;
+        this.insertRow.run(r.topic, r.at, r.value, r.payload, r.qos, r.retain ? 1 : 0, r.clientId, r.messageId);
+        added++;
+      });
+      return added;
+    });
     this.reads = new SqliteReadPool(this.handle.file, options.readers ?? 2);
   }
 
   async insert(records: HistoryRecord[]): Promise<number> {
-    return records.length === 0 ? 0 : this.writer.insert(records);
+    return records.length === 0 ? 0 : this.insertMany(records);
   }
 
   messages(query: HistoryQuery): Promise<StoredMessage[]> {
@@ -116,7 +137,6 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async close(): Promise<void> {
-    await this.writer.close();
     await this.reads.close();
     this.handle.release();
   }
