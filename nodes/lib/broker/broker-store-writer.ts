@@ -10,8 +10,16 @@ function serve(file: string, synchronous: Synchronous): void {
   const db = openBrokerStore(file, synchronous);
   const statements = new Map<WriteName, Statement>();
   for (const [name, sql] of Object.entries(WRITES)) statements.set(name as WriteName, db.prepare(sql));
+  // the queue rows delivered in this batch go in one statement at its end (a row's delete never precedes anything
+  // else of that row in a batch: an insert deleted in the same batch never came, see PendingWrites)
+  const deleteDelivered = db.prepare("DELETE FROM outgoing WHERE seq IN (SELECT value FROM json_each(?))");
   const commit = db.transaction((ops: Iterable<WriteOp>) => {
-    for (const [name, ...params] of ops) statements.get(name)!.run(...params);
+    const delivered: number[] = [];
+    for (const op of ops) {
+      if (op[0] === "delOutgoing") delivered.push(op[2] as number);
+      else statements.get(op[0])!.run(op.slice(1));
+    }
+    if (delivered.length > 0) deleteDelivered.run(JSON.stringify(delivered));
   });
 
   parentPort?.on("message", (msg: { id: number; bytes?: ArrayBuffer; length?: number; close?: true }) => {
