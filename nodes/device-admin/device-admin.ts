@@ -8,7 +8,7 @@
 // output 2 shows the Devices tab to an admin and hides it from everyone else.
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
-import { answerTo, browserEvent, mayAct, senderOf, type DashboardSender } from "../lib/dashboard/dashboard-person";
+import { answerTo, browserEvent, mayAct, refuseAction, senderOf, type DashboardSender } from "../lib/dashboard/dashboard-person";
 import { listUsers } from "../lib/identity/admin";
 import { PairingError, type DeviceOverview, type PairingService, type PendingPairing } from "../lib/identity/pairing-types";
 import { given } from "../lib/node-red/config-value";
@@ -100,10 +100,7 @@ function defineDeviceAdmin(RED: NodeAPI) {
         }
         const topic = typeof msg.topic === "string" ? msg.topic.slice(0, 64) : "";
         if (!admin) {
-          const why = RED._(sender.person ? "device-admin.refused.not-admin" : "device-admin.refused.no-session", { user: sender.person?.name ?? "", role: sender.person?.role ?? "" });
-          services.audit.record({ event: "dashboard.action.refused", via: "dashboard", who: sender.who, reason: why, action: `devices:${topic || "?"}`, ...(sender.person ? { user: sender.person.name } : {}) });
-          this.warn(RED._("device-admin.log.refused", { action: topic || "?", who: sender.who, why }));
-          showStatus(this, "warn", RED._("device-admin.status.refused", { action: topic || "?" }));
+          const why = refuseAction(RED, this, services.audit, sender, { messages: "device-admin", lacking: "not-admin", logKey: "log.refused", action: `devices:${topic || "?"}` });
           send([answer({ error: why }), null]);
           done();
           return;

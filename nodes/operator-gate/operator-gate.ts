@@ -8,7 +8,7 @@
 // act, so its buttons follow the session's role.
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
-import { answerTo, browserEvent, mayAct, senderOf } from "../lib/dashboard/dashboard-person";
+import { answerTo, browserEvent, mayAct, refuseAction, senderOf } from "../lib/dashboard/dashboard-person";
 import { DoorAudit } from "../lib/door-audit";
 import { given } from "../lib/node-red/config-value";
 import { settingsFor } from "../lib/node-red/device";
@@ -57,10 +57,7 @@ function defineOperatorGate(RED: NodeAPI) {
         }
         const topic = typeof msg.topic === "string" ? msg.topic.slice(0, 64) : "";
         if (!canAct) {
-          const why = RED._(sender.person ? "operator-gate.refused.not-operator" : "operator-gate.refused.no-session", { user: sender.person?.name ?? "", role: sender.person?.role ?? "" });
-          this.warn(RED._("operator-gate.log.action-refused", { action: topic || "?", who: sender.who, why }));
-          showStatus(this, "warn", RED._("operator-gate.status.refused", { action: topic || "?" }));
-          services.audit.record({ event: "dashboard.action.refused", via: "dashboard", who: sender.who, reason: why, action: topic || "?", ...(sender.person ? { user: sender.person.name, role: sender.person.role } : {}) });
+          const why = refuseAction(RED, this, services.audit, sender, { messages: "operator-gate", lacking: "not-operator", logKey: "log.action-refused", action: topic || "?" });
           if (topic === "open-door") this.doorAudit(s.door, sender.person?.name ?? null);
           send([null, answerTo(msg, "operator", { ...state, refused: topic, error: why })]);
           done();

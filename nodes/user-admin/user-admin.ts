@@ -7,7 +7,7 @@
 // output 1 sends an admin the list.
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { Node } from "node-red-contrib-typescript-node";
-import { answerTo, browserEvent, mayAct, senderOf, type DashboardSender } from "../lib/dashboard/dashboard-person";
+import { answerTo, browserEvent, mayAct, refuseAction, senderOf, type DashboardSender } from "../lib/dashboard/dashboard-person";
 import { addUser, listUsers, removeUser, setPassword, setRole } from "../lib/identity/admin";
 import { IdentityError } from "../lib/identity/errors";
 import { USER_ROLES, type UserRole } from "../lib/identity/types";
@@ -140,10 +140,7 @@ function defineUserAdmin(RED: NodeAPI) {
         }
         const topic = typeof msg.topic === "string" ? msg.topic.slice(0, 64) : "";
         if (!admin) {
-          const why = RED._(sender.person ? "user-admin.refused.not-admin" : "user-admin.refused.no-session", { user: sender.person?.name ?? "", role: sender.person?.role ?? "" });
-          services.audit.record({ event: "dashboard.action.refused", via: "dashboard", who: sender.who, reason: why, action: `users:${topic || "?"}`, ...(sender.person ? { user: sender.person.name } : {}) });
-          this.warn(RED._("user-admin.log.refused", { action: topic || "?", who: sender.who, why }));
-          showStatus(this, "warn", RED._("user-admin.status.refused", { action: topic || "?" }));
+          const why = refuseAction(RED, this, services.audit, sender, { messages: "user-admin", lacking: "not-admin", logKey: "log.refused", action: `users:${topic || "?"}` });
           send([answerTo(msg, "users", usersView(services, sender, { error: why })), null]);
           done();
           return;

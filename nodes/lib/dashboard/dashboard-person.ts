@@ -3,7 +3,9 @@
 // never from its payload; whether a message is the dashboard saying a browser connected or changed tab (a ui_control
 // node's "connect"/"change"), the moment to tell that browser what its person may do; and the answer for that
 // browser only.
-import type { NodeMessage } from "node-red";
+import type { Node, NodeAPI, NodeMessage } from "node-red";
+import type { AuditEvent } from "../audit/audit";
+import { showStatus } from "../node-red/status";
 import type { UserRole } from "../identity/types";
 import { roleAtLeast } from "../security/api-tokens";
 import type { SocketAddresses, SocketPerson } from "../security/dashboard-sockets";
@@ -41,4 +43,27 @@ export function browserEvent(msg: { topic?: unknown; payload?: unknown }): Brows
 /** A message for one browser only (the dashboard sends a message with socketid to that socket alone). */
 export function answerTo(msg: { socketid?: unknown }, topic: string, payload: unknown): NodeMessage {
   return { topic, payload, ...(typeof msg.socketid === "string" ? { socketid: msg.socketid } : {}) } as NodeMessage;
+}
+
+export interface Refusal {
+  /** The node's message prefix: its locale has `refused.<lacking>`, `refused.no-session`, `status.refused` and the
+   * log line `logKey`, each taking __user__, __role__, __action__, __who__ and __why__ as they need. */
+  messages: string;
+  /** The locale key saying what the person lacks (`not-admin`, `not-operator`). */
+  lacking: string;
+  logKey: string;
+  /** What was asked, for the log, the status and the audit record. */
+  action: string;
+}
+
+/** A dashboard action refused for want of a role, the same way by every node behind the dashboard: the reason in
+ * the node's words, a warning in the log, the node's status, and the audit record. Returns the reason, for the
+ * answer to that browser. */
+export function refuseAction(RED: Pick<NodeAPI, "_">, node: Node, audit: { record(e: AuditEvent): void }, sender: DashboardSender, r: Refusal): string {
+  const p = sender.person;
+  const why = RED._(`${r.messages}.refused.${p ? r.lacking : "no-session"}`, { user: p?.name ?? "", role: p?.role ?? "" });
+  audit.record({ event: "dashboard.action.refused", via: "dashboard", who: sender.who, reason: why, action: r.action, ...(p ? { user: p.name, role: p.role } : {}) });
+  node.warn(RED._(`${r.messages}.${r.logKey}`, { action: r.action, who: sender.who, why }));
+  showStatus(node, "warn", RED._(`${r.messages}.status.refused`, { action: r.action }));
+  return why;
 }
