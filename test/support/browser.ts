@@ -122,7 +122,7 @@ export async function reportFailure(test: Mocha.Test | undefined, page: Page | u
 }
 
 /** The page (and its script errors) of whatever `current` holds, read inside tests only. */
-function pageOf(current: () => BrowserPage | undefined): { readonly page: Page; readonly pageErrors: string[] } {
+function pageOf(current: () => BrowserPage | undefined): StoryPage {
   const now = () => {
     const c = current();
     if (!c) throw new Error("no page outside a test");
@@ -134,6 +134,9 @@ function pageOf(current: () => BrowserPage | undefined): { readonly page: Page; 
     },
     get pageErrors() {
       return now().pageErrors;
+    },
+    get context() {
+      return now().context;
     },
   };
 }
@@ -159,19 +162,7 @@ export function pagePerTest(
     await current?.context.close().catch(() => undefined);
     current = undefined;
   });
-  const pages = pageOf(() => current);
-  return {
-    get page() {
-      return pages.page;
-    },
-    get pageErrors() {
-      return pages.pageErrors;
-    },
-    get context() {
-      if (!current) throw new Error("no page outside a test");
-      return current.context;
-    },
-  };
+  return pageOf(() => current);
 }
 
 /** Waits until the group holding `selector` shows all of it: the dashboard sizes a template once, so a group
@@ -272,17 +263,5 @@ export function onePageStory(
   after(async () => {
     await current?.context.close().catch(() => undefined);
   });
-  const pages = pageOf(() => current);
-  return {
-    get page() {
-      return pages.page;
-    },
-    get pageErrors() {
-      return pages.pageErrors;
-    },
-    get context() {
-      if (!current) throw new Error("no page outside a test");
-      return current.context;
-    },
-  };
+  return pageOf(() => current);
 }
