@@ -13,7 +13,7 @@ import { addUser } from "../../nodes/lib/identity/admin";
 import { pinnedCaFile } from "../../nodes/lib/identity/pair-client";
 import type { DeviceOverview } from "../../nodes/lib/identity/pairing-types";
 import { bundlePaths, ownBundleDir, readBundle } from "../../nodes/lib/identity/paths";
-import { CLI, startRuntime, type RuntimeInfo, type TestRuntime } from "../support/runtime";
+import { CLI, startRuntime, testRuntimeEnv, type RuntimeInfo, type TestRuntime } from "../support/runtime";
 import { attempt, tlsAs } from "../support/security";
 import { until } from "../support/until";
 
@@ -61,23 +61,7 @@ interface PiProcess {
 function startPi(hubHttp: string, deviceId: string, env: Record<string, string> = {}): PiProcess {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-pair-pi-"));
   const child = spawn(process.execPath, [CLI], {
-    env: {
-      ...process.env,
-      PIFOG_ROLE: "doorpi",
-      PIFOG_DEVICE_ID: deviceId,
-      PIFOG_HUB_URL: hubHttp,
-      PIFOG_PAIR_POLL_MS: "100",
-      PIFOG_DATA_DIR: dataDir,
-      PIFOG_HTTP_PORT: "0",
-      PIFOG_MQTT_PORT: "0",
-      PIFOG_MQTTS_PORT: "0",
-      PIFOG_HOST: "127.0.0.1",
-      PIFOG_HARDWARE: "sim",
-      PIFOG_ADMIN_PASSWORD: "test-admin-password",
-      PIFOG_OPERATOR_PASSWORD: "test-operator-password",
-      PIFOG_LOG_LEVEL: "warn",
-      ...env,
-    },
+    env: testRuntimeEnv(dataDir, "doorpi", { PIFOG_DEVICE_ID: deviceId, PIFOG_HUB_URL: hubHttp, PIFOG_PAIR_POLL_MS: "100", ...env }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -60,16 +60,12 @@ export interface StartOptions {
   testUsers?: boolean;
 }
 
-export async function startRuntime(options: StartOptions = {}): Promise<TestRuntime> {
-  const ownsDataDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "pifog-test-"));
-  const runtimeFile = path.join(dataDir, "runtime.json");
-  fs.rmSync(runtimeFile, { force: true });
-  await ensureTestIdentities(dataDir, { users: options.testUsers });
-  const cookies = { viewer: presetSession(dataDir, "viewer"), operator: presetSession(dataDir, "operator"), admin: presetSession(dataDir, "admin") };
-  const env: NodeJS.ProcessEnv = {
+/** The environment of a test runtime: its role and data dir, free loopback ports, simulated hardware, the test
+ * passwords, quiet logs; `extra` last. */
+export function testRuntimeEnv(dataDir: string, role: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
     ...process.env,
-    PIFOG_ROLE: options.role ?? "all",
+    PIFOG_ROLE: role,
     PIFOG_DATA_DIR: dataDir,
     PIFOG_HTTP_PORT: "0",
     PIFOG_MQTT_PORT: "0",
@@ -79,8 +75,18 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
     PIFOG_ADMIN_PASSWORD: "test-admin-password",
     PIFOG_OPERATOR_PASSWORD: "test-operator-password",
     PIFOG_LOG_LEVEL: "warn",
-    ...options.env,
+    ...extra,
   };
+}
+
+export async function startRuntime(options: StartOptions = {}): Promise<TestRuntime> {
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "pifog-test-"));
+  const runtimeFile = path.join(dataDir, "runtime.json");
+  fs.rmSync(runtimeFile, { force: true });
+  await ensureTestIdentities(dataDir, { users: options.testUsers });
+  const cookies = { viewer: presetSession(dataDir, "viewer"), operator: presetSession(dataDir, "operator"), admin: presetSession(dataDir, "admin") };
+  const env = testRuntimeEnv(dataDir, options.role ?? "all", options.env);
   const child = spawn(process.execPath, [CLI], { env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
