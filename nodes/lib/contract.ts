@@ -1,5 +1,6 @@
 // The wire, in one place: every topic PiFog publishes or subscribes to, and the type of every payload.
 // No other module builds a topic string. The README's "Topic tree" section documents this file.
+import type { CameraSettings, ClipRecord, HealthReport, HealthState, LiveControl, MotionEvent, SettingsApplied } from "./camera/types";
 
 export const NATIVE_ROOT = "pifog";
 /** The original PiFog scheme, leading slash included. */
@@ -81,6 +82,31 @@ export const trustTopics = {
   /** Retained QoS 1: the local CA's revocation list (PEM), published by the hub's broker itself (no client may) and
    * readable by all; a Pi takes it only when the CA signed it and never goes back to an older one. */
   crl: () => topic<string>(`${NATIVE_ROOT}/$ca/crl`),
+} as const;
+
+/** Cameras (issue 13, Pi In The Sky) and every device's health. Shapes in ./camera/types.ts. */
+export const cameraTopics = {
+  /** QoS 1, not retained, from the camera Pi: motion start and end. */
+  motion: (device: string) => topic<MotionEvent>(`${NATIVE_ROOT}/${device}/motion`),
+  anyMotion: () => `${NATIVE_ROOT}/+/motion`,
+  /** Retained QoS 1, from the hub: the camera's settings (a device reads its own). */
+  config: (device: string) => topic<CameraSettings>(`${NATIVE_ROOT}/${device}/camera/config`),
+  /** Retained QoS 1, from the Pi: the settings version it applied. */
+  applied: (device: string) => topic<SettingsApplied>(`${NATIVE_ROOT}/${device}/camera/applied`),
+  anyApplied: () => `${NATIVE_ROOT}/+/camera/applied`,
+  /** Retained QoS 1, from the hub: whether it wants the live stream now. */
+  liveControl: (device: string) => topic<LiveControl>(`${NATIVE_ROOT}/${device}/camera/live/control`),
+  /** QoS 0, from the Pi while live is on: one JPEG frame per message (raw bytes). */
+  liveFrame: (device: string) => topic<Buffer>(`${NATIVE_ROOT}/${device}/camera/live/frame`),
+  anyLiveFrame: () => `${NATIVE_ROOT}/+/camera/live/frame`,
+  /** QoS 1, from the hub's clip store: an item (clip or still) it has stored. */
+  stored: (hub: string) => topic<ClipRecord>(`${NATIVE_ROOT}/${hub}/clips/stored`),
+  /** QoS 1, retained, from every role: its health report. */
+  health: (device: string) => topic<HealthReport>(`${NATIVE_ROOT}/${device}/health`),
+  anyHealth: () => `${NATIVE_ROOT}/+/health`,
+  /** Retained QoS 1, from the hub: healthy / unhealthy. */
+  healthState: (device: string) => topic<HealthState>(`${NATIVE_ROOT}/${device}/health/state`),
+  anyHealthState: () => `${NATIVE_ROOT}/+/health/state`,
 } as const;
 
 /** What each Pi says on its PiFog `Event` topic: its own events, and a pong for every Pi. */
