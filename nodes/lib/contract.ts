@@ -84,8 +84,8 @@ export const trustTopics = {
   crl: () => topic<string>(`${NATIVE_ROOT}/$ca/crl`),
 } as const;
 
-/** Cameras (issue 13, Pi In The Sky) and every device's health. Shapes in ./camera/types.ts. */
-export const cameraTopics = {
+/** Home cameras (issue 13, Pi In The Sky): motion, settings, live video, stored clips. Shapes in ./camera/types.ts. */
+export const skycamTopics = {
   /** QoS 1, not retained, from the camera Pi: motion start and end. */
   motion: (device: string) => topic<MotionEvent>(`${NATIVE_ROOT}/${device}/motion`),
   anyMotion: () => `${NATIVE_ROOT}/+/motion`,
@@ -101,12 +101,16 @@ export const cameraTopics = {
   anyLiveFrame: () => `${NATIVE_ROOT}/+/camera/live/frame`,
   /** QoS 1, from the hub's clip store: an item (clip or still) it has stored. */
   stored: (hub: string) => topic<ClipRecord>(`${NATIVE_ROOT}/${hub}/clips/stored`),
+} as const;
+
+/** Every device's health (issue 13): its reports, and the hub's judgement of them. */
+export const healthTopics = {
   /** QoS 1, retained, from every role: its health report. */
-  health: (device: string) => topic<HealthReport>(`${NATIVE_ROOT}/${device}/health`),
-  anyHealth: () => `${NATIVE_ROOT}/+/health`,
+  report: (device: string) => topic<HealthReport>(`${NATIVE_ROOT}/${device}/health`),
+  anyReport: () => `${NATIVE_ROOT}/+/health`,
   /** Retained QoS 1, from the hub: healthy / unhealthy. */
-  healthState: (device: string) => topic<HealthState>(`${NATIVE_ROOT}/${device}/health/state`),
-  anyHealthState: () => `${NATIVE_ROOT}/+/health/state`,
+  state: (device: string) => topic<HealthState>(`${NATIVE_ROOT}/${device}/health/state`),
+  anyState: () => `${NATIVE_ROOT}/+/health/state`,
 } as const;
 
 /** What each Pi says on its PiFog `Event` topic: its own events, and a pong for every Pi. */

@@ -5,7 +5,7 @@
 // A pattern is an MQTT filter whose levels may be `{device}` (the device's own id) or `{pi}` (its PiFog compat name,
 // from its role); a rule whose placeholder has no value for an identity (a role without a compat Pi) does not apply.
 // A filter is granted only when every topic it can match is allowed by one rule (so `#` is refused to a device).
-import { cameraTopics, COMPAT_ROOT, NATIVE_ROOT, trustTopics, type PiName } from "../contract";
+import { COMPAT_ROOT, healthTopics, NATIVE_ROOT, skycamTopics, trustTopics, type PiName } from "../contract";
 import type { DeviceRole, Identity, UserRole } from "../identity/types";
 
 export interface AclRule {
@@ -61,9 +61,9 @@ export const DEVICE_ROLE_RULES: Readonly<Record<DeviceRole, readonly AclRule[]>>
   hub: [
     READ_ALL,
     ...COMMANDING,
-    { pattern: cameraTopics.config("+"), publish: true, retain: true },
-    { pattern: cameraTopics.liveControl("+"), publish: true, retain: true },
-    { pattern: cameraTopics.healthState("+"), publish: true, retain: true },
+    { pattern: skycamTopics.config("+"), publish: true, retain: true },
+    { pattern: skycamTopics.liveControl("+"), publish: true, retain: true },
+    { pattern: healthTopics.state("+"), publish: true, retain: true },
   ],
   // stats and alerts (IoTitan's compat outputs `<source>/average`, `<source>/alert`), acknowledgements
   sensorhub: [
@@ -121,7 +121,7 @@ export const ANONYMOUS_RULES: readonly AclRule[] = [
   { pattern: `${N}/+/environment`, read: true },
   { pattern: `${N}/+/environment/+`, read: true },
   { pattern: `${N}/+/sim/#`, read: true },
-  { pattern: cameraTopics.healthState("+"), read: true },
+  { pattern: healthTopics.state("+"), read: true },
   { pattern: `${N}/+/sim/+/set`, publish: true },
   { pattern: `${C}/DoorPi/Event`, read: true },
   { pattern: `${C}/StatusPi/Event`, read: true },
