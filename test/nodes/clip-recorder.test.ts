@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import clipRecorder from "../../nodes/clip-recorder/clip-recorder";
 import { findFfmpeg, probe } from "../../nodes/lib/camera/ffmpeg";
-import { isJpeg } from "../../nodes/lib/camera/frame-input";
+import { isWholeJpeg } from "../../nodes/lib/camera/frame-input";
 import { sha256 } from "../../nodes/lib/camera/media-file";
 import { Spool, spoolDir } from "../../nodes/lib/camera/spool";
 import { DEFAULT_CAMERA_SETTINGS, type CameraSettings, type SettingsMessage, type SpoolItem } from "../../nodes/lib/camera/types";
@@ -185,7 +185,7 @@ describe("clip-recorder node", function () {
     const expected = Buffer.concat(Array.from({ length: clip.frames }, (_, i) => frameJpeg(firstSeq + i)));
     assert.ok(bytes.equals(expected), "the MJPEG is the frames, concatenated");
     assert.equal(clip.frames, 10 + ats.length + 11);
-    assert.ok(isJpeg(fs.readFileSync(path.join(spoolDir(h.dataDir, "cam1"), clip.thumbnail))));
+    assert.ok(isWholeJpeg(fs.readFileSync(path.join(spoolDir(h.dataDir, "cam1"), clip.thumbnail))));
   });
 
   it("records nothing outside the recording window, and cuts a clip at the window's end", async () => {

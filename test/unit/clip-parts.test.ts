@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { ClipRecorder } from "../../nodes/lib/camera/clip-recorder";
 import { benchmarkCpuMs, findOnPath, framerateArg } from "../../nodes/lib/camera/ffmpeg";
-import { frameOf, isJpeg, recordingSettingsOf } from "../../nodes/lib/camera/frame-input";
+import { frameOf, isWholeJpeg, recordingSettingsOf } from "../../nodes/lib/camera/frame-input";
 import { FrameRing } from "../../nodes/lib/camera/frame-ring";
 import { inWindow } from "../../nodes/lib/camera/recording-window";
 import { Spool } from "../../nodes/lib/camera/spool";
@@ -120,13 +120,15 @@ describe("clip recording parts", () => {
 
     it("refuses what is not a whole JPEG, missing or bad frame info, bad motion", () => {
       const jpeg = frameJpeg(1);
-      assert.ok(isJpeg(jpeg) && isJpeg(tagged(jpeg, 3)));
-      assert.equal(isJpeg(jpeg.subarray(0, jpeg.length - 10)), false, "a torn JPEG");
+      assert.ok(isWholeJpeg(jpeg) && isWholeJpeg(tagged(jpeg, 3)));
+      assert.equal(isWholeJpeg(jpeg.subarray(0, jpeg.length - 10)), false, "a torn JPEG");
       assert.throws(() => frameOf({ payload: "x" }, "cam1"), /must be a JPEG Buffer, not string/);
       assert.throws(() => frameOf({ payload: Buffer.from("GIF89a....") }, "cam1"), /not a JPEG/);
       assert.throws(() => frameOf({ payload: jpeg }, "cam1"), /no msg\.frame/);
       assert.throws(() => frameOf({ payload: jpeg, frame: { at: 1, seq: 1, width: 0, height: 48, device: "cam1" } }, "cam1"), /whole pixels/);
       assert.throws(() => frameOf({ ...frameMessage(1, 1), motion: { score: "high", active: true } }, "cam1"), /msg\.motion/);
+      const m = frameMessage(1, 1);
+      assert.throws(() => frameOf({ ...m, frame: { ...m.frame, width: 640 } }, "cam1"), /msg\.frame says 640×48, the JPEG is 64×48/);
     });
 
     it("checks the settings' recording fields", () => {

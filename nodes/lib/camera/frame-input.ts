@@ -1,6 +1,7 @@
 // What the recording nodes (clip-recorder, timelapse) take on their input, checked before they use it: a frame
 // message (FrameMessage: a JPEG with its frame info, and motion-detect's verdict when it ran) or a settings message.
 import { PayloadError } from "../contract";
+import { jpegSize } from "../image/image";
 import { checkWindow } from "./recording-window";
 import type { CameraSettings, SettingsMessage } from "./types";
 
@@ -20,7 +21,7 @@ export interface InputFrame {
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 /** Whether `b` looks like one whole JPEG: SOI at the start, EOI at the end (a trailing pad byte or two allowed). */
-export function isJpeg(b: Buffer): boolean {
+export function isWholeJpeg(b: Buffer): boolean {
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8 || b[2] !== 0xff) return false;
   for (let i = b.length - 2; i >= Math.max(2, b.length - 4); i--) {
     if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
@@ -35,12 +36,16 @@ export function frameOf(msg: { payload?: unknown; frame?: unknown; motion?: unkn
   const jpeg = msg.payload;
   if (!Buffer.isBuffer(jpeg)) throw new PayloadError(`frame: msg.payload must be a JPEG Buffer, not ${jpeg === null ? "null" : typeof jpeg}`);
   if (jpeg.length > MAX_FRAME_BYTES) throw new PayloadError(`frame: ${jpeg.length} bytes is more than a frame (${MAX_FRAME_BYTES})`);
-  if (!isJpeg(jpeg)) throw new PayloadError("frame: msg.payload is not a JPEG");
+  if (!isWholeJpeg(jpeg)) throw new PayloadError("frame: msg.payload is not a JPEG");
   const f = msg.frame as Record<string, unknown> | undefined | null;
   if (!f || typeof f !== "object") throw new PayloadError("frame: no msg.frame ({at, seq, width, height, device})");
   if (typeof f.at !== "number" || !Number.isFinite(f.at) || f.at < 0) throw new PayloadError("frame: msg.frame.at must be clock ms");
   if (!Number.isSafeInteger(f.seq) || (f.seq as number) < 0) throw new PayloadError("frame: msg.frame.seq must be a whole number");
   if (!posInt(f.width) || !posInt(f.height)) throw new PayloadError("frame: msg.frame.width and height must be whole pixels");
+  const size = jpegSize(jpeg);
+  if (size && (size.width !== f.width || size.height !== f.height)) {
+    throw new PayloadError(`frame: msg.frame says ${String(f.width)}×${String(f.height)}, the JPEG is ${size.width}×${size.height}`);
+  }
   if (f.device !== device) {
     throw new PayloadError(`frame: from device ${JSON.stringify(String(f.device)).slice(0, 70)}, not this node's ${device}`);
   }
