@@ -251,6 +251,17 @@ describe("clip-recorder node", function () {
     assert.equal(clips[1]!.end - end, 2000);
   });
 
+  it("finishes the open clip when it is stopped (a deploy or shutdown), before it says it has closed", async () => {
+    await load();
+    feed(1, still);
+    const ats = feed(2, moving);
+    await helper.unload();
+    const items = spool().list();
+    assert.equal(items.length, 1);
+    assert.equal(items[0]!.end, ats.at(-1));
+    assert.equal(items[0]!.format, tools.ffmpeg ? "mp4" : "mjpeg");
+  });
+
   it("ends a clip when the stream goes silent", async () => {
     await load({ container: "mjpeg" });
     feed(1, still);

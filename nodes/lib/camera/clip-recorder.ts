@@ -55,6 +55,15 @@ interface OpenClip {
   endedAt: number | null;
 }
 
+/** fsync then close, in the thread pool; the descriptor is closed whatever happens. */
+async function flushAndClose(fd: number): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+  } finally {
+    await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+  }
+}
+
 export class ClipRecorder {
   private settings: ClipSettings;
   private readonly ring: FrameRing;
@@ -137,27 +146,14 @@ export class ClipRecorder {
     this.clip = null;
     this.lastClipEnd = clip.last;
     this.clearStall();
-    let closedOk = true;
-    try {
-      fs.fsyncSync(clip.fd);
-    } catch (err) {
-      closedOk = false;
-      this.o.onProblem(new Error(`clip ${clip.id}: could not flush to disk: ${(err as Error).message}`), false);
-    } finally {
-      try {
-        fs.closeSync(clip.fd);
-      } catch {
-        // closed anyway
-      }
-    }
-    if (!closedOk) {
-      this.removeFiles(clip.id);
-      return reason;
-    }
-    this.finishing = this.finishing.then(() => this.finish(clip)).catch((err: Error) => {
-      this.removeFiles(clip.id);
-      this.o.onProblem(new Error(`clip ${clip.id}: ${err.message}`), false);
-    });
+    // flushed and closed off the frame path (an SD card's fsync can take a while): the finisher does it
+    this.finishing = this.finishing
+      .then(() => flushAndClose(clip.fd))
+      .then(() => this.finish(clip))
+      .catch((err: Error) => {
+        this.removeFiles(clip.id);
+        this.o.onProblem(new Error(`clip ${clip.id}: ${err.message}`), false);
+      });
     return reason;
   }
 
@@ -236,12 +232,7 @@ export class ClipRecorder {
       try {
         const { cpuMs } = await remuxToMp4(this.o.ffmpeg, spool.file(media), spool.file(mp4), { fps, measureCpu: !!this.o.onRemuxCpu });
         if (cpuMs !== null) this.o.onRemuxCpu?.(cpuMs);
-        const fd = fs.openSync(spool.file(mp4), "r");
-        try {
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
+        await flushAndClose(fs.openSync(spool.file(mp4), "r"));
         fs.rmSync(spool.file(media), { force: true });
         media = mp4;
         format = "mp4";
