@@ -6,6 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { runBroker } from "./broker";
+import { runClips } from "./clips";
 import { runDoors } from "./doors";
 import { runFaces } from "./faces";
 import { runHostile } from "./hostile";
@@ -91,6 +92,10 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     description:
       "QoS 1 pub → persistent-session sub through the embedded broker with the SQLite persistence, beside aedes in memory and Mosquitto (persistence on): msg/s, p50/p99, ratios",
     run: runBroker,
+  },
+  clips: {
+    description: "the clip writer's CPU per minute of 640×480 10 fps video: recording into the spool, and the remux to MP4 (ffmpeg's own CPU)",
+    run: runClips,
   },
   doors: {
     description: "door flip → matrix frame latency (role all) and idle RSS of role doorpi vs bare node-red",
