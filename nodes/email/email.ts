@@ -9,7 +9,7 @@ import { AccountError, AccountStore, validEmails } from "../lib/accounts/store";
 import type { Clock } from "../lib/clock";
 import { PayloadError } from "../lib/contract";
 import { payloadText } from "../lib/dead-letter";
-import { MailSender, type NewMail, type QueuedMail, type SmtpFailure, type SmtpSecurity, type SmtpSettings } from "../lib/email/sender";
+import { MailSender, type MailAttachment, type NewMail, type QueuedMail, type SmtpFailure, type SmtpSecurity, type SmtpSettings } from "../lib/email/sender";
 import { checkTimeZone, parseTransitionEvent, renderTransitionMail } from "../lib/email/templates";
 import { failMessage } from "../lib/node-red/fail";
 import { settingsFor } from "../lib/node-red/device";
@@ -120,12 +120,35 @@ export function parsePlainMail(msg: NodeMessage): NewMail[] {
   if (text !== undefined && typeof text !== "string") throw new PayloadError("text must be a string");
   if (html !== undefined && typeof html !== "string") throw new PayloadError("html must be a string");
   if (text === undefined && html === undefined) throw new PayloadError("a mail needs text or html");
+  const attachments = parseAttachments(src.attachments);
   return to.map((address) => ({
     to: address,
     subject,
+    ...(attachments.length > 0 ? { attachments } : {}),
     ...(text !== undefined ? { text } : {}),
     ...(html !== undefined ? { html } : {}),
   }));
+}
+
+/** The most a mail carries attached (the outbox keeps it as base64 JSON). */
+export const MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024;
+
+/** msg.attachments: [{filename, content: Buffer, contentType?}], bounded. */
+export function parseAttachments(raw: unknown): MailAttachment[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw) || raw.length > 5) throw new PayloadError("attachments must be a list of at most 5 {filename, content} objects");
+  let total = 0;
+  return raw.map((a: unknown) => {
+    const r = asRecord(a);
+    const filename = r?.filename;
+    const content = r?.content;
+    if (typeof filename !== "string" || !/^[A-Za-z0-9_. -]{1,100}$/.test(filename)) throw new PayloadError("an attachment's filename must be a plain file name");
+    if (!Buffer.isBuffer(content)) throw new PayloadError("an attachment's content must be a Buffer");
+    total += content.length;
+    if (total > MAX_ATTACHMENT_BYTES) throw new PayloadError(`attachments over ${MAX_ATTACHMENT_BYTES} bytes`);
+    const contentType = typeof r!.contentType === "string" && /^[a-z]+\/[a-z0-9.+-]+$/i.test(r!.contentType) ? r!.contentType : "application/octet-stream";
+    return { filename, contentType, content: content.toString("base64") };
+  });
 }
 
 function isTransitionMessage(msg: NodeMessage): boolean {

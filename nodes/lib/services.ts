@@ -23,6 +23,7 @@ import { DashboardSockets, type SocketAddresses } from "./security/dashboard-soc
 import { makeSignInThrottles, type SignInThrottles } from "./security/sign-in";
 import { WebSessions, type RoleLookup } from "./security/web-sessions";
 import { SqlitePool } from "./store/sqlite";
+import { ClipStores } from "./camera/clip-store";
 
 /** The runtime's own broker: where a device node with no broker of its own connects, and, when the launcher
  * started it in this process, the broker itself (the history logger stores before it acknowledges). */
@@ -110,11 +111,18 @@ export interface PifogServices {
   readonly trust: Trust;
   /** Pairing Pis by a code (issue 12): on a hub or all-in-one runtime with the embedded broker; null elsewhere. */
   readonly pairing: PairingService | null;
+  /** The running clip stores (clip-store nodes): the device listener stores uploads in the first, the viewer API
+   * reads it. */
+  readonly clips: ClipStores;
+  /** The hub's device HTTPS listener (clip uploads) when this runtime runs one (hub, all): its own devices upload there. */
+  readonly deviceHttps: { readonly url: string; readonly port: number } | null;
   /** On runtime shutdown, after Node-RED stopped: commits what the history sinks hold and closes them. */
   close(): Promise<void>;
 }
 
 export interface ServiceParts {
+  /** The device listener of a test that runs one in process. */
+  deviceHttps?: { url: string; port: number } | null;
   config: PifogConfig;
   clock?: Clock;
   broker?: RuntimeBroker;
@@ -159,6 +167,8 @@ export function createServices(parts: ServiceParts): PifogServices {
     tuning: parts.tuning ?? {},
     trust: parts.trust ?? noTrust(),
     pairing: null,
+    clips: new ClipStores(),
+    deviceHttps: parts.deviceHttps ?? null,
     close: () => sinks.closeAll(),
   };
 }
@@ -177,7 +187,14 @@ function rolesFrom(identities: IdentityDirectory | null): RoleLookup {
  * part is shared. */
 export function withLauncher(
   services: PifogServices,
-  parts: { broker: RuntimeBroker; safeState: SafeState; identities?: IdentityDirectory | null; trust?: Trust; pairing?: PairingService | null },
+  parts: {
+    broker: RuntimeBroker;
+    safeState: SafeState;
+    identities?: IdentityDirectory | null;
+    trust?: Trust;
+    pairing?: PairingService | null;
+    deviceHttps?: { url: string; port: number } | null;
+  },
 ): PifogServices {
   // one sessions object for the whole runtime (the settings' middleware holds it): it asks the launcher's store now
   const identities = parts.identities ?? services.identities;
@@ -190,6 +207,7 @@ export function withLauncher(
     safeState: parts.safeState,
     trust: parts.trust ?? services.trust,
     pairing: parts.pairing ?? services.pairing,
+    deviceHttps: parts.deviceHttps ?? services.deviceHttps,
   };
 }
 

@@ -67,6 +67,13 @@ export const ROUTES: RouteRow[] = [
   { method: "POST", path: "/api/auth", json: (v) => ({ username: v.name, password: v.password }), expect: [401, 200, 200, 200] },
   { method: "GET", path: "/api/history/topics", expect: SIGNED_IN(200) },
   { method: "GET", path: "/api/history?topic=pifog%2Fhub%2Fnothing", expect: SIGNED_IN(200) },
+  // the hub's clips and time-lapse stills: signed-in people (viewer or higher) only
+  { method: "GET", path: "/api/clips", expect: SIGNED_IN(200) },
+  { method: "GET", path: "/api/clips?camera=camerapi&day=2026-06-01&kind=still&order=asc", expect: SIGNED_IN(200) },
+  { method: "GET", path: "/api/clips?day=yesterday", expect: SIGNED_IN(400) },
+  { method: "GET", path: "/api/clips/camerapi/clip-1/thumbnail", expect: SIGNED_IN(404) },
+  { method: "GET", path: "/api/clips/camerapi/clip-1/media", expect: SIGNED_IN(404) },
+  { method: "GET", path: "/api/clips/camerapi/clip-1/play", expect: SIGNED_IN(404) },
   // detectordag's /v1: its own accounts (e-mail addresses), never a PiFog session
   // pairing a Pi: anyone may ask (a bad request is refused the same for all), an admin approves and revokes
   { method: "POST", path: "/api/pairing", json: () => ({}), expect: ALL(400) },

@@ -22,6 +22,8 @@ export interface RuntimeInfo {
   mqttWebSocket: string | null;
   /** The TLS listener (the test data dir has a CA). */
   mqtts: string | null;
+  /** The device HTTPS listener (hub, all). */
+  deviceHttps?: string | null;
   pid: number;
 }
 
@@ -70,6 +72,7 @@ export function testRuntimeEnv(dataDir: string, role: string, extra: Record<stri
     PIFOG_HTTP_PORT: "0",
     PIFOG_MQTT_PORT: "0",
     PIFOG_MQTTS_PORT: "0",
+    PIFOG_DEVICE_HTTPS_PORT: "0",
     PIFOG_HOST: "127.0.0.1",
     PIFOG_HARDWARE: "sim",
     PIFOG_ADMIN_PASSWORD: "test-admin-password",

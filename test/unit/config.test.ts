@@ -41,6 +41,7 @@ describe("runtime config", () => {
       mqttWsOrigins: [],
       hubUrl: undefined,
       pairing: { login: "certificate", pollMs: 3000, codeTtlMs: 600_000, requestsPerAddress: 10 },
+      deviceHttpsPort: 8443,
     });
   });
 
@@ -128,7 +129,18 @@ describe("runtime config", () => {
       mqttWsOrigins: ["https://fog.example", "http://pi.local:1880"],
       hubUrl: "http://hub.local:1880",
       pairing: { login: "password", pollMs: 500, codeTtlMs: 120_000, requestsPerAddress: 4 },
+      deviceHttpsPort: 8443,
     });
+  });
+
+  it("takes the device HTTPS port, the hub's device URL and the public URL, and refuses bad ones clearly", () => {
+    const c = readConfig({ PIFOG_DEVICE_HTTPS_PORT: "0", PIFOG_HUB_DEVICE_URL: "https://hub.local:9443/", PIFOG_PUBLIC_URL: "https://fog.example/" }, CWD);
+    assert.equal(c.deviceHttpsPort, 0);
+    assert.equal(c.hubDeviceUrl, "https://hub.local:9443");
+    assert.equal(c.publicUrl, "https://fog.example");
+    assert.throws(() => readConfig({ PIFOG_DEVICE_HTTPS_PORT: "70000" }, CWD), /PIFOG_DEVICE_HTTPS_PORT must be a port number/);
+    assert.throws(() => readConfig({ PIFOG_HUB_DEVICE_URL: "http://hub.local:8443" }, CWD), /PIFOG_HUB_DEVICE_URL must be the hub's device address/);
+    assert.throws(() => readConfig({ PIFOG_PUBLIC_URL: "ftp://x" }, CWD), /PIFOG_PUBLIC_URL must be/);
   });
 
   it("takes the hub's HTTP address for a Pi that pairs, and refuses anything else clearly", () => {

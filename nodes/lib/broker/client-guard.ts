@@ -13,6 +13,7 @@
 //   the sender wrote, so whoever acts on it knows who sent it without believing the payload;
 // - a revoked device's connections are dropped at once, and its certificate refused from then on.
 // Each refusal goes to the audit record through a RefusalRecorder, so a flood of them stays a few lines.
+import { CertificateRefused, deviceOfCertificate, normalSerial } from "../identity/device-certificate";
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from "aedes";
 import { timingSafeEqual } from "node:crypto";
 import type { Audit, AuditEvent } from "../audit/audit";
@@ -48,9 +49,7 @@ export interface ConnectionInfo {
 }
 
 /** A certificate serial as hex to compare: lower case, no separators, no leading zeros. */
-export function normalSerial(serial: string): string {
-  return serial.replace(/[^0-9a-f]/gi, "").toLowerCase().replace(/^0+(?=.)/, "");
-}
+export { normalSerial };
 
 /** The address a client connected from (TCP, or the HTTP request of a WebSocket). */
 export function addressOf(client: Client): string {
@@ -222,17 +221,12 @@ export class ClientGuard {
   private async identify(client: Client, info: ConnectionInfo, username: string | undefined, password: Buffer | undefined): Promise<Identity> {
     const directory = this.o.identities ?? null;
     if (info.certificate) {
-      const { cn, serial } = info.certificate;
-      const record = directory?.device(cn);
-      if (!directory || !record) throw new Refused(CONNACK.NOT_AUTHORIZED, "mqtt.connect.refused", `the certificate's CN "${cn}" is no enrolled device`, "unknown-device");
-      const current = normalSerial(record.serial) === serial;
-      if (directory.isRevoked(current ? record.serial : serial) || (current && record.revokedAt)) {
-        throw new Refused(CONNACK.NOT_AUTHORIZED, "mqtt.connect.refused", `device "${cn}"'s certificate (serial ${serial}) is revoked`, "revoked");
+      try {
+        return deviceOfCertificate(directory, info.certificate.cn, info.certificate.serial);
+      } catch (err) {
+        if (err instanceof CertificateRefused) throw new Refused(CONNACK.NOT_AUTHORIZED, "mqtt.connect.refused", err.message, err.key);
+        throw err;
       }
-      if (!current) {
-        throw new Refused(CONNACK.NOT_AUTHORIZED, "mqtt.connect.refused", `device "${cn}"'s certificate (serial ${serial}) is not its current one (${record.serial})`, "superseded");
-      }
-      return { kind: "device", id: cn, role: record.role, via: "certificate", serial: record.serial };
     }
     if (username !== undefined) {
       const secret = password ?? Buffer.alloc(0);

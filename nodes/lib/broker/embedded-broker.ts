@@ -13,6 +13,7 @@ import { pifogVersion } from "../device-info";
 import type { DeviceRecord, IdentityDirectory } from "../identity/types";
 import type { LoginThrottle } from "../security/throttle";
 import type { AnonymousSetting } from "./anonymous";
+import { tlsRefusalReason } from "../identity/device-certificate";
 import { ClientGuard, normalSerial, RefusalRecorder, RUNTIME_USER, type ConnectionInfo, type Credentials } from "./client-guard";
 import { GuardedConnection } from "./connection-guard";
 import { DEFAULT_STALL_MS, maxBufferedBytesFor } from "./limits";
@@ -260,18 +261,6 @@ export class EmbeddedBroker {
         const peer = socket.getPeerCertificate();
         const none = !peer || Object.keys(peer).length === 0;
         const why = none ? "NO_CLIENT_CERTIFICATE" : String(socket.authorizationError ?? "UNVERIFIED");
-        const reasons: Record<string, string> = {
-          UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "a certificate from another CA",
-          NO_CLIENT_CERTIFICATE: "no client certificate",
-          UNABLE_TO_GET_ISSUER_CERT: "a certificate from another CA",
-          UNABLE_TO_VERIFY_LEAF_SIGNATURE: "a certificate from another CA",
-          SELF_SIGNED_CERT_IN_CHAIN: "a certificate from another CA",
-          DEPTH_ZERO_SELF_SIGNED_CERT: "a self-signed certificate",
-          CERT_HAS_EXPIRED: "an expired certificate",
-          CERT_NOT_YET_VALID: "a certificate not valid yet",
-          CERT_REVOKED: "a revoked certificate",
-          CRL_HAS_EXPIRED: "the revocation list has expired (pifog renews it)",
-        };
         const cn = typeof peer?.subject?.CN === "string" ? peer.subject.CN : undefined;
         this.refusals.refuse(`tls:${address}:${why}`, {
           event: "mqtt.tls.refused",
@@ -280,7 +269,7 @@ export class EmbeddedBroker {
           address,
           code: why,
           ...(cn ? { cn, serial: normalSerial(peer.serialNumber ?? "") } : {}),
-          reason: `TLS client refused: ${reasons[why] ?? why} (${why})`,
+          reason: `TLS client refused: ${tlsRefusalReason(why)} (${why})`,
         });
         socket.destroy();
         return;

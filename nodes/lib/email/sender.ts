@@ -40,6 +40,8 @@ export interface QueuedMail {
   subject: string;
   text?: string;
   html?: string;
+  /** Files sent with it (a motion clip's thumbnail), their bytes as base64 (the outbox keeps JSON). */
+  attachments?: MailAttachment[];
   /** Set when queued, so a mail sent again after a crash can be told apart by the receiver. */
   messageId: string;
   /** The Date header (ms since the epoch): when it was queued. */
@@ -49,6 +51,13 @@ export interface QueuedMail {
 }
 
 export type NewMail = Omit<QueuedMail, "messageId" | "date">;
+
+export interface MailAttachment {
+  filename: string;
+  contentType: string;
+  /** base64 */
+  content: string;
+}
 
 export type SmtpFailureKind = "rejected" | "deferred" | "auth" | "connection";
 
@@ -205,6 +214,9 @@ export class MailSender extends EventEmitter<MailSenderEvents> {
           subject: mail.subject,
           ...(mail.text !== undefined ? { text: mail.text } : {}),
           ...(mail.html !== undefined ? { html: mail.html } : {}),
+          ...(mail.attachments?.length
+            ? { attachments: mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, "base64") })) }
+            : {}),
           messageId: mail.messageId,
           date: new Date(mail.date),
         }),

@@ -157,7 +157,12 @@ function store(o: PairClientOptions, approved: Extract<PollAnswer, { state: "app
   const port = certificate ? approved.mqttsPort : approved.mqttPort;
   const url = o.mqttUrl ?? (port ? `${certificate ? "mqtts" : "mqtt"}://${host}:${port}` : undefined);
   if (!url) throw new PairClientError("the hub did not say which port its broker listens on: set PIFOG_MQTT_URL");
-  const hub: HubFile = { url, device: approved.device.id, role: approved.device.role };
+  const hub: HubFile = {
+    url,
+    device: approved.device.id,
+    role: approved.device.role,
+    ...(approved.deviceHttpsPort ? { deviceUrl: `https://${host}:${approved.deviceHttpsPort}` } : {}),
+  };
   const p = bundlePaths(o.bundleDir);
   fs.mkdirSync(o.bundleDir, { recursive: true, mode: 0o700 });
   writeFileAtomic(p.ca, approved.ca, 0o600);

@@ -92,6 +92,8 @@ export type PollAnswer =
       /** The hub's MQTTS and MQTT ports, to write the Pi's hub.json. */
       mqttsPort?: number;
       mqttPort?: number;
+      /** The hub's device HTTPS port (clip uploads), for hub.json's deviceUrl. */
+      deviceHttpsPort?: number;
       message: string;
     };
 
@@ -127,7 +129,7 @@ export interface HubPairingOptions {
   /** The runtime's identity store: read for devices and users, reloaded after each change so the broker sees it at once. */
   directory: IdentityDirectory & { reload?(): void; user?(name: string): unknown };
   /** The embedded broker's ports, for the Pi's hub.json. */
-  ports: () => { mqtts?: number; mqtt?: number };
+  ports: () => { mqtts?: number; mqtt?: number; deviceHttps?: number };
   limits?: Partial<PairingLimits>;
   /** Randomness (tests pass their own). */
   random?: (bytes: number) => Buffer;
@@ -247,6 +249,7 @@ export class HubPairing implements PairingService {
           ...(entry.request.login === "certificate" ? { cert: d.cert } : { username: d.id, password: d.password }),
           ...(ports.mqtts ? { mqttsPort: ports.mqtts } : {}),
           ...(ports.mqtt ? { mqttPort: ports.mqtt } : {}),
+          ...(ports.deviceHttps ? { deviceHttpsPort: ports.deviceHttps } : {}),
           message: `paired as "${d.id}" (owner ${d.owner})`,
         };
         // the password was only ever for this one answer

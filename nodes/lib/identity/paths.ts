@@ -69,6 +69,8 @@ export interface HubFile {
   url: string;
   device: string;
   role: DeviceRole;
+  /** The hub's device HTTPS listener (clip uploads), e.g. https://hub.local:8443; absent in bundles made before it. */
+  deviceUrl?: string;
 }
 
 /** A Pi's own identity, as read from its bundle dir. */
@@ -102,7 +104,10 @@ function parseHubFile(text: string, file: string): HubFile {
   if (typeof r.url !== "string" || !/^(mqtts?|wss?):\/\//.test(r.url)) throw new IdentityError(`${file}: "url" must be an mqtts:// (or mqtt://, ws://, wss://) URL`);
   if (typeof r.device !== "string" || !isIdentityName(r.device)) throw new IdentityError(`${file}: "device" must be a device id`);
   if (typeof r.role !== "string" || !isDeviceRole(r.role)) throw new IdentityError(`${file}: "role" must be one of ${DEVICE_ROLES.join(", ")}`);
-  return { url: r.url, device: r.device, role: r.role };
+  if (r.deviceUrl !== undefined && (typeof r.deviceUrl !== "string" || !/^https:\/\/[^/\s]+$/.test(r.deviceUrl))) {
+    throw new IdentityError(`${file}: "deviceUrl" must be an https:// address`);
+  }
+  return { url: r.url, device: r.device, role: r.role, ...(r.deviceUrl ? { deviceUrl: r.deviceUrl } : {}) };
 }
 
 /**

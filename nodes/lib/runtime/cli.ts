@@ -24,12 +24,14 @@ launch(safeState)
       mqtt: pifog.mqttUrl,
       mqttWebSocket: pifog.mqttPort === undefined ? null : `ws://127.0.0.1:${pifog.httpPort}/mqtt`,
       mqtts: pifog.mqttsPort === undefined ? null : `mqtts://127.0.0.1:${pifog.mqttsPort}`,
+      deviceHttps: pifog.deviceHttpsPort === undefined ? null : `https://127.0.0.1:${pifog.deviceHttpsPort}`,
       pid: process.pid,
     };
     fs.writeFileSync(path.join(pifog.config.dataDir, "runtime.json"), JSON.stringify(where, null, 2));
     console.log(
       `PiFog ready (role ${where.role}): dashboard ${where.dashboard}  editor ${where.editor}  mqtt ${where.mqtt}` +
         (where.mqtts ? `  mqtts ${where.mqtts}` : "") +
+        (where.deviceHttps ? `  devices ${where.deviceHttps}` : "") +
         (where.mqttWebSocket ? `  mqtt-ws ${where.mqttWebSocket}` : ""),
     );
     const shutdown = (signal: string) => {

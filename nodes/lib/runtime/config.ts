@@ -50,6 +50,13 @@ export interface PifogConfig {
    * cannot do TLS), how often it polls (PIFOG_PAIR_POLL_MS), and on the hub how long a code lives
    * (PIFOG_PAIR_CODE_SECONDS, 600) and how many pairing requests one address may make in 10 minutes (PIFOG_PAIR_REQUESTS, 10). */
   pairing: { login: "certificate" | "password"; pollMs: number; codeTtlMs: number; requestsPerAddress: number };
+  /** The hub's device HTTPS listener (PIFOG_DEVICE_HTTPS_PORT, 8443; 0: a free one): clip uploads from the Pis. */
+  deviceHttpsPort: number;
+  /** Where this Pi uploads (PIFOG_HUB_DEVICE_URL, e.g. https://hub.local:8443); unset: its bundle's hub.json, else
+   * https://<PIFOG_HUB_URL's host>:8443. */
+  hubDeviceUrl?: string;
+  /** The address people open PiFog at (PIFOG_PUBLIC_URL), for links in notifications; no trailing slash. */
+  publicUrl?: string;
 }
 
 export class ConfigError extends Error {}
@@ -68,6 +75,16 @@ function count(env: NodeJS.ProcessEnv, name: string, fallback: number, max: numb
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`${name} must be a whole number 1..${max}, not "${raw}"`);
   return n;
+}
+
+/** An absolute URL of one of `protocols` with a host and nothing else (a path only when `pathOk`). */
+function isBareUrl(raw: string, protocols: RegExp, pathOk = false): boolean {
+  try {
+    const u = new URL(raw);
+    return protocols.test(u.protocol) && !!u.hostname && (pathOk || u.pathname.length <= 1) && !u.search && !u.hash && !u.username;
+  } catch {
+    return false;
+  }
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): PifogConfig {
@@ -136,6 +153,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
     if (role === "all" || role === "hub") throw new ConfigError(`PIFOG_HUB_URL is for a Pi pairing with a hub; a ${role} runtime is the hub itself`);
   }
+  const hubDeviceUrl = (env.PIFOG_HUB_DEVICE_URL ?? "").trim().replace(/\/+$/, "") || undefined;
+  if (hubDeviceUrl && !isBareUrl(hubDeviceUrl, /^https:$/)) {
+    throw new ConfigError(`PIFOG_HUB_DEVICE_URL must be the hub's device address, like https://hub.local:8443, not "${hubDeviceUrl}"`);
+  }
+  const publicUrl = (env.PIFOG_PUBLIC_URL ?? "").trim().replace(/\/+$/, "") || undefined;
+  if (publicUrl && !isBareUrl(publicUrl, /^https?:$/, true)) {
+    throw new ConfigError(`PIFOG_PUBLIC_URL must be the http:// or https:// address people open PiFog at, not "${publicUrl}"`);
+  }
   const pairLogin = (env.PIFOG_PAIR_LOGIN ?? "").trim() || "certificate";
   if (pairLogin !== "certificate" && pairLogin !== "password") throw new ConfigError(`PIFOG_PAIR_LOGIN must be certificate or password, not "${pairLogin}"`);
   return {
@@ -147,6 +172,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       requestsPerAddress: count(env, "PIFOG_PAIR_REQUESTS", 10, 10_000),
     },
     httpPort: port(env, "PIFOG_HTTP_PORT", 1880),
+    deviceHttpsPort: port(env, "PIFOG_DEVICE_HTTPS_PORT", 8443),
+    ...(hubDeviceUrl ? { hubDeviceUrl } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
     mqttsPort: port(env, "PIFOG_MQTTS_PORT", 8883),
     identityDir: (env.PIFOG_IDENTITY ?? "").trim() ? path.resolve(cwd, env.PIFOG_IDENTITY!.trim()) : undefined,

@@ -1,6 +1,9 @@
 // The embedded runtime behind `npm start`: the broker, one HTTP server (editor at /admin, dashboard at /ui,
 // MQTT over WebSocket at /mqtt, / → /ui) and Node-RED with PiFog's settings and the role's flow.
 import express from "express";
+import path from "node:path";
+import { uploadRoutes } from "../camera/upload-routes";
+import { DeviceHttps } from "../security/device-https";
 import http from "node:http";
 import os from "node:os";
 import type { Socket } from "node:net";
@@ -41,6 +44,8 @@ export interface RunningPifog {
   mqttPort?: number;
   /** The embedded broker's TLS port, when it has one (a CA in the data dir). */
   mqttsPort?: number;
+  /** The device HTTPS listener's port (hub, all). */
+  deviceHttpsPort?: number;
   mqttUrl: string;
   stop(): Promise<void>;
 }
@@ -241,11 +246,38 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
           clock,
           audit: settings.pifogServices.audit,
           directory: runtimeTrust.directory,
-          ports: () => ({ mqtts: embeddedBroker.tlsPort ?? undefined, mqtt: embeddedBroker.port }),
+          ports: () => ({ mqtts: embeddedBroker.tlsPort ?? undefined, mqtt: embeddedBroker.port, deviceHttps: ownDeviceHttps?.port }),
           limits: { codeTtlMs: config.pairing.codeTtlMs, requestsPerAddress: config.pairing.requestsPerAddress },
         })
       : null;
   const stopFollowing = pairing && embeddedBroker ? followBroker(pairing, embeddedBroker) : () => undefined;
+  // the hub's device listener: the camera Pis' uploads, by their identity only (PIFOG_DEVICE_HTTPS_PORT)
+  let deviceHttps: DeviceHttps | null = null;
+  if (identities && embeddedBroker && (config.role === "hub" || config.role === "all")) {
+    try {
+      deviceHttps = await DeviceHttps.start({
+        identities,
+        host: config.host,
+        port: config.deviceHttpsPort,
+        audit: settings.pifogServices.audit,
+        throttle: settings.pifogServices.signIn.mqtt,
+        now: () => clock.now(),
+        routes: uploadRoutes({
+          store: () => settings.pifogServices.clips.first(),
+          incomingDir: path.join(config.dataDir, "clips-incoming"),
+          audit: settings.pifogServices.audit,
+        }),
+      });
+    } catch (err) {
+      stopFollowing();
+      pairing?.close();
+      stopRevocations();
+      await embeddedBroker.close();
+      closeIdentities();
+      throw err;
+    }
+  }
+  const ownDeviceHttps = deviceHttps;
   // the nodes find this broker (and know it is their own) in the services, never by its URL
   const services = withLauncher(settings.pifogServices, {
     pairing,
@@ -253,6 +285,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     safeState,
     identities,
     trust: runtimeTrust.trust,
+    deviceHttps: deviceHttps ? { url: deviceHttps.url, port: deviceHttps.port } : null,
   });
   settings.pifogServices = services;
   // the people who sign in: the store just opened, or (a Pi whose broker is elsewhere) the data dir's users file
@@ -318,6 +351,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   try {
     httpPort = await listen(server, config.httpPort, config.host, "PIFOG_HTTP_PORT");
   } catch (err) {
+    await deviceHttps?.close();
     await broker?.close();
     closeIdentities();
     throw err;
@@ -338,10 +372,11 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       stopFollowing();
       pairing?.close();
       stopRevocations();
+      await deviceHttps?.close();
       await broker?.close();
       closeIdentities();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     })());
-  return { config, httpPort, mqttPort: broker?.port, mqttsPort: broker?.tlsPort ?? undefined, mqttUrl, stop };
+  return { config, httpPort, mqttPort: broker?.port, mqttsPort: broker?.tlsPort ?? undefined, deviceHttpsPort: deviceHttps?.port, mqttUrl, stop };
 }

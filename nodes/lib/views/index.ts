@@ -3,6 +3,7 @@
 // dashboard views, so what stays in a function node is the glue a reader takes in at a glance. Everything here is
 // a pure function or constant data (or, for `history`, what the runtime lends): the state stays in each node's context.
 import { cameraTopics, powerTopics, topics } from "../contract";
+import { updateMotionNotices } from "./cameras";
 import { alertAck, alertsModel, updateAlertsView } from "./alerts";
 import { updateDoorsView } from "./doors";
 import { espeasyReadings } from "./espeasy";
@@ -35,6 +36,7 @@ export function functionContext(parts: FunctionContextParts) {
       alerts: Object.freeze({ update: updateAlertsView, model: alertsModel, ack: alertAck }),
       espeasy: Object.freeze({ readings: espeasyReadings }),
       faceFile,
+      cameras: Object.freeze({ notices: updateMotionNotices }),
     }),
   });
 }
