@@ -48,6 +48,8 @@ function defineHealth(RED: NodeAPI) {
     private timer: unknown = null;
     private closed = false;
     private busy = false;
+    /** A report was asked for while one was being made (a new interval): make another after it. */
+    private again = false;
     private cpu: CpuTemperature | null = null;
     private intervalSeconds = DEFAULT_HEALTH_SECONDS;
     private readonly clock: Clock;
@@ -86,12 +88,12 @@ function defineHealth(RED: NodeAPI) {
           if (s !== this.intervalSeconds) {
             this.intervalSeconds = s;
             this.schedule(device, probe);
-            this.tick(device, probe);
+            this.tick(device, probe, true);
           }
           done();
           return;
         }
-        this.tick(device, probe);
+        this.tick(device, probe, true);
         done();
       });
       this.on("close", (done: () => void) => {
@@ -109,9 +111,13 @@ function defineHealth(RED: NodeAPI) {
       this.timer = this.clock.setInterval(() => this.tick(device, probe), this.intervalSeconds * 1000);
     }
 
-    /** One report; one still being made (a slow SD card) is not doubled. */
-    private tick(device: PifogDevice, probe: HostProbe): void {
-      if (this.busy || this.closed) return;
+    /** One report; one still being made (a slow SD card) is not doubled, but one asked for meanwhile follows it. */
+    private tick(device: PifogDevice, probe: HostProbe, asked = false): void {
+      if (this.closed) return;
+      if (this.busy) {
+        if (asked) this.again = true;
+        return;
+      }
       this.busy = true;
       const services = servicesOf(RED);
       healthReport(probe, { device: device.deviceId, at: this.clock.now(), version: pifogVersion(), dataDir: services.dataDir, intervalSeconds: this.intervalSeconds })
@@ -129,6 +135,10 @@ function defineHealth(RED: NodeAPI) {
         })
         .finally(() => {
           this.busy = false;
+          if (this.again) {
+            this.again = false;
+            this.tick(device, probe);
+          }
         });
     }
 
