@@ -39,8 +39,48 @@ export interface DevicesView {
   devices: DeviceOverview[];
   /** Who a device may belong to: the user store's names. */
   owners: string[];
+  /** Every device's health as the hub's health-monitor judges it (issue 13). */
+  health: HealthRow[];
   message?: string;
   error?: string;
+}
+
+/** One device's health on the Devices tab: the judgement, how old its last report is, and what it said. */
+export interface HealthRow {
+  device: string;
+  state: "healthy" | "unhealthy" | "unknown";
+  since: number | null;
+  lastReportAt: number | null;
+  /** Seconds since the last report, on the runtime's clock. */
+  ageSeconds: number | null;
+  cpuTemperatureC: number | null;
+  load: number | null;
+  /** Percent of memory in use. */
+  memoryPercent: number | null;
+  /** Percent of the data dir's disk in use. */
+  diskPercent: number | null;
+  version: string | null;
+  lastError: string | null;
+}
+
+const used = (p: { totalBytes: number; availableBytes: number } | undefined) =>
+  p && p.totalBytes > 0 ? Math.round((1 - p.availableBytes / p.totalBytes) * 1000) / 10 : null;
+
+export function healthRows(services: PifogServices): HealthRow[] {
+  const now = services.clock.now();
+  return services.health.devices().map((d) => ({
+    device: d.device,
+    state: d.state ?? "unknown",
+    since: d.since,
+    lastReportAt: d.lastReportAt,
+    ageSeconds: d.lastReportAt === null ? null : Math.max(0, Math.round((now - d.lastReportAt) / 1000)),
+    cpuTemperatureC: d.report?.cpuTemperatureC ?? null,
+    load: d.report?.load[0] ?? null,
+    memoryPercent: used(d.report?.memory),
+    diskPercent: used(d.report?.disk),
+    version: d.report?.version ?? null,
+    lastError: d.report?.lastError ? d.report.lastError.message : null,
+  }));
 }
 
 /** The runtime's pairing service, when it has one (the hub's, with the embedded broker and a CA). */
@@ -62,14 +102,16 @@ function field(payload: unknown, name: string, max: number): string {
 function devicesView(services: PifogServices, sender: DashboardSender, extra: Pick<DevicesView, "message" | "error"> = {}): DevicesView {
   const admin = mayAct(sender, "admin");
   const pairing = pairingOf(services);
-  const empty: DevicesView = { admin, available: pairing !== null, fingerprint: null, pending: [], devices: [], owners: [], ...extra };
-  if (!admin || !pairing) return empty;
+  const empty: DevicesView = { admin, available: pairing !== null, fingerprint: null, pending: [], devices: [], owners: [], health: [], ...extra };
+  if (!admin) return empty;
+  if (!pairing) return { ...empty, health: healthRows(services) };
   return {
     ...empty,
     fingerprint: pairing.caFingerprint(),
     pending: pairing.pending(),
     devices: pairing.devices(),
     owners: listUsers(services.dataDir).map((u) => u.name).sort(),
+    health: healthRows(services),
   };
 }
 

@@ -9,6 +9,7 @@ import type { IdentityDirectory } from "./identity/types";
 import type { NodeAPI } from "node-red";
 import { Audit } from "./audit/audit";
 import { AlertRegistry } from "./alerts/registry";
+import { HealthBoard } from "./health/judge";
 import type { ApiContext } from "./accounts/api";
 import type { EmbeddedBroker } from "./broker/embedded-broker";
 import { systemClock, type Clock } from "./clock";
@@ -87,6 +88,8 @@ export interface PifogServices {
   readonly audit: Audit;
   /** Each device's active alerts, by alert node. */
   readonly alerts: AlertRegistry;
+  /** Every device's health as the hub's health-monitor judges it: the Devices tab reads it (issue 13). */
+  readonly health: HealthBoard;
   /** The running history nodes, by id, in start order: GET /api/history reads their stores. */
   readonly historyProviders: Map<string, HistoryProvider>;
   /** The running account-api nodes, by id, in start order: the /v1 API uses the first. */
@@ -156,6 +159,7 @@ export function createServices(parts: ServiceParts): PifogServices {
     deadLetters: new DeadLetterFile(config.dataDir),
     audit,
     alerts: new AlertRegistry(),
+    health: new HealthBoard(),
     historyProviders: new Map(),
     accountApis: new Map(),
     apiTokens: ApiTokens.forDataDir(config.dataDir, clock),
