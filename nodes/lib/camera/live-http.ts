@@ -123,6 +123,11 @@ export function liveRoutes(app: Pick<Express, "get">, options: LiveRouteOptions)
     const relay = options.relay();
     if (!relay) return refuse(req, res, 503, "live video is not running on this hub (no live-relay node)", 30);
     const viewer = new MjpegResponse(res);
+    // HEAD: what a GET would answer, without starting the camera
+    if (req.method === "HEAD") {
+      viewer.open();
+      return void res.end();
+    }
     const watching = relay.watch(device, viewer);
     // nothing is written to a refused viewer: the refusal is the whole answer
     if (!watching.ok) return refuse(req, res, 503, `${watching.reason}; try again later`, 10);
