@@ -10,7 +10,7 @@ import { livePath } from "../../nodes/lib/camera/live-http";
 import type { LiveControl } from "../../nodes/lib/camera/types";
 import { skycamTopics } from "../../nodes/lib/contract";
 import { deviceBundleDir, readBundle } from "../../nodes/lib/identity/paths";
-import { fogWithBrowser, keepScreenshot, onePageStory, openTab, TITLE, UI_TIMEOUT, waitForText } from "../support/browser";
+import { fogWithBrowser, keepScreenshot, onePageStory, openTab, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
 import { TestClient } from "../support/mqtt";
 import { until } from "../support/until";
 
@@ -102,12 +102,19 @@ describe("Cameras tab: live video in Chromium (role all)", function () {
     assert.equal(first!.size, "64x48");
     let second: Awaited<ReturnType<typeof sample>> = null;
     await until(async () => (second = await sample()) !== null && second.sum !== first!.sum, "a different frame shown (the picture moves)", UI_TIMEOUT);
+    await waitUntilWhole(page, "#pf-live-image");
     await keepScreenshot(page, "camera-live");
     assert.deepEqual(pageErrors, []);
   });
 
-  it("leaving the tab closes the live view, and the hub tells the camera to stop", async () => {
+  it("Close closes the view; opened again it shows the stream at once; leaving the tab closes it and the hub tells the camera to stop", async () => {
     const { page } = ui;
+    await page.click("#pf-live-close");
+    await page.waitForSelector("#pf-live-image", { state: "detached", timeout: UI_TIMEOUT });
+    await page.waitForSelector("#pf-live-open", { timeout: UI_TIMEOUT });
+    // within the hub's 10 s grace the stream is still running: the picture is back without asking the camera again
+    await page.click("#pf-live-open");
+    await page.waitForFunction(() => (document.querySelector<HTMLImageElement>("#pf-live-image")?.naturalWidth ?? 0) > 0, undefined, { timeout: UI_TIMEOUT });
     const asked = controls.length;
     await openTab(page, "Doors");
     assert.equal(await page.$("#pf-live-image"), null, "no live picture once the tab is left");
