@@ -16,6 +16,7 @@ import { systemClock, type Clock } from "./clock";
 import { DeadLetterFile } from "./dead-letter";
 import { DurableSinks } from "./history/sinks";
 import type { HistoryProvider } from "./history/http-api";
+import type { LiveRelay } from "./camera/live-relay";
 import { noTrust, type Trust } from "./identity/trust";
 import type { PairingService } from "./identity/pairing-types";
 import type { PifogConfig } from "./runtime/config";
@@ -92,6 +93,9 @@ export interface PifogServices {
   readonly health: HealthBoard;
   /** The running history nodes, by id, in start order: GET /api/history reads their stores. */
   readonly historyProviders: Map<string, HistoryProvider>;
+  /** The running live-relay nodes (the hub's live video), by id, in start order: GET /api/cameras/<device>/live
+   * uses the first. */
+  readonly liveRelays: Map<string, LiveRelay>;
   /** The running account-api nodes, by id, in start order: the /v1 API uses the first. */
   readonly accountApis: Map<string, ApiContext>;
   /** The bearer tokens of PiFog's own HTTP API (GET /api/history...), given by POST /api/auth. */
@@ -162,6 +166,7 @@ export function createServices(parts: ServiceParts): PifogServices {
     health: new HealthBoard(),
     historyProviders: new Map(),
     accountApis: new Map(),
+    liveRelays: new Map(),
     apiTokens: ApiTokens.forDataDir(config.dataDir, clock),
     identities: parts.identities ?? null,
     webSessions,

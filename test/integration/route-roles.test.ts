@@ -22,7 +22,7 @@ interface Visitor {
 }
 
 interface RouteRow {
-  method: "GET" | "POST" | "PUT" | "DELETE";
+  method: "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
   path: string;
   /** The body (form-encoded unless `json`), by who sends it. */
   form?: (v: Visitor) => Record<string, string>;
@@ -74,6 +74,11 @@ export const ROUTES: RouteRow[] = [
   { method: "GET", path: "/api/clips/camerapi/clip-1/thumbnail", expect: SIGNED_IN(404) },
   { method: "GET", path: "/api/clips/camerapi/clip-1/media", expect: SIGNED_IN(404) },
   { method: "GET", path: "/api/clips/camerapi/clip-1/play", expect: SIGNED_IN(404) },
+  // a camera's live video (multipart JPEG, never ending: HEAD answers as GET would, without starting the camera)
+  { method: "HEAD", path: "/api/cameras/camerapi/live", expect: SIGNED_IN(200) },
+  { method: "GET", path: "/api/cameras/no-such-camera/live", expect: SIGNED_IN(404) },
+  { method: "GET", path: "/api/cameras/hub/live", expect: SIGNED_IN(404) },
+  { method: "GET", path: "/api/cameras/bad%20id/live", expect: SIGNED_IN(400) },
   // detectordag's /v1: its own accounts (e-mail addresses), never a PiFog session
   // pairing a Pi: anyone may ask (a bad request is refused the same for all), an admin approves and revokes
   { method: "POST", path: "/api/pairing", json: () => ({}), expect: ALL(400) },

@@ -111,6 +111,9 @@ export interface SettingsApplied {
 export interface LiveControl {
   stream: boolean;
   at: number;
+  /** A lease (ms): the Pi stops by itself this long after the last control it received, unless a newer one came
+   * (the hub sends {stream: true} again every third of it while someone watches). Absent: until told to stop. */
+  leaseMs?: number;
 }
 
 /** What the Pi's spool holds until the hub has it: a clip or a time-lapse still. Files live beside the item's JSON. */
