@@ -41,8 +41,8 @@ export const GRAY_WIDTH = 160;
 /** Frames in a row over the minimum area before motion starts. */
 const START_FRAMES = 2;
 /** How fast the background follows the scene where nothing changed, and where something did. */
-const ALPHA_STILL = 0.05;
-const ALPHA_CHANGED = 0.02;
+const ALPHA_STILL = 0.08;
+const ALPHA_CHANGED = 0.05;
 /** While it settles, the background learns the scene quickly. */
 const ALPHA_SETTLE = 0.3;
 
