@@ -1,11 +1,12 @@
 // The simulated camera's MJPEG stream: the scenes of a motion script (./motion-scenes.ts) rendered at the stream's
-// size and rate on the runtime's clock, encoded with jpeg-js. The script is chosen over MQTT
+// size and rate on the runtime's clock, encoded with jpeg-js (one encoder per stream, its tables built once).
+// The script is chosen over MQTT
 // (`pifog/<device>/sim/motion/set` ← a script's name); the one playing is published retained on
 // `pifog/<device>/sim/motion`. A new script starts from its beginning.
-import * as jpeg from "jpeg-js";
 import type { Clock } from "../../clock";
 import { topics } from "../../contract";
 import type { StreamFormat } from "../../camera/types";
+import { JpegEncoder } from "../../image/jpeg-encoder";
 import type { MjpegCamera, MjpegSink } from "../types";
 import { SIM_MOTION_SCRIPTS, SceneRenderer, type MotionScript } from "./motion-scenes";
 import type { SimBus } from "./sim-bus";
@@ -58,13 +59,18 @@ export class SimMjpegCamera implements MjpegCamera {
 
   /** One frame as the stream would send it now. `last`: the previous frame of the same renderer, reused (not
    * encoded again) when the scene has not changed. */
-  frame(format: StreamFormat, renderer = new SceneRenderer(format.width, format.height, this.random), last?: { key: string | null; jpeg: Buffer }): Buffer {
+  frame(
+    format: StreamFormat,
+    renderer = new SceneRenderer(format.width, format.height, this.random),
+    last?: { key: string | null; jpeg: Buffer },
+    encoder = new JpegEncoder(SIM_JPEG_QUALITY),
+  ): Buffer {
     const { script, t } = this.playing;
     const key = `${script.name}|${renderer.key(script, t)}`;
     if (last && last.key === key && !key.endsWith("|null")) return last.jpeg;
     let rgba = renderer.render(script, t);
     if (format.rotation === 180) rgba = rotate180(rgba);
-    const encoded = jpeg.encode({ data: rgba, width: format.width, height: format.height }, SIM_JPEG_QUALITY).data;
+    const encoded = encoder.encode({ data: rgba, width: format.width, height: format.height });
     if (last) {
       last.key = key;
       last.jpeg = encoded;
@@ -74,13 +80,14 @@ export class SimMjpegCamera implements MjpegCamera {
 
   start(format: StreamFormat, sink: MjpegSink): { close(): Promise<void> } {
     const renderer = new SceneRenderer(format.width, format.height, this.random);
+    const encoder = new JpegEncoder(SIM_JPEG_QUALITY);
     let first = true;
     // most frames of a quiet room are the one before: encoded once
     const last = { key: null as string | null, jpeg: Buffer.alloc(0) };
     const timer = this.clock.setInterval(() => {
       if (first) sink.state({ state: "running", program: "simulated camera" });
       first = false;
-      sink.frame(this.frame(format, renderer, last));
+      sink.frame(this.frame(format, renderer, last, encoder));
     }, Math.round(1000 / format.fps));
     return {
       close: async () => {
