@@ -1,7 +1,11 @@
 // `npm run bench -- motion`: frames per CPU-second of decode + motion detection at 640×480 over a recorded simulated
 // MJPEG stream (a person crossing), beside Debian's `motion` daemon on the SAME stream in the same run: the stream is
 // served over loopback HTTP as multipart MJPEG at 10 fps, motion's netcam_url points at it, and its CPU time comes
-// from /proc/<pid>/stat as ours does (/proc/self/stat: this process, one thread of JavaScript). Target ≥ 30 fps.
+// from /proc/<pid>/stat as ours does (/proc/self/stat: all of this process's threads). One core: our frames go
+// through one at a time, and sharp (libvips) is held to one thread with sharp.concurrency(1). motion's frames are
+// counted, not assumed: the server counts the frames the kernel took from it during the window (a frame is sent
+// only when the previous one has left; one that would queue behind a slow reader is dropped, and counted as such).
+// Target ≥ 30 fps on the path motion-detect uses on this machine (sharp where it loads, else jpeg-js).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -53,15 +57,33 @@ async function ours(frames: Buffer[], decoder: GrayDecoder, rounds: number): Pro
   return { fps: n / (cpuSeconds("self") - cpu0), events };
 }
 
-function serveMjpeg(frames: Buffer[]): Promise<http.Server> {
+/** What the MJPEG server has handed over: frames the kernel took (their write completed), and frames dropped
+ * because the one before had not left yet (the reader was behind). */
+interface Served {
+  delivered: number;
+  dropped: number;
+  clients: number;
+}
+
+function serveMjpeg(frames: Buffer[], served: Served): Promise<http.Server> {
   const server = http.createServer((_req, res) => {
+    served.clients++;
     res.writeHead(200, { "Content-Type": "multipart/x-mixed-replace; boundary=frame" });
     let i = 0;
+    let inFlight = false;
     const timer = setInterval(() => {
+      if (inFlight || res.writableNeedDrain) {
+        served.dropped++;
+        return;
+      }
       const f = frames[i++ % frames.length]!;
+      inFlight = true;
       res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.length}\r\n\r\n`);
       res.write(f);
-      res.write("\r\n");
+      res.write("\r\n", () => {
+        inFlight = false;
+        served.delivered++;
+      });
     }, 1000 / FPS);
     res.on("close", () => clearInterval(timer));
   });
@@ -81,18 +103,25 @@ export async function runMotion(ctx: BenchContext): Promise<void> {
   const rows: string[][] = [];
   const js = await ours(frames, jsGrayDecoder, 1);
   rows.push(["PiFog motion-detect, jpeg-js (portable)", js.fps.toFixed(1), String(js.events)]);
-  const fast = fastGrayDecoder();
-  let best = js.fps;
-  if (fast.name === "sharp") {
-    const s = await ours(frames, fast, 3);
-    rows.push(["PiFog motion-detect, sharp (shrink on load)", s.fps.toFixed(1), String(s.events)]);
-    best = Math.max(best, s.fps);
+  // the decoder motion-detect picks on this machine (nodes/motion-detect: fastGrayDecoder())
+  const used = fastGrayDecoder();
+  let usedFps = js.fps;
+  if (used.name === "sharp") {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sharp = require("sharp") as typeof import("sharp");
+    const threads = sharp.concurrency();
+    sharp.concurrency(1); // one core: libvips may use one thread, and frames go through one at a time
+    console.log(`  sharp: libvips held to 1 thread (sharp.concurrency(1); it would use ${threads})`);
+    const s = await ours(frames, used, 3);
+    rows.push(["PiFog motion-detect, sharp (shrink on load, 1 thread)", s.fps.toFixed(1), String(s.events)]);
+    usedFps = s.fps;
   }
 
   if (!fs.existsSync("/usr/bin/motion")) {
     rows.push(["motion (Debian)", "–", "not installed: sudo apt-get install motion"]);
   } else {
-    const server = await serveMjpeg(frames);
+    const served: Served = { delivered: 0, dropped: 0, clients: 0 };
+    const server = await serveMjpeg(frames, served);
     scope.defer("stop the MJPEG server", () => new Promise<void>((r) => server.close(() => r())));
     const dir = tempDir(scope, "pifog-bench-motion-");
     const port = (server.address() as AddressInfo).port;
@@ -121,14 +150,29 @@ export async function runMotion(ctx: BenchContext): Promise<void> {
     scope.defer("stop motion", () => stopChild(child), () => child.kill("SIGKILL"));
     await new Promise((r) => setTimeout(r, 3000)); // it connects and starts its loop
     const cpu0 = cpuSeconds(child.pid!);
+    const before = { ...served };
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, MOTION_SECONDS * 1000));
     const cpu = cpuSeconds(child.pid!) - cpu0;
-    const seen = ((Date.now() - t0) / 1000) * FPS;
-    rows.push([`motion ${"(Debian 4.5, netcam at 10 fps; frames = time × 10)"}`, (seen / Math.max(cpu, 1e-6)).toFixed(1), "–"]);
+    const seconds = (Date.now() - t0) / 1000;
+    const took = served.delivered - before.delivered;
+    const dropped = served.dropped - before.dropped;
     await stopChild(child);
+    if (served.clients === 0 || took === 0) {
+      rows.push(["motion (Debian)", "–", `read no frames (${served.clients} connections): see ${path.join(dir, "motion.log")}`]);
+    } else {
+      console.log(
+        `  motion: took ${took} frames in ${seconds.toFixed(1)} s (${(took / seconds).toFixed(1)} fps offered ${FPS}), ${dropped} dropped behind it, ` +
+          `${cpu.toFixed(2)} CPU-seconds, ${served.clients} connection(s)`,
+      );
+      rows.push(["motion (Debian 4.5.1, netcam over loopback HTTP; frames counted at the server)", (took / Math.max(cpu, 1e-6)).toFixed(1), "–"]);
+    }
   }
   console.log(table(["decode + motion detection, 640×480", "frames per CPU-second", "events"], rows));
-  ctx.target({ target: `decode + motion detection ≥ ${TARGET_FPS} fps at 640×480 on one core`, measured: `${best.toFixed(1)} fps (jpeg-js ${js.fps.toFixed(1)})`, pass: best >= TARGET_FPS });
+  ctx.target({
+    target: `decode + motion detection ≥ ${TARGET_FPS} fps at 640×480 on one core, on the path motion-detect uses here (${used.name})`,
+    measured: `${usedFps.toFixed(1)} fps with ${used.name}${used.name === "sharp" ? ` (1 thread); jpeg-js, the portable path (a Pi Zero's): ${js.fps.toFixed(1)} fps${js.fps < TARGET_FPS ? ", under the target" : ""}` : ""}`,
+    pass: usedFps >= TARGET_FPS,
+  });
   await scope.close();
 }
