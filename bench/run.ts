@@ -11,6 +11,7 @@ import { runDoors } from "./doors";
 import { runFaces } from "./faces";
 import { runHostile } from "./hostile";
 import { runIngest } from "./ingest";
+import { runMotion } from "./motion";
 
 /** The repository root, from dist/bench/run.js. */
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -108,6 +109,10 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   hostile: {
     description: "the hostile-input attacks (wrong logins, heavy history queries, a stalled subscriber, dashboard garbage, a 50 MB publish): round trips and a door pulse under each, beside the quiet runtime",
     run: runHostile,
+  },
+  motion: {
+    description: "decode + motion detection frames per CPU-second at 640×480 on a recorded simulated stream, beside Debian's motion daemon on the same stream",
+    run: runMotion,
   },
   ingest: {
     description:

@@ -127,6 +127,9 @@ function definePifogDevice(RED: NodeAPI) {
                 warn: (m) => this.warn(m),
               },
               clock,
+              undefined,
+              // a whole fog in one runtime records real clips: a person crosses its camera every two minutes
+              { motionScript: this.role === "all" ? "demo" : "static" },
             );
       this.hardware = new DeviceHardware(this.drivers);
       this.link.on("state", () => {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { dayRange, parseRange } from "../../nodes/lib/camera/clip-api";
 import { LocalClipFiles, S3ClipFiles, type ClipFiles } from "../../nodes/lib/camera/clip-files";
 import { ClipConflict, ClipStore } from "../../nodes/lib/camera/clip-store";
-import { splitMjpeg } from "../../nodes/lib/camera/mjpeg";
+import { mjpegFrames } from "../../nodes/lib/camera/clip-frames";
 import { parseSpoolItem } from "../../nodes/lib/camera/spool-item";
 import type { SpoolItem } from "../../nodes/lib/camera/types";
 import { createClient } from "../../nodes/lib/s3/client";
@@ -147,7 +147,7 @@ describe("clip pieces", () => {
     const all = Buffer.concat(frames);
     const chunks = [all.subarray(0, 7), all.subarray(7, 400), all.subarray(400)];
     const out: Buffer[] = [];
-    for await (const f of splitMjpeg((async function* () { yield* chunks; })())) out.push(f);
+    for await (const f of mjpegFrames((async function* () { yield* chunks; })())) out.push(f);
     assert.deepEqual(out, frames);
   });
 

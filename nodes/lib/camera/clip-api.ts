@@ -15,7 +15,7 @@ import type { Clock } from "../clock";
 import { isTopicLevel } from "../contract";
 import { requireRole, type ApiAuthParts } from "../security/api-auth";
 import type { ClipStore } from "./clip-store";
-import { mp4Frames, splitMjpeg } from "./mjpeg";
+import { mjpegFrames, mp4Frames } from "./clip-frames";
 import { isItemId } from "./spool";
 import { mediaType } from "./spool-item";
 import type { ClipRecord } from "./types";
@@ -170,7 +170,7 @@ async function playFrames(store: ClipStore, record: ClipRecord, req: Request, re
     temp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pifog-play-")), "clip.mp4");
     await pipeline(await store.openMedia(record), fs.createWriteStream(temp));
     frames = mp4Frames(temp);
-  } else frames = splitMjpeg(await store.openMedia(record));
+  } else frames = mjpegFrames(await store.openMedia(record));
   let closed = false;
   let onClose: () => void = () => undefined;
   res.on("close", () => {

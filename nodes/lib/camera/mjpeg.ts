@@ -1,55 +1,107 @@
-// A clip's frames, one JPEG at a time: split out of an MJPEG file, or out of an MP4 (MJPEG inside) through
-// `ffmpeg -c copy -f mjpeg` (no re-encode). What the viewer API's `/play` paces to the browser.
-import { spawn } from "node:child_process";
-import type { Readable } from "node:stream";
+// An MJPEG byte stream (rpicam-vid's stdout, an HTTP multipart body) cut into its JPEGs: each frame runs from an SOI
+// marker (FF D8) to the EOI marker (FF D9) after it. Chunks may end anywhere, inside a marker too. Inside a baseline
+// JPEG's entropy-coded data a 0xFF byte is always stuffed (FF 00) or a restart marker (FF D0..D7), so FF D9 ends
+// the frame; an embedded thumbnail (EXIF) would end early, and neither rpicam-vid nor libcamera-vid write one.
 
-const SOI = Buffer.from([0xff, 0xd8]);
-const EOI = Buffer.from([0xff, 0xd9]);
+/** A 640×480 frame is some 30-80 KB; a 4K MJPEG frame stays under this. */
+export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
-/** The JPEGs of an MJPEG byte stream (SOI … EOI), at most `maxFrameBytes` each (a longer one ends the stream). */
-export async function* splitMjpeg(source: AsyncIterable<Buffer | Uint8Array>, maxFrameBytes = 8 * 1024 * 1024): AsyncGenerator<Buffer> {
-  let pending = Buffer.alloc(0);
-  for await (const chunk of source) {
-    pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, Buffer.from(chunk)]);
+export class MjpegSplitter {
+  private chunks: Buffer[] = [];
+  private held = 0;
+  /** Whether the bytes held begin with an SOI (else we are looking for one). */
+  private inFrame = false;
+  /** Where the search for EOI resumes in the bytes held (all before it were searched already). */
+  private resume = 0;
+  /** Bytes thrown away: garbage between frames, or a frame over the limit. */
+  dropped = 0;
+
+  constructor(
+    private readonly onFrame: (jpeg: Buffer) => void,
+    private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+  ) {}
+
+  /** Feeds the next chunk; calls onFrame for every frame it completes. */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    // the marker may straddle chunks: keep the last held byte in view by joining what we hold with the chunk
+    let data = this.held > 0 ? Buffer.concat([...this.chunks, chunk]) : chunk;
+    this.chunks = [];
+    this.held = 0;
+    let start = 0;
+    let scan = this.resume;
+    this.resume = 0;
     for (;;) {
-      const start = pending.indexOf(SOI);
-      if (start < 0) {
-        pending = pending.subarray(Math.max(0, pending.length - 1));
+      if (!this.inFrame) {
+        const soi = indexOfMarker(data, 0xd8, scan);
+        if (soi < 0) {
+          // keep a trailing FF: it may be the start of an SOI
+          const keep = data.length > 0 && data[data.length - 1] === 0xff ? 1 : 0;
+          this.dropped += data.length - start - keep;
+          data = keep ? data.subarray(data.length - 1) : Buffer.alloc(0);
+          start = 0;
+          break;
+        }
+        this.dropped += soi - start;
+        start = soi;
+        scan = soi + 2;
+        this.inFrame = true;
+      }
+      const eoi = indexOfMarker(data, 0xd9, scan);
+      if (eoi < 0) {
+        if (data.length - start > this.maxFrameBytes) {
+          // a frame that never ends: drop it and look for the next SOI
+          this.dropped += data.length - start;
+          this.inFrame = false;
+          data = data.subarray(data.length - 1);
+          start = 0;
+          scan = 0;
+          continue;
+        }
+        data = data.subarray(start);
+        start = 0;
+        this.resume = Math.max(2, data.length - 1);
         break;
       }
-      const end = pending.indexOf(EOI, start + 2);
-      if (end < 0) {
-        pending = pending.subarray(start);
-        if (pending.length > maxFrameBytes) throw new Error(`an MJPEG frame over ${maxFrameBytes} bytes`);
-        break;
-      }
-      yield Buffer.from(pending.subarray(start, end + 2));
-      pending = pending.subarray(end + 2);
+      const end = eoi + 2;
+      if (end - start <= this.maxFrameBytes) this.onFrame(Buffer.from(data.subarray(start, end)));
+      else this.dropped += end - start;
+      this.inFrame = false;
+      start = end;
+      scan = end;
     }
+    if (data.length > 0) {
+      this.chunks = [data];
+      this.held = data.length;
+    }
+  }
+
+  /** Bytes held for a frame not yet complete. */
+  get pending(): number {
+    return this.held;
+  }
+
+  reset(): void {
+    this.chunks = [];
+    this.held = 0;
+    this.inFrame = false;
+    this.resume = 0;
   }
 }
 
-/** The JPEGs of an MP4 file whose video is MJPEG (a camera Pi's remux), through ffmpeg. */
-export async function* mp4Frames(file: string, ffmpeg = "ffmpeg"): AsyncGenerator<Buffer> {
-  const child = spawn(ffmpeg, ["-hide_banner", "-loglevel", "error", "-i", file, "-map", "0:v:0", "-c", "copy", "-f", "mjpeg", "pipe:1"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
-  const exited = new Promise<number | null>((resolve) => {
-    child.once("error", (err) => {
-      stderr += err.message;
-      resolve(-1);
-    });
-    child.once("close", (code) => resolve(code));
-  });
-  let finished = false;
-  try {
-    yield* splitMjpeg(child.stdout as Readable);
-    const code = await exited;
-    finished = true;
-    if (code !== 0) throw new Error(`ffmpeg could not read the clip (${code}): ${stderr.trim()}`);
-  } finally {
-    if (!finished && child.exitCode === null) child.kill("SIGKILL");
+function indexOfMarker(data: Buffer, marker: number, from: number): number {
+  let i = data.indexOf(0xff, from);
+  while (i >= 0 && i + 1 < data.length) {
+    if (data[i + 1] === marker) return i;
+    i = data.indexOf(0xff, i + 1);
   }
+  return -1;
+}
+
+/** Every frame of a whole MJPEG buffer (a recording). */
+export function splitMjpeg(data: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  const splitter = new MjpegSplitter((f) => frames.push(f));
+  splitter.push(data);
+  return frames;
 }

@@ -13,6 +13,9 @@ import { Max17040 } from "./pi/max17040";
 import { SimBattery } from "./sim/sim-battery";
 import { CAMERA_PROGRAMS, PiCamera, onPath, type CommandRunner } from "./pi/camera";
 import { SimCamera } from "./sim/sim-camera";
+import { SimMjpegCamera } from "./sim/sim-video";
+import { PiMjpegCamera, type PiVideoOptions } from "./pi/camera-stream";
+import { SharedCameraStream } from "../camera/stream";
 import type { SimBus } from "./sim/sim-bus";
 import { SimGpioInput, SimGpioOutput } from "./sim/sim-gpio";
 import { SimLedMatrix } from "./sim/sim-matrix";
@@ -42,8 +45,19 @@ export function resolveHardware(setting: HardwareSetting, onPi: () => boolean = 
   return setting;
 }
 
+export interface SimOptions {
+  /** The simulated camera stream's motion script at start (./sim/motion-scenes.ts): "demo" for PIFOG_ROLE=all. */
+  motionScript?: string;
+}
+
 /** `random` drives the simulators' noise; by default seeded from the device id and the start time. */
-export function simDrivers(bus: SimBus, clock: Clock, random: Random = seededRandom(seedOf(bus.device, clock.now()))): Drivers {
+export function simDrivers(
+  bus: SimBus,
+  clock: Clock,
+  random: Random = seededRandom(seedOf(bus.device, clock.now())),
+  sim: SimOptions = {},
+): Drivers {
+  let video: SimMjpegCamera | null = null;
   return {
     kind: "sim",
     gpioInput: (o) => new SimGpioInput(o, bus, clock),
@@ -53,6 +67,7 @@ export function simDrivers(bus: SimBus, clock: Clock, random: Random = seededRan
     cpuTemperature: () => new SimCpuTemperature(bus, clock, random),
     fuelGauge: () => new SimBattery(bus, clock),
     camera: (o) => new SimCamera(o, bus, random),
+    cameraStream: (format) => new SharedCameraStream((video ??= new SimMjpegCamera(bus, clock, random, sim.motionScript)), clock, format),
   };
 }
 
@@ -75,6 +90,8 @@ export interface PiEnvOptions {
   runCommand?: CommandRunner;
   /** Whether a camera program is installed (on PATH by default). */
   hasProgram?: (program: string) => boolean;
+  /** How the camera stream finds and restarts rpicam-vid / libcamera-vid. */
+  video?: PiVideoOptions;
 }
 
 /** The fuel gauge of a UPS-Lite: v1.2 has a MAX17040G at 0x36, v1.3 a CW2015 at 0x62. */
@@ -116,5 +133,6 @@ export function piDrivers(
     cpuTemperature: () => new SysfsCpuTemperature(env.thermalZone ?? THERMAL_ZONE),
     fuelGauge: (model) => piFuelGauge(model, env),
     camera: (o) => piCamera(o, env),
+    cameraStream: (format) => new SharedCameraStream(new PiMjpegCamera(clock, { warn, ...env.video }), clock, format),
   };
 }

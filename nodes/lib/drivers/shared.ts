@@ -1,6 +1,6 @@
 // What the nodes of one device share of its hardware: one claim per GPIO line, and one Sense HAT whose LED matrix and
 // environment sensors are opened for their first user and closed after their last (as node-red-nodes' sensehat does).
-import type { Drivers, EnvReading, EnvSensor, GpioInput, GpioOutput, Level, LedMatrix } from "./types";
+import type { CameraStream, Drivers, EnvReading, EnvSensor, GpioInput, GpioOutput, Level, LedMatrix } from "./types";
 import type { Frame } from "../matrix-glyphs";
 
 /** A second claim on a BCM line: the node that holds it is named, so a user knows which one to change. */
@@ -168,6 +168,8 @@ function claimed<T>(pins: PinRegistry, pin: number, owner: string, open: () => T
 export class DeviceHardware {
   readonly pins = new PinRegistry();
   readonly senseHat: SharedSenseHat;
+  /** The camera's stream, made for its first user and shared by all (it runs while any of them subscribes). */
+  private stream: CameraStream | null = null;
 
   constructor(private readonly raw: Drivers) {
     this.senseHat = new SharedSenseHat({ matrix: () => raw.ledMatrix("matrix"), env: () => raw.envSensor() });
@@ -188,6 +190,7 @@ export class DeviceHardware {
       cpuTemperature: () => raw.cpuTemperature(),
       fuelGauge: (model) => raw.fuelGauge(model),
       camera: (o) => raw.camera(o),
+      cameraStream: (format) => (this.stream ??= raw.cameraStream(format)),
     };
   }
 }

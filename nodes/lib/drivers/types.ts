@@ -1,5 +1,6 @@
 // One interface per device kind. Nodes see only these; pi/ and sim/ implement them.
 import type { Frame } from "../matrix-glyphs";
+import type { FrameSource, StreamFormat } from "../camera/types";
 
 export type Level = 0 | 1;
 export type Pull = "none" | "up" | "down";
@@ -122,6 +123,33 @@ export interface Camera {
   close(): Promise<void>;
 }
 
+/** Where a running MJPEG camera delivers its JPEGs, and says how it goes (it restarts on its own after a failure). */
+export interface MjpegSink {
+  frame(jpeg: Buffer): void;
+  state(state: StreamState): void;
+}
+
+/** How a camera stream stands: running (which program), failing (why; it tries again), stopped (nobody uses it). */
+export type StreamState =
+  | { state: "running"; program: string }
+  | { state: "failing"; message: string; retryInMs: number | null }
+  | { state: "stopped" };
+
+/** A camera that streams MJPEG (rpicam-vid / libcamera-vid on a Pi, rendered scenes in the simulator). */
+export interface MjpegCamera {
+  /** Starts the camera at `format`; it runs (restarting after failures) until the handle is closed. */
+  start(format: StreamFormat, sink: MjpegSink): { close(): Promise<void> };
+}
+
+/** A device's camera stream as its nodes share it: one camera process for every subscriber. */
+export interface CameraStream extends FrameSource {
+  /** Restarts the stream at a new size/rate/rotation (subscribers keep their subscriptions); a no-op when unchanged. */
+  setFormat(format: StreamFormat): void;
+  /** Every change of the stream's state; returns the unsubscribe. */
+  onState(listener: (state: StreamState) => void): () => void;
+  readonly state: StreamState;
+}
+
 export type HardwareKind = "pi" | "sim";
 
 /** What a node asks its device for. */
@@ -136,6 +164,11 @@ export interface Drivers {
   fuelGauge(model: FuelGaugeModel): FuelGauge;
   /** The still camera (throws HardwareUnavailableError when no camera program is installed). */
   camera(options: CameraOptions): Camera;
+  /**
+   * The camera's MJPEG stream. A device's nodes all get the same one (the first caller's format starts it); the
+   * raw drivers give a stream of its own to each caller.
+   */
+  cameraStream(format: StreamFormat): CameraStream;
 }
 
 export class HardwareUnavailableError extends Error {
