@@ -221,13 +221,13 @@ const RSS_INSTANCES = 3;
 /** A second, later reading: V8's memory reducer often shrinks an idle heap only 10–40 s after start. */
 const SETTLED_MS = 45_000;
 
-interface Memory {
+export interface Memory {
   rss: number;
   anon: number;
   hwm: number;
 }
 
-interface IdleMemory {
+export interface IdleMemory {
   pid: number;
   startupMs: number;
   /** IDLE_MS after ready: the target's figure. */
@@ -281,7 +281,7 @@ function nodeRedVersion(root: string): string {
   return (JSON.parse(fs.readFileSync(pkg, "utf8")) as { version: string }).version;
 }
 
-async function idleBareNodeRed(root: string, scope: Scope, listModules: boolean): Promise<IdleMemory> {
+export async function idleBareNodeRed(root: string, scope: Scope, listModules: boolean): Promise<IdleMemory> {
   const redJs = path.join(root, "node_modules", "node-red", "red.js");
   const userDir = tempDir(scope, "pifog-bench-node-red-");
   const flows = path.join(userDir, "flows.json");

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { runBroker } from "./broker";
+import { measureCameraMemory } from "./camera-memory";
 import { runClips } from "./clips";
 import { runDoors } from "./doors";
 import { runFaces } from "./faces";
@@ -111,8 +112,13 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     run: runHostile,
   },
   motion: {
-    description: "decode + motion detection frames per CPU-second at 640×480 on a recorded simulated stream, beside Debian's motion daemon on the same stream",
-    run: runMotion,
+    description:
+      "decode + motion detection frames per CPU-second at 640×480 on a recorded simulated stream, beside Debian's motion daemon on the same stream; the clip writer's CPU per minute of video; the camera role's RSS while it records and streams, beside a bare Node-RED",
+    run: async (ctx) => {
+      await runMotion(ctx);
+      await runClips(ctx);
+      await measureCameraMemory(ctx);
+    },
   },
   ingest: {
     description:
