@@ -1,14 +1,13 @@
 // The Cameras tab's live view in a real Chromium, against the real all-in-one runtime: a signed-in viewer picks the
-// camera, opens its live view and sees MOVING frames (two samples of the picture differ), fed by frames the camera
-// publishes as itself (its certificate) once the hub asks for them; leaving the tab closes the view and the hub tells
-// the camera to stop. A browser without a sign-in is refused (401) and the refusal audited.
+// camera, opens its live view and sees MOVING frames (two samples of the picture differ): the all-in-one's own
+// simulated camera (its live-push node, as the device camerapi) streams once the hub asks, with its noise script on so
+// that every frame differs; leaving the tab closes the view and the hub tells the camera to stop. A browser without a sign-in is refused (401) and the refusal audited.
 // Set PIFOG_SCREENSHOTS=<dir> to keep screenshots; a failing test always leaves one in the tmp dir.
 import assert from "node:assert/strict";
-import * as jpeg from "jpeg-js";
 import { Audit } from "../../nodes/lib/audit/audit";
 import { livePath } from "../../nodes/lib/camera/live-http";
 import type { LiveControl } from "../../nodes/lib/camera/types";
-import { skycamTopics } from "../../nodes/lib/contract";
+import { skycamTopics, topics } from "../../nodes/lib/contract";
 import { deviceBundleDir, readBundle } from "../../nodes/lib/identity/paths";
 import { fogWithBrowser, keepScreenshot, onePageStory, openTab, TITLE, UI_TIMEOUT, waitForText, waitUntilWhole } from "../support/browser";
 import { TestClient } from "../support/mqtt";
@@ -16,33 +15,16 @@ import { until } from "../support/until";
 
 const CAMERA = "camerapi";
 
-/** A 64×48 frame: a bright square on dark ground, at a place that depends on `n` (so frames differ). */
-function frameOf(n: number): Buffer {
-  const width = 64, height = 48;
-  const data = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const lit = x >= n * 16 && x < n * 16 + 16 && y >= 16 && y < 32;
-      const i = (y * width + x) * 4;
-      data[i] = lit ? 250 : 20;
-      data[i + 1] = lit ? 240 : 30;
-      data[i + 2] = lit ? 40 : 60;
-      data[i + 3] = 255;
-    }
-  }
-  return jpeg.encode({ width, height, data }, 85).data;
-}
-
 describe("Cameras tab: live video in Chromium (role all)", function () {
   this.timeout(90_000);
   const fog = fogWithBrowser();
   const ui = onePageStory("camera-live", { width: 1100, height: 1000 }, fog, "viewer");
   let camera: TestClient | undefined;
-  let sending: NodeJS.Timeout | undefined;
   const controls: LiveControl[] = [];
 
   before(async () => {
-    // the camera Pi, as itself (the runtime's own camerapi link has the plain client id; this one has a label)
+    // a second link of the camera Pi, as itself (the runtime's own has the plain client id; this one has a label):
+    // it hears what the hub asks of the camera, and sets the simulated camera's script
     const bundle = readBundle(deviceBundleDir(fog.runtime.dataDir, CAMERA));
     assert.ok(bundle, "the all-in-one runtime enrolled its camera");
     camera = await TestClient.connect(fog.runtime.info.mqtts!, { clientId: `${CAMERA}:live-test`, cert: bundle.cert, key: bundle.key, ca: bundle.ca, rejectUnauthorized: true });
@@ -50,9 +32,9 @@ describe("Cameras tab: live video in Chromium (role all)", function () {
       if (topic === skycamTopics.liveControl(CAMERA) && payload.length) controls.push(JSON.parse(payload.toString()) as LiveControl);
     });
     await camera.subscribe(skycamTopics.liveControl(CAMERA));
+    await camera.client.publishAsync(topics.simSet(CAMERA, "motion"), "noise", { qos: 1 });
   });
   after(async () => {
-    clearInterval(sending);
     await camera?.end();
   });
 
@@ -77,11 +59,8 @@ describe("Cameras tab: live video in Chromium (role all)", function () {
     await page.click("#pf-live-open");
     await waitForText(page, "#pf-live-title", `Live: ${CAMERA}`);
 
-    // the hub asks the camera; the camera sends frames that move until the test ends
+    // the hub asks the camera, whose live-push sends the simulated camera's frames
     await camera!.waitFor(skycamTopics.liveControl(CAMERA), (m) => (JSON.parse(m.payload.toString()) as LiveControl).stream === true, 15_000);
-    const frames = [0, 1, 2, 3].map(frameOf);
-    let n = 0;
-    sending = setInterval(() => void camera!.client.publishAsync(skycamTopics.liveFrame(CAMERA), frames[n++ % frames.length]!, { qos: 0 }).catch(() => undefined), 150);
 
     const sample = () =>
       page.evaluate(() => {
@@ -99,7 +78,7 @@ describe("Cameras tab: live video in Chromium (role all)", function () {
       });
     let first: Awaited<ReturnType<typeof sample>> = null;
     await until(async () => (first = await sample()) !== null, "the first live frame shown", UI_TIMEOUT);
-    assert.equal(first!.size, "64x48");
+    assert.equal(first!.size, "640x480", "the camera stream's size");
     let second: Awaited<ReturnType<typeof sample>> = null;
     await until(async () => (second = await sample()) !== null && second.sum !== first!.sum, "a different frame shown (the picture moves)", UI_TIMEOUT);
     await waitUntilWhole(page, "#pf-live-image");
@@ -120,6 +99,5 @@ describe("Cameras tab: live video in Chromium (role all)", function () {
     assert.equal(await page.$("#pf-live-image"), null, "no live picture once the tab is left");
     // the hub waits 10 s after the last viewer leaves
     await until(() => controls.slice(asked).some((c) => c.stream === false), "{stream: false} to the camera", 20_000, () => controls.slice(-3));
-    clearInterval(sending);
   });
 });
