@@ -224,6 +224,7 @@ describe("Cameras tab: clips, time-lapse and settings in Chromium (role all)", f
         `"pending" shown before "applied": ${JSON.stringify(statuses)}`,
       );
       assert.equal(await page.inputValue("#pf-cs-sensitivity"), "72");
+      await waitForText(page, "#pf-camset-message", `${CAMERA}: settings v${version + 1} saved and sent to the camera (its state is shown beside its name)`);
       await waitUntilWhole(page, "#pf-camset");
       await keepScreenshot(page, "cameras-settings-operator");
       assert.deepEqual(operator.pageErrors, []);
