@@ -79,7 +79,7 @@ describe("camera settings: hub (camera-settings) → Pi (camera-config) → appl
 
     const changes = { sensitivity: 70, recordingWindow: { from: "22:00", to: "06:00" }, mask: [{ x: 0, y: 0, w: 0.25, h: 0.5 }], rotation: 180, fps: 15 };
     const answer = await ask("save", { device: "cam1", settings: changes }, BROWSERS.operator.socketid);
-    assert.equal(answer.message, "cam1: settings v1 saved and sent; pending until the camera applies them");
+    assert.equal(answer.message, "cam1: settings v1 saved and sent to the camera (its state is shown beside its name)");
     assert.equal(answer.canEdit, true);
     assert.equal(cam1(answer)?.status, "pending");
     assert.equal(cam1(answer)?.settings.version, 1);
