@@ -110,6 +110,8 @@ export function fastGrayDecoder(): GrayDecoder {
   } catch {
     return jsGrayDecoder;
   }
+  // libvips keeps up to 50 MB of finished operations for reuse by default; a stream of frames never reuses one
+  sharp.cache(false);
   return {
     name: "sharp",
     decode: async (data, width, height) => {
