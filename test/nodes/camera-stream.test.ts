@@ -12,6 +12,7 @@ import { FakeClock } from "../support/fake-clock";
 import { deviceNode, helper, loadUntilOnline, startHarness, type Harness } from "../support/node-harness";
 import { until } from "../support/until";
 import { translated } from "../support/messages";
+import { statusesOf } from "../support/statuses";
 
 const nodes = translated([pifogDevice, cameraStream]);
 
@@ -27,15 +28,6 @@ function streamFlow(url: string) {
     { id: "caught", type: "helper", z: "tab" },
     { id: "tab", type: "tab" },
   ];
-}
-
-/** The statuses a node showed (the helper spies on every node's `status` at once). */
-function statusesOf(node: object): Array<{ fill: string; text: string }> {
-  const spy = (node as { status: unknown }).status as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue === node)
-    .map((c) => c.args[0] as { fill: string; text: string });
 }
 
 describe("camera-stream node", function () {

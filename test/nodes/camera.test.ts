@@ -10,6 +10,7 @@ import { FakeClock } from "../support/fake-clock";
 import type { Received } from "../support/mqtt";
 import { translated } from "../support/messages";
 import { deviceNode, helper, loadUntilOnline, startHarness, type Harness } from "../support/node-harness";
+import { statusesOf } from "../support/statuses";
 
 const nodes = [pifogDevice, camera];
 const COMPAT_COMMAND = "/World/Fog/1/CameraPi/Command";
@@ -44,14 +45,6 @@ function next(id: string): Promise<Out> {
 }
 
 const text = (m: Received) => m.payload.toString("utf8");
-
-function statusCalls(node: object): Array<{ fill: string; text: string }> {
-  const spy = (node as { status: unknown }).status as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue === node)
-    .map((c) => c.args[0] as { fill: string; text: string });
-}
 
 describe("camera node", () => {
   let h: Harness;
@@ -158,7 +151,7 @@ describe("camera node", () => {
     cam.receive({ payload: "medium" } as never);
     const msg = await caught;
     assert.match(msg.error!.message, /msg\.payload must be "low" or "high"/);
-    assert.equal(statusCalls(cam).at(-1)!.fill, "red");
+    assert.equal(statusesOf(cam).at(-1)!.fill, "red");
     assert.equal(new DeadLetterFile(h.dataDir).read().length, 1);
     assert.equal(h.client.received.filter((r) => r.topic === PICTURE).length, 0);
   });
@@ -167,7 +160,7 @@ describe("camera node", () => {
     // with the node's own message catalog, as the editor and the log show it to the user
     await loadUntilOnline(h, translated(nodes), cameraFlow(h.url, {}, { hardware: "pi" }), "cp1");
     const cam = helper.getNode("cam")!;
-    const statuses = statusCalls(cam);
+    const statuses = statusesOf(cam);
     assert.deepEqual(statuses.map((s) => s.fill), ["grey"]);
     const warnings = helper.log().args.filter((a) => JSON.stringify(a).match(/camera not available here \(.+\); set the device's hardware to sim to simulate it/));
     assert.equal(warnings.length, 1);

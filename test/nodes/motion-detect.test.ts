@@ -15,6 +15,7 @@ import { FakeClock } from "../support/fake-clock";
 import { TestClient } from "../support/mqtt";
 import { deviceNode, helper, loadUntilOnline, startHarness, type Harness } from "../support/node-harness";
 import { until } from "../support/until";
+import { statusesOf } from "../support/statuses";
 
 const nodes = [pifogDevice, motionDetect];
 const W = 160;
@@ -50,14 +51,6 @@ function motionFlow(url: string) {
     { id: "caught", type: "helper", z: "tab" },
     { id: "tab", type: "tab" },
   ];
-}
-
-function statusesOf(node: object): Array<{ fill: string; text: string }> {
-  const spy = (node as { status: unknown }).status as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue === node)
-    .map((c) => c.args[0] as { fill: string; text: string });
 }
 
 describe("motion-detect node", function () {

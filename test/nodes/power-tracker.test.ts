@@ -10,6 +10,7 @@ import powerTracker from "../../nodes/power-tracker/power-tracker";
 import { FakeClock } from "../support/fake-clock";
 import { TestClient, type Received } from "../support/mqtt";
 import { deviceNode, helper, startHarness, type Harness } from "../support/node-harness";
+import { statusesOf } from "../support/statuses";
 
 const nodes = [pifogDevice, powerTracker];
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -253,7 +254,7 @@ describe("power-tracker node", () => {
     for (const extra of [{ devices: "pp, not/a/device" }, { confirm: -1 }, { confirm: "soon" }]) {
       await helper.load(nodes, trackerFlow(h.url, extra));
       const node = helper.getNode("pt")!;
-      const shown = statusCalls(node);
+      const shown = statusesOf(node);
       assert.equal(shown.at(-1)?.fill, "red", JSON.stringify(extra));
       await powerPiUp();
       assert.equal(withStore((s) => s.device("pp")), null, JSON.stringify(extra));
@@ -261,12 +262,3 @@ describe("power-tracker node", () => {
     }
   });
 });
-
-/** What a node has shown as its status since the flow was loaded (the test helper spies on Node.prototype.status). */
-function statusCalls(node: object): Array<{ fill: string; text: string }> {
-  const spy = (node as { status: unknown }).status as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue === node)
-    .map((c) => c.args[0] as { fill: string; text: string });
-}

@@ -6,6 +6,7 @@ import senseEnv, { correctedTemperature, normaliseSenseEnv, type SenseEnvDef } f
 import { FakeClock } from "../support/fake-clock";
 import { TestClient, type Received } from "../support/mqtt";
 import { deviceNode, helper, startHarness, waitForEvent, type Harness } from "../support/node-harness";
+import { statusesOf } from "../support/statuses";
 
 const nodes = [pifogDevice, senseEnv];
 
@@ -45,15 +46,6 @@ function outputs(): { list: Msg[]; nth: (n: number) => Promise<Msg> } {
 }
 
 const text = (m: Received) => m.payload.toString("utf8");
-
-/** What a node has shown as its status since the flow was loaded (the test helper spies on Node.prototype.status). */
-function statusCalls(node: object): Array<{ fill: string; text: string }> {
-  const spy = (node as { status: unknown }).status as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue === node)
-    .map((c) => c.args[0] as { fill: string; text: string });
-}
 
 describe("sense-env node", () => {
   let h: Harness;
@@ -255,9 +247,9 @@ describe("sense-env node", () => {
     assert.equal(logged.filter((l) => /sense-env\.errors\.unavailable|environment sensors not available/.test(l)).length, 1);
     assert.equal(clock.pending, 0, "no interval left running");
     const env = helper.getNode("env")!;
-    const shown = statusCalls(env).map((s) => s.fill);
+    const shown = statusesOf(env).map((s) => s.fill);
     assert.deepEqual(shown, ["grey"]);
-    assert.match(statusCalls(env)[0]!.text, /sense-env\.status\.unavailable|not available/);
+    assert.match(statusesOf(env)[0]!.text, /sense-env\.status\.unavailable|not available/);
   });
 
   it("normalises its config once: defaults, and a message a user can act on", () => {
@@ -277,7 +269,7 @@ describe("sense-env node", () => {
     assert.equal(h.client.received.some((m) => m.topic === "pifog/sp1/environment"), false);
     const logged = helper.log().args.map((a) => JSON.stringify(a)).join("\n");
     assert.match(logged, /correction factor -1/);
-    assert.deepEqual(statusCalls(helper.getNode("env")!), [{ fill: "red", shape: "ring", text: "correction factor -1 must be in (0, 100]" }]);
+    assert.deepEqual(statusesOf(helper.getNode("env")!), [{ fill: "red", shape: "ring", text: "correction factor -1 must be in (0, 100]" }]);
   });
 
   it("stops reading when the flow stops", async () => {
