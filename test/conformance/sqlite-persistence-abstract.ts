@@ -1,6 +1,7 @@
 // aedes-persistence's own conformance suite (abstract.js, for node's test runner) against the broker's SQLite
-// persistence, each test on a fresh database file in a temp dir. Run by `node --test` from
-// test/unit/sqlite-persistence.test.ts (mocha), which fails unless every test here passes.
+// persistence, each test on a fresh database file in a temp dir, with the synchronous mode PIFOG_TEST_SYNC names
+// (normal: commits on the event loop's thread; full: on the writer thread). Run by `node --test` from
+// test/unit/sqlite-persistence.test.ts (mocha), once for each mode, which fails unless every test here passes.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,10 +17,11 @@ const abstractPersistence = require("aedes-persistence/abstract.js") as (options
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-persistence-abstract-"));
 let n = 0;
+const synchronous = process.env.PIFOG_TEST_SYNC === "full" ? "full" : "normal";
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 abstractPersistence({
   test,
-  persistence: () => new SqlitePersistence({ file: path.join(root, `test-${++n}`, "broker.db") }),
+  persistence: () => new SqlitePersistence({ file: path.join(root, `test-${++n}`, "broker.db"), synchronous }),
   testAsync: true,
 });

@@ -26,6 +26,7 @@ describe("runtime config", () => {
       mqttPort: 1883,
       mqttsPort: 8883,
       brokerAnonymous: "loopback",
+      brokerSync: "normal",
       mqttUrl: undefined,
       facesRemoteUrl: undefined,
       host: "0.0.0.0",
@@ -100,6 +101,7 @@ describe("runtime config", () => {
         PIFOG_IDENTITY: "bundle/sp1",
         PIFOG_MQTTS_PORT: "18883",
         PIFOG_BROKER_ANONYMOUS: "127.0.0.1/32, 10.0.0.0/24",
+        PIFOG_BROKER_SYNC: " FULL ",
         PIFOG_HUB_URL: " http://hub.local:1880/ ",
         PIFOG_PAIR_LOGIN: "password",
         PIFOG_PAIR_POLL_MS: "500",
@@ -114,6 +116,7 @@ describe("runtime config", () => {
       mqttPort: 0,
       mqttsPort: 18883,
       brokerAnonymous: ["127.0.0.1/32", "10.0.0.0/24"],
+      brokerSync: "full",
       mqttUrl: "mqtts://broker.local:8883",
       facesRemoteUrl: "mqtt://cloud.example:1883",
       host: "127.0.0.1",
@@ -141,6 +144,7 @@ describe("runtime config", () => {
     assert.throws(() => readConfig({ PIFOG_DEVICE_HTTPS_PORT: "70000" }, CWD), /PIFOG_DEVICE_HTTPS_PORT must be a port number/);
     assert.throws(() => readConfig({ PIFOG_HUB_DEVICE_URL: "http://hub.local:8443" }, CWD), /PIFOG_HUB_DEVICE_URL must be the hub's device address/);
     assert.throws(() => readConfig({ PIFOG_PUBLIC_URL: "ftp://x" }, CWD), /PIFOG_PUBLIC_URL must be/);
+    assert.throws(() => readConfig({ PIFOG_BROKER_SYNC: "off" }, CWD), /PIFOG_BROKER_SYNC must be normal or full/);
   });
 
   it("takes the hub's HTTP address for a Pi that pairs, and refuses anything else clearly", () => {

@@ -16,9 +16,9 @@ import { ROOT } from "../support/runtime";
 
 const ABSTRACT = path.join(ROOT, "dist", "test", "conformance", "sqlite-persistence-abstract.js");
 
-function runNodeTest(file: string): Promise<{ code: number | null; out: string }> {
+function runNodeTest(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--test", "--test-reporter=tap", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--test", "--test-reporter=tap", file], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -84,20 +84,22 @@ describe("the broker's SQLite persistence", function () {
     return start(broker);
   }
 
-  it("passes every test of aedes-persistence's abstract suite (node --test, testAsync, a fresh file each)", async () => {
-    const { code, out } = await runNodeTest(ABSTRACT);
-    const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(out)?.[1] ?? NaN);
-    const [tests, pass, fail, cancelled, skipped, todo] = ["tests", "pass", "fail", "cancelled", "skipped", "todo"].map(count);
-    console.log(`      abstract suite: ${tests} tests, ${pass} pass, ${fail} fail, ${cancelled} cancelled, ${skipped} skipped, ${todo} todo`);
-    const declared = (fs.readFileSync(require.resolve("aedes-persistence/abstract.js"), "utf8").match(/^\s*test\('/gm) ?? []).length;
-    assert.ok(declared >= 50, `abstract.js declares ${declared} tests`);
-    const failures = out.split("\n").filter((l) => /^\s*not ok /.test(l));
-    assert.deepEqual(failures, [], out.slice(-4000));
-    assert.equal(code, 0, out.slice(-4000));
-    assert.equal(tests, declared, "every test the suite declares ran");
-    assert.equal(pass, declared);
-    assert.equal(fail + cancelled + skipped + todo, 0);
-  });
+  for (const sync of ["normal", "full"] as const) {
+    it(`passes every test of aedes-persistence's abstract suite, synchronous ${sync} (node --test, testAsync, a fresh file each)`, async () => {
+      const { code, out } = await runNodeTest(ABSTRACT, { PIFOG_TEST_SYNC: sync });
+      const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(out)?.[1] ?? NaN);
+      const [tests, pass, fail, cancelled, skipped, todo] = ["tests", "pass", "fail", "cancelled", "skipped", "todo"].map(count);
+      console.log(`      abstract suite: ${tests} tests, ${pass} pass, ${fail} fail, ${cancelled} cancelled, ${skipped} skipped, ${todo} todo`);
+      const declared = (fs.readFileSync(require.resolve("aedes-persistence/abstract.js"), "utf8").match(/^\s*test\('/gm) ?? []).length;
+      assert.ok(declared >= 50, `abstract.js declares ${declared} tests`);
+      const failures = out.split("\n").filter((l) => /^\s*not ok /.test(l));
+      assert.deepEqual(failures, [], out.slice(-4000));
+      assert.equal(code, 0, out.slice(-4000));
+      assert.equal(tests, declared, "every test the suite declares ran");
+      assert.equal(pass, declared);
+      assert.equal(fail + cancelled + skipped + todo, 0);
+    });
+  }
 
   it("restores retained messages, sessions, queues, QoS 2 packets and wills from the file", async () => {
     const p = await start();

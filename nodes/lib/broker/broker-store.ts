@@ -105,6 +105,11 @@ export class PendingWrites {
     this.ops.push(op);
   }
 
+  /** The statements, in order. */
+  *statements(): Generator<WriteOp> {
+    for (const op of this.ops) if (op) yield op;
+  }
+
   /** Encoded for the writer thread. */
   encode(): { bytes: ArrayBuffer; length: number } {
     const encoder = new BatchEncoder();

@@ -18,7 +18,21 @@ interface Batch {
 
 type WriterMessage = { ready: true } | { id: number; error?: string };
 
-export class GroupCommit {
+/** What the persistence needs of its store's writer: GroupCommit (a writer thread) or InlineCommit. */
+export interface Committer {
+  /** Resolves when the file is open (the schema exists then). */
+  opened(): Promise<void>;
+  /** Runs `ops` in the next transaction (all in the same one); resolves once it has committed. */
+  write(...ops: WriteOp[]): Promise<void>;
+  /** Commits what is waiting and closes the file; further writes are refused. */
+  close(): Promise<void>;
+  /** Transactions committed so far. */
+  readonly commits: number;
+  /** Statements never written (a row inserted and deleted again in one batch). */
+  readonly cancelled: number;
+}
+
+export class GroupCommit implements Committer {
   private readonly worker: Worker;
   private readonly ready: Promise<void>;
   /** Collecting: what the next transaction will hold. */

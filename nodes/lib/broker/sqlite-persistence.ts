@@ -1,9 +1,9 @@
 // The embedded broker's memory across restarts: an aedes 1.x (async) persistence on better-sqlite3, built as
 // aedes-persistence 11's in-memory asyncPersistence.js is (every read served from memory, subscriptions matched
-// in a QlobberSub), with every change also written to SQLite, so that a SIGTERM, a SIGKILL or a power cut loses
-// nothing the broker has acknowledged.
+// in a QlobberSub), with every change also written to SQLite, so that a SIGTERM or a SIGKILL (and with
+// synchronous FULL a power cut too) loses nothing the broker has acknowledged.
 //
-// What is stored where (`<data dir>/broker.db`, 0600, WAL, synchronous FULL by default):
+// What is stored where (`<data dir>/broker.db`, 0600, WAL; synchronous NORMAL by default, FULL when asked for):
 //   retained       topic → the retained PUBLISH (v8-serialised packet); an empty payload deletes it.
 //   subscriptions  (client id, filter) → QoS, the MQTT 5 options and subscription identifier (v8-serialised):
 //                  the sessions of clients that connected with clean session off, QoS 0 ones too (they are
@@ -26,8 +26,9 @@
 // this broker (a restarted aedes counts from 0 again; an old queued message must not share a new one's number).
 //
 // Writes: each method changes memory at once (so reads right after see it, as in asyncPersistence) and hands its
-// statements to a group commit (group-commit.ts): one transaction per batch on a writer thread (the fsync never
-// stalls the event loop; broker-store.ts has the schema and the statements); the method's
+// statements to a group commit: one transaction per batch, on this thread with NORMAL (inline-commit.ts: no fsync,
+// a write into the WAL) and on a writer thread with FULL (group-commit.ts: the fsync never stalls the event loop);
+// broker-store.ts has the schema and the statements. The method's
 // promise resolves only when what it records is committed: by that transaction, or, for the queuing of a
 // journaled QoS 1 message, by the journal's or its queue rows' (committed before the PUBACK). One exception, which
 // loses nothing: the packet identifier a QoS 1 message is sent with (outgoingUpdate) is not written at all; after
@@ -39,7 +40,8 @@ import v8 from "node:v8";
 import { QlobberTrue } from "qlobber";
 import QlobberSub from "qlobber/aedes/qlobber-sub";
 import { openBrokerStore, type Synchronous, type WriteOp } from "./broker-store";
-import { GroupCommit } from "./group-commit";
+import { GroupCommit, type Committer } from "./group-commit";
+import { InlineCommit } from "./inline-commit";
 
 export type QoS = 0 | 1 | 2;
 
@@ -101,8 +103,8 @@ export interface PersistenceBroker {
 export interface SqlitePersistenceOptions {
   /** The database file; its folder is made if missing. */
   file: string;
-  /** "full" (default): a committed write survives a power cut; "normal": a crash of the process, not of the
-   * machine (WAL). */
+  /** "normal" (default): a committed write survives a crash of the process (SIGKILL), not of the machine (WAL);
+   * "full": a power cut too, an fsync per commit. */
   synchronous?: Synchronous;
 }
 
@@ -137,6 +139,8 @@ export function brokerStoreFile(dataDir: string): string {
 }
 
 const QLOBBER_OPTIONS = { wildcard_one: "+", wildcard_some: "#", separator: "/" };
+/** How many topics' matches are kept at most (all are dropped when more come, and at any change). */
+const MATCH_CACHE_TOPICS = 1024;
 
 
 const encode = (value: unknown): Buffer => v8.serialize(value);
@@ -261,7 +265,7 @@ function* retainedMatching(retained: Map<string, PersistedPacket>, patterns: rea
 }
 
 interface Store {
-  commit: GroupCommit;
+  commit: Committer;
 }
 
 export class SqlitePersistence {
@@ -271,6 +275,9 @@ export class SqlitePersistence {
   private readonly incoming = new Map<string, Map<number, PersistedPacket>>();
   private readonly wills = new Map<string, PersistedPacket>();
   private readonly trie = new QlobberSub(QLOBBER_OPTIONS);
+  /** The trie's answers by topic, until the next change of a subscription: journal() matches a PUBLISH's topic
+   * and aedes asks for the same right after, when it queues it (one match a message, not two). */
+  private readonly matched = new Map<string, TopicSubscription[]>();
   private readonly journaled = Symbol("pifog journaled");
   private clientsCount = 0;
   private seq = 0;
@@ -299,7 +306,7 @@ export class SqlitePersistence {
   async setup(broker: PersistenceBroker): Promise<void> {
     this.currentBroker = broker;
     const file = path.resolve(this.options.file);
-    const synchronous = this.options.synchronous ?? "full";
+    const synchronous = this.options.synchronous ?? "normal";
     // read once here; every change from now on goes through the writer thread
     const db = openBrokerStore(file, synchronous);
     let pending: Array<{ id: number; packet: PersistedPacket }>;
@@ -308,7 +315,8 @@ export class SqlitePersistence {
     } finally {
       db.close();
     }
-    const commit = new GroupCommit(file, synchronous);
+    // NORMAL commits cost no fsync: on this thread, cheaper than a writer thread; FULL's fsync must not stall it
+    const commit: Committer = synchronous === "full" ? new GroupCommit(file, synchronous) : new InlineCommit(file);
     this.store = { commit };
     await commit.opened();
     await this.replay(broker, pending);
@@ -393,7 +401,7 @@ export class SqlitePersistence {
    */
   journal(packet: JournaledPublish): Promise<void> | undefined {
     if (packet.qos !== 1 || !this.store || this.destroyed || !packet.topic) return undefined;
-    const subs = this.trie.match(packet.topic);
+    const subs = this.match(packet.topic);
     if (!packet.retain && subs.length === 0) return undefined;
     const payload = packet.payload ?? Buffer.alloc(0);
     if (typeof payload !== "object") return undefined;
@@ -463,6 +471,7 @@ export class SqlitePersistence {
   // ---- subscriptions ------------------------------------------------------------------------------------------
 
   private addSubscription(clientId: string, topic: string, record: SubscriptionRecord): void {
+    this.matched.clear();
     let stored = this.subscriptions.get(clientId);
     if (!stored) {
       stored = new Map();
@@ -494,6 +503,7 @@ export class SqlitePersistence {
     const stored = this.subscriptions.get(client.id);
     if (!stored) return;
     const removed: string[] = [];
+    this.matched.clear();
     for (const topic of topics) {
       const sub = stored.get(topic);
       if (sub === undefined) continue;
@@ -520,12 +530,24 @@ export class SqlitePersistence {
   }
 
   async subscriptionsByTopic(pattern: string): Promise<TopicSubscription[]> {
-    return this.trie.match(pattern);
+    return this.match(pattern);
+  }
+
+  /** The QoS > 0 subscriptions a topic matches (callers only read the array). */
+  private match(topic: string): TopicSubscription[] {
+    let subs = this.matched.get(topic);
+    if (subs === undefined) {
+      if (this.matched.size >= MATCH_CACHE_TOPICS) this.matched.clear();
+      subs = this.trie.match(topic) as TopicSubscription[];
+      this.matched.set(topic, subs);
+    }
+    return subs;
   }
 
   async cleanSubscriptions(client: PersistenceClient): Promise<void> {
     const stored = this.subscriptions.get(client.id);
     if (!stored) return;
+    this.matched.clear();
     for (const [topic, sub] of stored) if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
     this.clientsCount--;
     this.subscriptions.delete(client.id);

@@ -19,6 +19,9 @@ export interface PifogConfig {
   mqttsPort: number;
   /** Who may connect to the embedded broker without credentials (PIFOG_BROKER_ANONYMOUS: loopback, off, CIDRs). */
   brokerAnonymous: AnonymousSetting;
+  /** How the embedded broker's store (broker.db) commits (PIFOG_BROKER_SYNC): "normal" (default) survives a restart,
+   * a SIGTERM and a SIGKILL; "full" also a power cut, with an fsync per commit (slower: see the broker benchmark). */
+  brokerSync: "normal" | "full";
   /** This runtime's own identity bundle (PIFOG_IDENTITY: a folder `pifog device add` made); default
    * `<dataDir>/identity/devices/<device id>/`. */
   identityDir?: string;
@@ -133,6 +136,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch (err) {
     throw new ConfigError(`PIFOG_BROKER_ANONYMOUS must be loopback, off or a comma list of CIDRs: ${(err as Error).message}`);
   }
+  const brokerSync = (env.PIFOG_BROKER_SYNC ?? "").trim().toLowerCase() || "normal";
+  if (brokerSync !== "normal" && brokerSync !== "full") throw new ConfigError(`PIFOG_BROKER_SYNC must be normal or full: ${env.PIFOG_BROKER_SYNC}`);
   const dataDir = path.resolve(cwd, (env.PIFOG_DATA_DIR ?? "").trim() || "data");
   let oidc: OidcConfig | undefined;
   try {
@@ -179,6 +184,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     mqttsPort: port(env, "PIFOG_MQTTS_PORT", 8883),
     identityDir: (env.PIFOG_IDENTITY ?? "").trim() ? path.resolve(cwd, env.PIFOG_IDENTITY!.trim()) : undefined,
     brokerAnonymous,
+    brokerSync,
     mqttUrl,
     facesRemoteUrl,
     host: (env.PIFOG_HOST ?? "").trim() || "0.0.0.0",

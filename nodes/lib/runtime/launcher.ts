@@ -216,7 +216,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
         webSocketOrigins: config.mqttWsOrigins,
         audit: settings.pifogServices.audit,
         // sessions, queued QoS 1/2 messages and retained messages survive a restart (and a crash)
-        persistence: new SqlitePersistence({ file: brokerStoreFile(config.dataDir) }),
+        persistence: new SqlitePersistence({ file: brokerStoreFile(config.dataDir), synchronous: config.brokerSync }),
         identities,
         tlsPort: identities ? config.mqttsPort : undefined,
         anonymous: config.brokerAnonymous,

@@ -1,0 +1,80 @@
+// The broker store's commits on the event loop's own thread, for synchronous=NORMAL: there a commit is a write into
+// the WAL (the page cache), no fsync, a few microseconds a row; handing it to a writer thread cost more (encoding,
+// a message each way, and on a two-core Pi the thread switch) than the commit itself. Same contract as GroupCommit:
+// every write asked for in one turn of the event loop goes into one transaction at the end of that turn, each
+// write's promise settles when it has committed, and a row inserted and deleted again before its turn ended costs
+// no statement (PendingWrites).
+import type Database from "better-sqlite3";
+import type { Statement } from "better-sqlite3";
+import { PendingWrites, WRITES, openBrokerStore, type WriteName, type WriteOp } from "./broker-store";
+import type { Committer } from "./group-commit";
+
+export class InlineCommit implements Committer {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<WriteName, Statement>();
+  private readonly deleteDelivered: Statement;
+  private readonly transaction: (ops: PendingWrites) => void;
+  private next: { ops: PendingWrites; promise: Promise<void>; resolve(): void; reject(err: Error): void } | null = null;
+  private closed = false;
+  commits = 0;
+  cancelled = 0;
+
+  constructor(file: string) {
+    this.db = openBrokerStore(file, "normal");
+    for (const [name, sql] of Object.entries(WRITES)) this.statements.set(name as WriteName, this.db.prepare(sql));
+    this.deleteDelivered = this.db.prepare("DELETE FROM outgoing WHERE seq IN (SELECT value FROM json_each(?))");
+    this.transaction = this.db.transaction((ops: PendingWrites) => {
+      // as the writer thread does: the rows delivered in this batch go in one statement at its end
+      const delivered: number[] = [];
+      for (const op of ops.statements()) {
+        if (op[0] === "delOutgoing") delivered.push(op[2] as number);
+        else this.statements.get(op[0])!.run(op.slice(1));
+      }
+      if (delivered.length > 0) this.deleteDelivered.run(JSON.stringify(delivered));
+    });
+  }
+
+  opened(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  write(...ops: WriteOp[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("the broker's store is closed"));
+    if (!this.next) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => undefined);
+      this.next = { ops: new PendingWrites(), promise, resolve, reject };
+      setImmediate(() => this.flush());
+    }
+    for (const op of ops) this.next.ops.add(op);
+    return this.next.promise;
+  }
+
+  private flush(): void {
+    const batch = this.next;
+    if (!batch) return;
+    this.next = null;
+    this.cancelled += batch.ops.cancelled;
+    try {
+      this.transaction(batch.ops);
+      this.commits++;
+      batch.resolve();
+    } catch (err) {
+      batch.reject(new Error(`the broker's store: ${(err as Error).message}`));
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.flush();
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+}
