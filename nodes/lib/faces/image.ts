@@ -3,7 +3,7 @@
 // in its npm package) decodes, scales and writes JPEG crops; where sharp cannot load, jpeg-js does, some 25 ms
 // slower per 640×480 JPEG. PNG crops are pngjs's either way.
 import jpeg from "jpeg-js";
-import { PNG } from "pngjs";
+import { pngCodec, type PngCodec } from "../image/png-codec";
 
 export interface RgbaImage {
   width: number;
@@ -66,7 +66,7 @@ export function decodeImage(bytes: Buffer): RgbaImage {
   const kind = checkKind(bytes);
   try {
     if (kind === "png") {
-      const png = PNG.sync.read(bytes);
+      const png = pngCodec().sync.read(bytes);
       return { width: png.width, height: png.height, data: png.data };
     }
     const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: MAX_MEMORY_MB });
@@ -116,7 +116,7 @@ export function cropLuma(image: Pixels, box: Box): Buffer {
 /** A grayscale PNG (colour type 0). pngjs even beside sharp: on face-sized crops it is quicker than libvips
  * and its filter choice gives files half the size. */
 function pngCrop(gray: Buffer, width: number, height: number): Buffer {
-  return PNG.sync.write({ width, height, data: gray } as PNG, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  return pngCodec().sync.write({ width, height, data: gray } as InstanceType<PngCodec>, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
 }
 
 /** jpeg-js and pngjs: no native code, slower. */

@@ -1,7 +1,7 @@
 // Small, dependency-light image helpers for the camera: PNG in, RGBA resized to fill a frame, JPEG out,
 // and the size a JPEG says it is (read from its frame header, without decoding it).
 import * as jpeg from "jpeg-js";
-import { PNG } from "pngjs";
+import { pngCodec } from "./png-codec";
 
 /** 8-bit RGBA pixels, row by row. */
 export interface Rgba {
@@ -11,7 +11,7 @@ export interface Rgba {
 }
 
 export function decodePng(png: Buffer): Rgba {
-  const image = PNG.sync.read(png);
+  const image = pngCodec().sync.read(png);
   return { width: image.width, height: image.height, data: image.data };
 }
 

@@ -8,6 +8,7 @@ import http from "node:http";
 import os from "node:os";
 import type { Socket } from "node:net";
 import { EmbeddedBroker, listen } from "../broker/embedded-broker";
+import { dropPacketIdCache } from "../mqtt/packet-id-cache";
 import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence";
 import { ensureDevice, ensureServerTls } from "../identity/admin";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
@@ -207,6 +208,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   };
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqttUrl;
+  if (mqttUrl) dropPacketIdCache();
   if (!mqttUrl) {
     try {
       broker = await EmbeddedBroker.start({

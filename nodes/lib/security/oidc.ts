@@ -4,7 +4,13 @@
 // said plainly and tried again on the next sign-in. Time comes from the runtime's clock: openid-client's checks
 // are told how far that clock is from the system's, so a test's fake clock is the clock the ID token is checked by.
 // What a person sees and what the audit says is oidc-routes.ts's job; this module says what happened and why.
-import * as client from "openid-client";
+import type * as oidc from "openid-client";
+
+/** openid-client, loaded on the first sign-in (a runtime without OpenID Connect never loads it). */
+function openidClient(): typeof oidc {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("openid-client") as typeof oidc;
+}
 import type { Clock } from "../clock";
 import { OIDC_CALLBACK_PATH, OIDC_SCOPES, type OidcConfig } from "./oidc-config";
 import { OidcStates, type PendingSignIn } from "./oidc-states";
@@ -75,8 +81,8 @@ function describe(err: unknown): string {
 
 export class OidcSignIn {
   readonly states: OidcStates;
-  private metadata: { config: client.Configuration; at: number } | null = null;
-  private fetching: Promise<client.Configuration> | null = null;
+  private metadata: { config: oidc.Configuration; at: number } | null = null;
+  private fetching: Promise<oidc.Configuration> | null = null;
 
   constructor(
     readonly config: OidcConfig,
@@ -87,10 +93,11 @@ export class OidcSignIn {
   }
 
   /** The provider's configuration (discovery), kept; a failure is not kept, so the next sign-in tries again. */
-  private async provider(): Promise<client.Configuration> {
+  private async provider(): Promise<oidc.Configuration> {
     const now = this.clock.now();
     if (this.metadata && now - this.metadata.at < METADATA_MS) return this.metadata.config;
     this.fetching ??= (async () => {
+      const client = openidClient();
       try {
         const config = await client.discovery(this.config.issuer, this.config.clientId, undefined, client.ClientSecretBasic(this.config.clientSecret()), {
           timeout: PROVIDER_TIMEOUT_S,
@@ -108,7 +115,8 @@ export class OidcSignIn {
   }
 
   /** A configuration for one token request: the kept metadata and keys, checked by the runtime's clock. */
-  private forThisRequest(discovered: client.Configuration): client.Configuration {
+  private forThisRequest(discovered: oidc.Configuration): oidc.Configuration {
+    const client = openidClient();
     const skewSeconds = Math.round((this.clock.now() - Date.now()) / 1000);
     const config = new client.Configuration(
       discovered.serverMetadata(),
@@ -126,6 +134,7 @@ export class OidcSignIn {
   /** Starts a sign-in: where to send the browser. `browserKey` is the value of the browser's own cookie. */
   async begin(o: { redirectUri: string; next: string; address: string; browserKey: string }): Promise<BeginResult> {
     const discovered = await this.provider();
+    const client = openidClient();
     const codeVerifier = client.randomPKCECodeVerifier();
     const nonce = client.randomNonce();
     const pending: PendingSignIn = { codeVerifier, nonce, redirectUri: o.redirectUri, next: o.next, address: o.address };
@@ -154,10 +163,11 @@ export class OidcSignIn {
     }
     const discovered = await this.provider();
     const config = this.forThisRequest(discovered);
+    const client = openidClient();
     // the URL the provider sent the browser to: the redirect URL this sign-in used, with the provider's answer
     const current = new URL(pending.redirectUri);
     current.search = query.toString();
-    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
       tokens = await client.authorizationCodeGrant(config, current, {
         pkceCodeVerifier: pending.codeVerifier,
@@ -195,6 +205,7 @@ export class OidcSignIn {
 /** What an openid-client failure of the token request means for the person. */
 function classify(err: unknown): OidcFailure {
   if (err instanceof OidcFailure) return err;
+  const client = openidClient();
   if (err instanceof client.ResponseBodyError) {
     return new OidcFailure("provider-refused", 400, `the provider refused the sign-in: ${err.error}${err.error_description ? ` (${err.error_description})` : ""}`);
   }
