@@ -277,7 +277,7 @@ const standaloneByUserDir = new Map<string, PifogServices>();
 
 /** The runtime's services, from the settings PiFog's settings.ts (or a test) made; in a Node-RED that PiFog's
  * settings did not start (a palette install), the ones the package makes for its user dir. */
-export function servicesOf(RED: Pick<NodeAPI, "settings"> & { log?: Pick<NodeAPI["log"], "warn"> }): PifogServices {
+export function servicesOf(RED: Pick<NodeAPI, "settings"> & { log?: Pick<NodeAPI["log"], "info" | "warn"> }): PifogServices {
   const settings = RED.settings as WithServices;
   const services = settings.pifogServices;
   if (services && typeof services.close === "function") return services;
@@ -285,7 +285,8 @@ export function servicesOf(RED: Pick<NodeAPI, "settings"> & { log?: Pick<NodeAPI
   const key = path.resolve(settings.userDir);
   let standalone = standaloneByUserDir.get(key);
   if (!standalone) {
-    standalone = makeStandaloneServices({ userDir: key, uiPort: settings.uiPort }, (line) => (RED.log ? RED.log.warn(line) : console.warn(line)));
+    const log = RED.log ?? { info: (line: string) => console.log(line), warn: (line: string) => console.warn(line) };
+    standalone = makeStandaloneServices({ userDir: key, uiPort: settings.uiPort, functionGlobalContext: settings.functionGlobalContext }, log);
     standaloneByUserDir.set(key, standalone);
   }
   return standalone;

@@ -1,7 +1,8 @@
 // `npm pack` (prepack) runs this after the build: each role's flow from flows/ becomes examples/<its tab's name>.json,
 // which Node-RED lists under Import → Examples → pifog. examples/ is generated (git-ignored): flows/ stays the source.
-// Each example's tab names its own device (env PIFOG_DEVICE_ID and PIFOG_ROLE, as the all-in-one runtime does), so
-// two imported examples are two devices; the other placeholders come from the environment as in the shipped flows.
+// Each example's tab names its own device (env PIFOG_DEVICE_ID and PIFOG_ROLE, as the all-in-one runtime does) and
+// MQTT client id, so two imported examples are two devices; the other placeholders come from the environment as in
+// the shipped flows (nodes/lib/runtime/standalone.ts sets them in a stock Node-RED).
 import fs from "node:fs";
 import path from "node:path";
 import { ALL_IN_ONE, readRoleFlow, type FlowNode } from "../runtime/flows";
@@ -31,7 +32,8 @@ export function examples(flowsDir?: string): Example[] {
     const flow = readRoleFlow(role, flowsDir);
     const tabs = flow.filter((n) => n.type === "tab");
     if (tabs.length !== 1) throw new Error(`flows/${role}.json must have one tab to be an example, not ${tabs.length}`);
-    const nodes = flow.map((n) => (n.type === "tab" ? withTabEnv(n, { PIFOG_DEVICE_ID: role, PIFOG_ROLE: role }) : n));
+    // its own MQTT client id too: two imported examples' core MQTT nodes must not take each other's connection
+    const nodes = flow.map((n) => (n.type === "tab" ? withTabEnv(n, { PIFOG_DEVICE_ID: role, PIFOG_ROLE: role, PIFOG_MQTT_CLIENT_ID: `pifog-${role}-flows` }) : n));
     return { file: exampleFileName(String(tabs[0]!.label ?? role)), role, nodes };
   });
 }
