@@ -172,8 +172,9 @@ describe("the palette package (npm pack) in a stock Node-RED", function () {
     assert.deepEqual(undeclared, []);
   });
 
-  it("builds its examples when packed: prepack runs the build, then the examples", () => {
-    assert.match(pkg.scripts.prepack ?? "", /npm run build\b.*&&.*npm run examples\b/);
+  it("packs a fresh build and its examples: prepack empties dist/, builds, then writes the examples", () => {
+    assert.match(pkg.scripts.prepack ?? "", /^npm run clean\b.*&&\s*npm run build\b.*&&\s*npm run examples\b/);
+    assert.match(pkg.scripts.clean ?? "", /rmSync\('dist'/);
   });
 
   it("registers every node type, enabled, with its editor form, help and messages, without PiFog's settings", async () => {
