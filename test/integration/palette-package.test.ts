@@ -10,6 +10,7 @@ import { builtinModules } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { CLIPS_API } from "../../nodes/lib/camera/clip-api";
 import { topics } from "../../nodes/lib/contract";
 import { espeasyReadings } from "../../nodes/lib/views/espeasy";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
@@ -250,6 +251,12 @@ describe("the palette package (npm pack) in a stock Node-RED", function () {
       const online = (d: string) => after().some((m) => m.topic === topics.status(d) && client.json<{ state: string }>(m).state === "online");
       await until(() => readings.every((t) => after().some((m) => m.topic === t)) && devices.every(online), "every device online and the ESPEasy readings", 20_000, () => after().map((m) => m.topic));
       assert.doesNotMatch(output.slice(mark), /\[error\]|Waiting for missing types|TypeError/, output.slice(mark));
+      // PiFog's sign-in is its own runtime's: here its APIs let nobody in without the token only the flows get
+      for (const route of ["/api/history/topics", CLIPS_API, "/api/cameras/camerapi/live"]) {
+        const res = await fetch(`${http}${route}`);
+        assert.equal(res.status, 401, `${route} without a token`);
+        await res.body?.cancel();
+      }
     } finally {
       await client.end();
     }

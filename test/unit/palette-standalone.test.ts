@@ -41,6 +41,14 @@ describe("a stock Node-RED's PiFog services", () => {
     assert.doesNotMatch(lines.join("\n"), /no embedded MQTT broker/, "a named broker is what the user wants");
   });
 
+  it("run on the defaults when a PIFOG_* variable is wrong, and say which", () => {
+    const services = makeStandaloneServices({ userDir }, log, { PIFOG_ROLE: "toaster", PIFOG_MQTT_URL: "mqtt://broker.example:1883" });
+    assert.equal(services.config.role, "all");
+    assert.equal(services.broker.url, "mqtt://127.0.0.1:1883");
+    assert.equal(services.dataDir, standaloneDataDir(userDir));
+    assert.match(lines.join("\n"), /warn PiFog: PIFOG_ROLE must be one of .*not "toaster"; the PiFog nodes use the defaults/);
+  });
+
   it("give the examples' function nodes global.get(\"pifog\") beside the settings' own entries, never over the user's", () => {
     const services = makeStandaloneServices({ userDir }, log, {});
     const mine = { os: "kept" };

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { systemClock } from "../clock";
 import { createServices, missingServices, type PifogServices } from "../services";
-import { readConfig } from "./config";
+import { ConfigError, readConfig, type PifogConfig } from "./config";
 import { tightenDataDir } from "./file-modes";
 import { exportFlowEnvironment } from "./flow-env";
 import { functionContext } from "../views";
@@ -35,7 +35,17 @@ export function standaloneDataDir(userDir: string): string {
 /** The services of a stock Node-RED with user dir `settings.userDir`. `log` hears, once, what the runtime lacks. */
 export function makeStandaloneServices(settings: StockSettings & { userDir: string }, log: StandaloneLog, env: NodeJS.ProcessEnv = process.env): PifogServices {
   const userDir = path.resolve(settings.userDir);
-  const config = readConfig({ ...env, PIFOG_DATA_DIR: (env.PIFOG_DATA_DIR ?? "").trim() || standaloneDataDir(userDir) }, userDir);
+  const dataDir = (env.PIFOG_DATA_DIR ?? "").trim() || standaloneDataDir(userDir);
+  let config: PifogConfig;
+  try {
+    config = readConfig({ ...env, PIFOG_DATA_DIR: dataDir }, userDir);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // the PIFOG_* environment is optional here: a wrong variable must not keep every PiFog node of a palette install
+    // from registering, so the nodes run on the defaults and the log says which variable was wrong
+    log.warn(`PiFog: ${err.message}; the PiFog nodes use the defaults instead of the PIFOG_* environment`);
+    config = readConfig({ PIFOG_DATA_DIR: dataDir }, userDir);
+  }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   for (const f of tightenDataDir(config.dataDir).failed) log.warn(`PiFog: could not make ${f.path} private: ${f.error}`);
   const services = createServices({ config, clock: systemClock });
