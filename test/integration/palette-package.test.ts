@@ -132,7 +132,7 @@ describe("the palette package (npm pack) in a stock Node-RED", function () {
     const port = await freePort();
     http = `http://127.0.0.1:${port}`;
     // nothing of PiFog's own environment: a palette user has none (but the broker, which the examples' devices use)
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PIFOG_") && k !== "FRONT_DOOR_OPENER"));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PIFOG_")));
     env.PIFOG_MQTT_URL = broker.url;
     const bin = path.join(ROOT, "node_modules", "node-red", "red.js");
     const child = spawn(process.execPath, [bin, "-u", userDir, "-p", String(port), "-D", "uiHost=127.0.0.1"], { cwd: tmp, env, stdio: ["ignore", "pipe", "pipe"] });
