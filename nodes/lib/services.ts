@@ -26,6 +26,8 @@ import { makeSignInThrottles, type SignInThrottles } from "./security/sign-in";
 import { WebSessions, type RoleLookup } from "./security/web-sessions";
 import { SqlitePool } from "./store/sqlite";
 import { ClipStores } from "./camera/clip-store";
+import path from "node:path";
+import { makeStandaloneServices, type StockSettings } from "./runtime/standalone";
 
 /** The runtime's own broker: where a device node with no broker of its own connects, and, when the launcher
  * started it in this process, the broker itself (the history logger stores before it acknowledges). */
@@ -256,18 +258,36 @@ export function missingServices(services: PifogServices): string[] {
 
 export class MissingServicesError extends Error {
   constructor() {
-    super("PiFog's nodes need the runtime's services (settings.pifogServices): start with `npm start` or `node-red -s dist/settings.js`");
+    super(
+      "PiFog's nodes need the runtime's services (settings.pifogServices) or a Node-RED user dir to keep their data in: " +
+        "start with `npm start` or `node-red -s dist/settings.js`, or give Node-RED a userDir",
+    );
     this.name = "MissingServicesError";
   }
 }
 
-interface WithServices {
+interface WithServices extends StockSettings {
   pifogServices?: PifogServices;
 }
 
-/** The runtime's services, from the settings PiFog's settings.ts (or a test) made. */
-export function servicesOf(RED: Pick<NodeAPI, "settings">): PifogServices {
-  const services = (RED.settings as WithServices).pifogServices;
-  if (!services || typeof services.close !== "function") throw new MissingServicesError();
-  return services;
+/** A stock Node-RED's services (nodes/lib/runtime/standalone.ts), one per user dir: the one memo at module level, as
+ * a stock Node-RED leaves no other place for it (its settings are read-only to the nodes, and each node file gets a
+ * copy of its own); keyed by user dir, so two runtimes in one process never share stores. */
+const standaloneByUserDir = new Map<string, PifogServices>();
+
+/** The runtime's services, from the settings PiFog's settings.ts (or a test) made; in a Node-RED that PiFog's
+ * settings did not start (a palette install), the ones the package makes for its user dir. */
+export function servicesOf(RED: Pick<NodeAPI, "settings"> & { log?: Pick<NodeAPI["log"], "info" | "warn"> }): PifogServices {
+  const settings = RED.settings as WithServices;
+  const services = settings.pifogServices;
+  if (services && typeof services.close === "function") return services;
+  if (typeof settings.userDir !== "string" || settings.userDir === "") throw new MissingServicesError();
+  const key = path.resolve(settings.userDir);
+  let standalone = standaloneByUserDir.get(key);
+  if (!standalone) {
+    const log = RED.log ?? { info: (line: string) => console.log(line), warn: (line: string) => console.warn(line) };
+    standalone = makeStandaloneServices({ userDir: key, uiPort: settings.uiPort, functionGlobalContext: settings.functionGlobalContext }, log);
+    standaloneByUserDir.set(key, standalone);
+  }
+  return standalone;
 }
