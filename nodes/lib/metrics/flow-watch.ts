@@ -15,7 +15,7 @@ interface FlowsEvent {
 
 interface StatusEvent {
   id?: string;
-  status?: { fill?: string; text?: unknown };
+  status?: { fill?: string; shape?: string; text?: unknown };
 }
 
 /** Node-RED's runtime events, as `RED.events` offers them. */
