@@ -33,7 +33,8 @@ export function observabilityRoutes(parts: ObservabilityRouteParts): express.Rou
       .exposition()
       .then(
         ({ contentType, body }) => {
-          res.set("Cache-Control", "no-store").type(contentType).send(body);
+          // as prom-client words it (express' send would reorder its parameters)
+          res.status(200).set({ "Content-Type": contentType, "Cache-Control": "no-store" }).end(body);
         },
         (err: Error) => res.status(500).type("text/plain").send(`metrics could not be collected: ${err.message}\n`),
       );
