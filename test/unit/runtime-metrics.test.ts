@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import mqtt from "mqtt";
+import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
+import { SqlitePersistence } from "../../nodes/lib/broker/sqlite-persistence";
 import { DeadLetterFile } from "../../nodes/lib/dead-letter";
 import { CommitBatcher } from "../../nodes/lib/history/commit-batcher";
 import type { HistoryRecord, HistoryStore } from "../../nodes/lib/history/types";
@@ -13,6 +16,7 @@ import { Outbox } from "../../nodes/lib/outbox/outbox";
 import { OutboxRegistry } from "../../nodes/lib/outbox/registry";
 import { SqlitePool } from "../../nodes/lib/store/sqlite";
 import { FakeClock } from "../support/fake-clock";
+import { until } from "../support/until";
 import { parseExposition, sampleSum, sampleValue, type Family } from "../support/prometheus";
 
 async function scrape(m: RuntimeMetrics): Promise<Map<string, Family>> {
@@ -117,6 +121,60 @@ describe("runtime metrics", () => {
     clients = 5;
     f = await scrape(metrics);
     assert.equal(sampleValue(f, METRIC_NAMES.brokerClients), 5);
+  });
+
+  it("is told by a real embedded broker: messages in and out by QoS, refusals by reason, its clients and its store", async () => {
+    const broker = await EmbeddedBroker.start({
+      port: 0,
+      host: "127.0.0.1",
+      observer: metrics.brokerObserver,
+      persistence: new SqlitePersistence({ file: path.join(dataDir, "broker.db") }),
+      sysIntervalMs: 0,
+    });
+    metrics.watchBroker(broker);
+    // a store that fails for one topic: the broker refuses the PUBLISH rather than acknowledge what it did not keep
+    broker.intercept((packet) => (packet.topic === "pifog/x/sim/unstorable" ? Promise.reject(new Error("disk full")) : undefined));
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const login = { ...broker.runtimeCredentials, reconnectPeriod: 0 };
+    try {
+      const sub = await mqtt.connectAsync(url, { ...login, clientId: "sub" });
+      const got: string[] = [];
+      sub.on("message", (topic) => got.push(topic));
+      await sub.subscribeAsync("pifog/x/sim/#", { qos: 1 });
+      const pub = await mqtt.connectAsync(url, { ...login, clientId: "pub" });
+      await pub.publishAsync("pifog/x/sim/a", "0", { qos: 0 });
+      await pub.publishAsync("pifog/x/sim/b", "1", { qos: 1 });
+      await pub.publishAsync("pifog/x/sim/c", "1", { qos: 1 });
+      const f1 = await scrape(metrics);
+      assert.equal(sampleValue(f1, METRIC_NAMES.brokerClients), 2);
+      await until(() => got.length === 3, "the three messages delivered");
+      const closedUnstored = new Promise<void>((resolve) => pub.once("close", () => resolve()));
+      pub.publish("pifog/x/sim/unstorable", "x", { qos: 1 });
+      await closedUnstored;
+      pub.end(true);
+      // anonymous from loopback may read, not command a device
+      const anon = await mqtt.connectAsync(url, { clientId: "anon", reconnectPeriod: 0 });
+      const closedAnon = new Promise<void>((resolve) => anon.once("close", () => resolve()));
+      anon.publish("pifog/buttonpi/command", "{}", { qos: 1 });
+      await closedAnon;
+      anon.end(true);
+      const f = await scrape(metrics);
+      assert.equal(sampleValue(f, METRIC_NAMES.received, { qos: "0" }), 1);
+      assert.equal(sampleValue(f, METRIC_NAMES.received, { qos: "1" }), 2);
+      assert.deepEqual(got.sort(), ["pifog/x/sim/a", "pifog/x/sim/b", "pifog/x/sim/c"]);
+      assert.equal(sampleValue(f, METRIC_NAMES.sent, { qos: "0" }), 1);
+      assert.equal(sampleValue(f, METRIC_NAMES.sent, { qos: "1" }), 2);
+      assert.equal(sampleValue(f, METRIC_NAMES.refused, { reason: "not-stored" }), 1);
+      assert.equal(sampleValue(f, METRIC_NAMES.refused, { reason: "not-allowed" }), 1);
+      await until(() => broker.state().clients === 1, "the refused clients gone");
+      assert.deepEqual(metrics.health().components.broker, { status: "ok", reasons: [], details: { kind: "embedded", clients: 1, persistent: true } });
+      await sub.endAsync();
+    } finally {
+      await broker.close();
+    }
+    const after = metrics.health().components.broker;
+    assert.equal(after.status, "down");
+    assert.match(after.reasons.join("; "), /not listening/);
   });
 
   it("reports each open outbox's depth, age and failures per bridge, and forgets a closed one", async () => {
