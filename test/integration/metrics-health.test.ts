@@ -10,7 +10,7 @@ import { runCli } from "../../nodes/lib/identity/cli";
 import { METRIC_NAMES } from "../../nodes/lib/metrics/runtime-metrics";
 import { TestClient } from "../support/mqtt";
 import { parseExposition, sampleSum, sampleValue, type Family } from "../support/prometheus";
-import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../support/runtime";
+import { MQTT_ADMIN, redeploy, startRuntime, type TestRuntime } from "../support/runtime";
 import { until } from "../support/until";
 
 const SCRAPER = { name: "prometheus", password: "prometheus-scraper-password" };
@@ -105,6 +105,30 @@ describe("metrics and health of the hub runtime", function () {
     } finally {
       await device.end();
     }
+  });
+
+  it("counts the errors a node logs, by type and id (Node-RED's log, through the settings' handler)", async () => {
+    // an admin deploys a tab whose function node fails once, on its inject at start
+    await redeploy(
+      rt.info.http,
+      (flows) => {
+        flows.push(
+          { id: "metrics-tab", type: "tab", label: "metrics test" },
+          { id: "metrics-inject", type: "inject", z: "metrics-tab", once: true, onceDelay: 0.1, repeat: "", payload: "", payloadType: "date", wires: [["metrics-fail"]] },
+          { id: "metrics-fail", type: "function", z: "metrics-tab", func: 'throw new Error("a failing node")', outputs: 1, wires: [] },
+        );
+      },
+      "nodes",
+    );
+    let f = await scrape();
+    await until(
+      async () => {
+        f = await scrape();
+        return (sampleValue(f, METRIC_NAMES.nodeErrors, { type: "function", node: "metrics-fail" }) ?? 0) >= 1;
+      },
+      "the function node's error in /metrics",
+    );
+    assert.equal(sampleValue(f, METRIC_NAMES.nodeErrors, { type: "function", node: "metrics-fail" }), 1);
   });
 
   it("takes a signed-in viewer's session as well as a token", async () => {

@@ -268,7 +268,7 @@ function plan(p: Parsed, env: NodeJS.ProcessEnv): Action {
         const user = listUsers(dataDir).find((u) => u.name === name);
         if (!user) throw new IdentityError(`no user "${name}" (pifog user add ${name} --role viewer)`);
         // a long-lived token cannot be withdrawn on its own: only a viewer's (it reads; it changes nothing)
-        if (user.role !== "viewer") throw new IdentityError(`${name} is a${user.role === "admin" ? "n" : ""} ${user.role}: a long-lived token is only made for a viewer (an ${user.role} signs in with POST /api/auth for an hour's token)`);
+        if (user.role !== "viewer") throw new IdentityError(`${name} is an ${user.role}: a long-lived token is only made for a viewer (an ${user.role} signs in with POST /api/auth for an hour's token)`);
         const tokens = ApiTokens.forDataDir(dataDir, { now: () => now.getTime() });
         const { token, expiresAt } = tokens.issue({ name: user.name, role: user.role }, days * 86_400_000);
         io.out(token);
