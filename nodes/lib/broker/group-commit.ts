@@ -30,6 +30,8 @@ export interface Committer {
   readonly commits: number;
   /** Statements never written (a row inserted and deleted again in one batch). */
   readonly cancelled: number;
+  /** Whether writes can commit now (/health): not once closed or lost, nor while the last transaction failed. */
+  state(): { ok: boolean; error: string | null };
 }
 
 export class GroupCommit implements Committer {
