@@ -14,6 +14,7 @@ import { livePeople } from "./nodes/lib/security/people";
 import { systemClock } from "./nodes/lib/clock";
 import { functionContext } from "./nodes/lib/views";
 import { createServices, type PifogServices } from "./nodes/lib/services";
+import type { NodeRedLogMessage } from "./nodes/lib/metrics/runtime-metrics";
 import { DashboardSockets } from "./nodes/lib/security/dashboard-sockets";
 
 // before anything is written: the data dir is private (a plain `node-red -s dist/settings.js` starts here)
@@ -91,7 +92,11 @@ const settings = {
     tours: false,
     palette: { catalogues: [] as string[] },
   },
-  logging: { console: { level: process.env.PIFOG_LOG_LEVEL || "info", metrics: false, audit: false } },
+  logging: {
+    console: { level: process.env.PIFOG_LOG_LEVEL || "info", metrics: false, audit: false },
+    // every node's error, counted for /metrics (pifog_node_errors_total), whatever the console's level
+    pifogMetrics: { level: "error", metrics: false, audit: false, handler: () => (msg: NodeRedLogMessage) => currentServices().metrics.logged(msg) },
+  },
 };
 
 // the dashboard's pages and files (node-red-dashboard's `ui.middleware`) only for a signed-in browser, of any role

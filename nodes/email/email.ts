@@ -201,6 +201,7 @@ function defineEmail(RED: NodeAPI) {
         return new MailSender({
           dataDir,
           pool: servicesOf(RED).stores,
+          registry: servicesOf(RED).outboxes,
           queue: emailQueue(this.id),
           clock: this.clock,
           smtp: {

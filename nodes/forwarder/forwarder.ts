@@ -104,6 +104,7 @@ function defineForwarder(RED: NodeAPI) {
         new Outbox<Queued>({
           dataDir,
           pool: servicesOf(RED).stores,
+          registry: servicesOf(RED).outboxes,
           queue,
           clock: this.clock,
           batchSize: s.batchSize,

@@ -103,12 +103,14 @@ function defineHistory(RED: NodeAPI) {
       let sink = services.sinks.adopt<HistorySink>(this.id, key);
       if (!sink) {
         const embedded = s.ingest === "auto" ? device.embedded : null;
+        const store =
+          s.backend === "postgres"
+            ? new (loadPgStore())({ connectionString: s.pgUrl, password: creds.pgPassword || undefined })
+            : new SqliteHistoryStore(dataDir, "history", { pool: services.stores });
         sink = new HistorySink({
           key,
-          store:
-            s.backend === "postgres"
-              ? new (loadPgStore())({ connectionString: s.pgUrl, password: creds.pgPassword || undefined })
-              : new SqliteHistoryStore(dataDir, "history", { pool: services.stores }),
+          store,
+          observer: services.metrics.historyCommits(this.id, store.kind),
           filters: s.filters,
           clock: this.clock,
           numeric: (p) => numericValue(p),

@@ -37,7 +37,8 @@ export function payloadText(payload: unknown): string | undefined {
 export class DeadLetterFile {
   private readonly log: JsonlLog<DeadLetter>;
 
-  constructor(dataDir: string) {
+  /** `onAppend`: told of each letter once it is written (the runtime's metrics count them). */
+  constructor(dataDir: string, private readonly onAppend?: (letter: Omit<DeadLetter, "at">) => void) {
     this.log = new JsonlLog<DeadLetter>(path.join(dataDir, "dead-letter.jsonl"), {
       maxBytes: 1024 * 1024,
       keep: 4,
@@ -52,6 +53,11 @@ export class DeadLetterFile {
 
   append(letter: Omit<DeadLetter, "at">, at: Date = new Date()): void {
     this.log.append({ at: at.toISOString(), ...letter, payload: payloadText(letter.payload) });
+    try {
+      this.onAppend?.(letter);
+    } catch {
+      // a watcher's problem never loses a letter
+    }
   }
 
   read(): DeadLetter[] {

@@ -25,6 +25,8 @@ import { DashboardSockets, type SocketAddresses } from "./security/dashboard-soc
 import { makeSignInThrottles, type SignInThrottles } from "./security/sign-in";
 import { WebSessions, type RoleLookup } from "./security/web-sessions";
 import { SqlitePool } from "./store/sqlite";
+import { RuntimeMetrics } from "./metrics/runtime-metrics";
+import { OutboxRegistry } from "./outbox/registry";
 import { ClipStores } from "./camera/clip-store";
 import path from "node:path";
 import { makeStandaloneServices, type StockSettings } from "./runtime/standalone";
@@ -87,6 +89,10 @@ export interface PifogServices {
   /** The open SQLite files of the data dir, shared by every node. */
   readonly stores: SqlitePool;
   readonly deadLetters: DeadLetterFile;
+  /** The cloud bridges' open outboxes (pass it as an Outbox's `registry`): the metrics and /health read them. */
+  readonly outboxes: OutboxRegistry;
+  /** The runtime's metrics (GET /metrics) and its own health (GET /health): nodes/lib/metrics. */
+  readonly metrics: RuntimeMetrics;
   /** The record of refusals (`<data dir>/audit.jsonl`). */
   readonly audit: Audit;
   /** Each device's active alerts, by alert node. */
@@ -154,6 +160,8 @@ export function createServices(parts: ServiceParts): PifogServices {
   const broker = parts.broker ?? configuredBroker(config);
   const audit = new Audit(config.dataDir, () => clock.now());
   const webSessions = webSessionsFor(config, clock, parts.identities ?? null);
+  const outboxes = new OutboxRegistry();
+  const metrics = new RuntimeMetrics({ clock, dataDir: config.dataDir, outboxes });
   return {
     config,
     clock,
@@ -162,7 +170,9 @@ export function createServices(parts: ServiceParts): PifogServices {
     maxPacketBytes: broker.embedded?.maxPacketBytes ?? config.mqttMaxPacket,
     sinks,
     stores: new SqlitePool(),
-    deadLetters: new DeadLetterFile(config.dataDir),
+    deadLetters: new DeadLetterFile(config.dataDir, (letter) => metrics.deadLetter(letter.type)),
+    outboxes,
+    metrics,
     audit,
     alerts: new AlertRegistry(),
     health: new HealthBoard(),

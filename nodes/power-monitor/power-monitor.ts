@@ -178,6 +178,7 @@ function definePowerMonitor(RED: NodeAPI) {
         new Outbox<PowerState>({
           dataDir: servicesOf(RED).dataDir,
           pool: servicesOf(RED).stores,
+          registry: servicesOf(RED).outboxes,
           queue: `power/${device.deviceId}`,
           clock: this.clock,
           deliver: (items, signal) => this.deliver(device, items, signal),

@@ -104,6 +104,7 @@ function defineS3Writer(RED: NodeAPI) {
         new Outbox<SpooledObject>({
           dataDir: servicesOf(RED).dataDir,
           pool: servicesOf(RED).stores,
+          registry: servicesOf(RED).outboxes,
           queue: s3WriterQueue(this.id),
           clock: this.clock,
           // a handful per attempt: each holds its bytes in memory while it is sent

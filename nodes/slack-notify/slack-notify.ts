@@ -77,6 +77,7 @@ function defineSlackNotify(RED: NodeAPI) {
         new Outbox<QueuedSlackPost>({
           dataDir: servicesOf(RED).dataDir,
           pool: servicesOf(RED).stores,
+          registry: servicesOf(RED).outboxes,
           queue: slackNotifyQueue(this.id),
           clock: servicesOf(RED).clock,
           batchSize: 1,

@@ -202,6 +202,7 @@ function defineThingspeak(RED: NodeAPI) {
         new Outbox<Reading>({
           dataDir: servicesOf(RED).dataDir,
           pool: servicesOf(RED).stores,
+          registry: servicesOf(RED).outboxes,
           queue: thingspeakQueue(s.channel),
           clock: this.clock,
           batchSize,

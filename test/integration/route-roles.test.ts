@@ -79,6 +79,10 @@ export const ROUTES: RouteRow[] = [
   { method: "GET", path: "/api/cameras/no-such-camera/live", expect: SIGNED_IN(404) },
   { method: "GET", path: "/api/cameras/hub/live", expect: SIGNED_IN(404) },
   { method: "GET", path: "/api/cameras/bad%20id/live", expect: SIGNED_IN(400) },
+  // the runtime's metrics (Prometheus: a viewer's token) for signed-in people; its health: up or down for anyone (a
+  // container's healthcheck), the whole judgement for signed-in people (test/integration/metrics-health.test.ts)
+  { method: "GET", path: "/metrics", expect: SIGNED_IN(200) },
+  { method: "GET", path: "/health", expect: ALL(200) },
   // detectordag's /v1: its own accounts (e-mail addresses), never a PiFog session
   // pairing a Pi: anyone may ask (a bad request is refused the same for all), an admin approves and revokes
   { method: "POST", path: "/api/pairing", json: () => ({}), expect: ALL(400) },

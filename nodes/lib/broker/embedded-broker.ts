@@ -49,6 +49,28 @@ export interface EmbeddedBrokerOptions {
   /** How often `$SYS/broker/…` is published, ms (default 10 s; 0: never). */
   sysIntervalMs?: number;
   clock?: Clock;
+  /** Who counts the messages (the runtime's metrics). */
+  observer?: BrokerObserver;
+}
+
+/** Why the broker refused a PUBLISH: the ACL (or no identity) forbade it, or it could not be stored before the PUBACK. */
+export type PublishRefusal = "not-allowed" | "not-stored";
+
+/** Told of every client's message the broker took, each one it delivered and each one it refused. */
+export interface BrokerObserver {
+  /** A client's PUBLISH was accepted (after its authorisation and storing). */
+  received(qos: 0 | 1 | 2): void;
+  /** A message went to a subscribing client (`qos`: as it was published). */
+  sent(qos: 0 | 1 | 2): void;
+  refused(why: PublishRefusal): void;
+}
+
+/** Whether the broker can do its work now: its listeners, its store. */
+export interface BrokerState {
+  listening: boolean;
+  clients: number;
+  /** The broker's store (sessions, queued and retained messages): null when it keeps them in memory only. */
+  store: { ok: boolean; error: string | null } | null;
 }
 
 export const DEFAULT_SYS_INTERVAL_MS = 10_000;
@@ -126,11 +148,20 @@ export class EmbeddedBroker {
     aedes.preConnect = (client, packet, callback) => guard.preConnect(client, packet, callback);
     aedes.authenticate = (client, username, password, callback) => guard.authenticate(client, username, password, callback);
     aedes.authorizeSubscribe = (client, sub, callback) => guard.authorizeSubscribe(client, sub, callback);
+    const observer = options.observer;
     aedes.authorizeForward = (client, packet) => {
       const forwarded = guard.authorizeForward(client, packet);
-      if (forwarded) this.stats.counters.sent++;
+      if (forwarded) {
+        this.stats.counters.sent++;
+        observer?.sent(forwarded.qos);
+      }
       return forwarded;
     };
+    if (observer) {
+      aedes.on("publish", (packet, client) => {
+        if (client) observer.received(packet.qos);
+      });
+    }
     const identities = options.identities;
     if (identities) {
       // the certificate's connections go at once; a password device's too once its record says revoked (recheck)
@@ -153,8 +184,15 @@ export class EmbeddedBroker {
         return;
       }
       const refused = guard.checkPublish(client, packet);
-      if (refused) return callback(refused);
+      if (refused) {
+        observer?.refused("not-allowed");
+        return callback(refused);
+      }
       if (this.interceptors.size === 0) return callback(null);
+      const notStored = (err: Error) => {
+        if (client) observer?.refused("not-stored");
+        callback(err);
+      };
       const pending: Promise<void>[] = [];
       try {
         for (const intercept of this.interceptors) {
@@ -162,12 +200,12 @@ export class EmbeddedBroker {
           if (result) pending.push(result);
         }
       } catch (err) {
-        return callback(err as Error);
+        return notStored(err as Error);
       }
       if (pending.length === 0) return callback(null);
       (pending.length === 1 ? pending[0]! : Promise.all(pending)).then(
         () => callback(null),
-        (err: Error) => callback(err),
+        (err: Error) => notStored(err),
       );
     };
   }
@@ -213,6 +251,15 @@ export class EmbeddedBroker {
     return () => {
       active = false;
       this.aedes.unsubscribe(filter, deliver, () => undefined);
+    };
+  }
+
+  /** What /health asks: are the listeners up, how many clients, can the store write. */
+  state(): BrokerState {
+    return {
+      listening: !this.aedes.closed && (this.tcp?.listening ?? false),
+      clients: this.aedes.connectedClients,
+      store: this.options.persistence ? this.options.persistence.state() : null,
     };
   }
 

@@ -30,6 +30,8 @@ export interface Committer {
   readonly commits: number;
   /** Statements never written (a row inserted and deleted again in one batch). */
   readonly cancelled: number;
+  /** Whether writes can commit now (/health): not once closed or lost, nor while the last transaction failed. */
+  state(): { ok: boolean; error: string | null };
 }
 
 export class GroupCommit implements Committer {
@@ -44,6 +46,8 @@ export class GroupCommit implements Committer {
   private broken: Error | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
+  /** The last transaction's failure; null once one commits again. */
+  lastError: string | null = null;
   /** Transactions committed, for a test or a benchmark's report. */
   commits = 0;
   /** Statements never written: rows inserted and deleted again within one batch (see PendingWrites). */
@@ -74,6 +78,13 @@ export class GroupCommit implements Committer {
     };
     this.worker.on("error", lost);
     this.worker.on("exit", (code) => lost(new Error(`the broker store's writer thread stopped (exit code ${code})`)));
+  }
+
+  /** Whether writes can commit: not when the writer thread is lost, nor while its last transaction failed. */
+  state(): { ok: boolean; error: string | null } {
+    if (this.broken) return { ok: false, error: this.broken.message };
+    if (this.closed) return { ok: false, error: "the broker's store is closed" };
+    return { ok: this.lastError === null, error: this.lastError };
   }
 
   /** Resolves when the writer thread has opened the file (the schema exists then). */
@@ -128,8 +139,11 @@ export class GroupCommit implements Committer {
     const batch = this.inFlight;
     if (!batch || batch.id !== m.id) return;
     this.inFlight = null;
-    if (m.error !== undefined) batch.reject(new Error(`the broker's store: ${m.error}`));
-    else {
+    if (m.error !== undefined) {
+      this.lastError = m.error;
+      batch.reject(new Error(`the broker's store: ${m.error}`));
+    } else {
+      this.lastError = null;
       this.commits++;
       batch.resolve();
     }

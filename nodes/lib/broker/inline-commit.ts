@@ -16,6 +16,8 @@ export class InlineCommit implements Committer {
   private readonly transaction: (ops: PendingWrites) => void;
   private next: { ops: PendingWrites; promise: Promise<void>; resolve(): void; reject(err: Error): void } | null = null;
   private closed = false;
+  /** The last transaction's failure; null once one commits again. */
+  private lastError: string | null = null;
   commits = 0;
   cancelled = 0;
 
@@ -63,10 +65,17 @@ export class InlineCommit implements Committer {
     try {
       this.transaction(batch.ops);
       this.commits++;
+      this.lastError = null;
       batch.resolve();
     } catch (err) {
+      this.lastError = (err as Error).message;
       batch.reject(new Error(`the broker's store: ${(err as Error).message}`));
     }
+  }
+
+  state(): { ok: boolean; error: string | null } {
+    if (this.closed) return { ok: false, error: "the broker's store is closed" };
+    return { ok: this.lastError === null, error: this.lastError };
   }
 
   close(): Promise<void> {

@@ -303,6 +303,13 @@ export class SqlitePersistence {
     return this.store?.commit.cancelled ?? 0;
   }
 
+  /** Whether the store can write now (/health): not before it opened, nor after a failed transaction. */
+  state(): { ok: boolean; error: string | null } {
+    if (this.destroyed) return { ok: false, error: "the broker's store is closed" };
+    if (!this.store) return { ok: false, error: "the broker's store is not open yet" };
+    return this.store.commit.state();
+  }
+
   async setup(broker: PersistenceBroker): Promise<void> {
     this.currentBroker = broker;
     const file = path.resolve(this.options.file);

@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Clock } from "../clock";
 import type { PowerTransition } from "../contract";
+import type { OutboxRegistry } from "../outbox/registry";
 import { DeliveryError, Outbox, type OutboxItem, type OutboxSnapshot } from "../outbox/outbox";
 import type { SqlitePool } from "../store/sqlite";
 
@@ -92,6 +93,8 @@ export interface MailSenderOptions {
   dataDir: string;
   /** The runtime's open database files (the services' stores). */
   pool?: SqlitePool;
+  /** The runtime's open outboxes (the services' `outboxes`). */
+  registry?: OutboxRegistry;
   /** The outbox queue: one per sending node. */
   queue: string;
   clock: Clock;
@@ -149,6 +152,7 @@ export class MailSender extends EventEmitter<MailSenderEvents> {
     this.outbox = new Outbox<QueuedMail>({
       dataDir: options.dataDir,
       pool: options.pool,
+      ...(options.registry ? { registry: options.registry } : {}),
       queue: options.queue,
       clock: options.clock,
       batchSize: 1,

@@ -1,5 +1,6 @@
 // Group commit: records arriving while a transaction runs go into the next one, so a burst of QoS 1
 // messages costs a few fsyncs, not one each. Each add() resolves only once its record is committed.
+import { performance } from "node:perf_hooks";
 import type { Clock } from "../clock";
 import type { HistoryRecord, HistoryStore } from "./types";
 
@@ -9,12 +10,21 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** Who watches the commits (the runtime's metrics and /health). */
+export interface CommitObserver {
+  /** A transaction of `rows` records committed after `seconds`. */
+  committed(rows: number, seconds: number): void;
+  /** A transaction failed (its records were refused, never acknowledged). */
+  failed(err: Error): void;
+}
+
 export interface BatcherOptions {
   /** At most this many records in one transaction. */
   maxBatch: number;
   /** How long the first record of a batch waits for company (0: the next turn of the event loop). */
   maxDelayMs: number;
   clock: Clock;
+  observer?: CommitObserver;
 }
 
 export class CommitBatcher {
@@ -54,18 +64,32 @@ export class CommitBatcher {
     if (this.committing || this.queue.length === 0) return;
     this.committing = true;
     const batch = this.queue.splice(0, this.options.maxBatch);
+    // a duration, not a time of day: measured, never scheduled on, so not the injected clock
+    const started = performance.now();
     try {
       await this.store.insert(batch.map((p) => p.record));
       this.committed += batch.length;
+      this.observe((o) => o.committed(batch.length, (performance.now() - started) / 1000));
       for (const p of batch) p.resolve();
       this.onCommit?.(batch.length);
     } catch (err) {
       this.failures++;
       this.lastError = err as Error;
+      this.observe((o) => o.failed(err as Error));
       for (const p of batch) p.reject(err as Error);
     } finally {
       this.committing = false;
       if (this.queue.length > 0) this.schedule();
+    }
+  }
+
+  /** An observer that throws never fails a commit. */
+  private observe(tell: (o: CommitObserver) => void): void {
+    if (!this.options.observer) return;
+    try {
+      tell(this.options.observer);
+    } catch {
+      // the observer's own problem
     }
   }
 

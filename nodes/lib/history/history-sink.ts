@@ -2,7 +2,7 @@
 // persistent session) and retention. Kept across redeploys (see sinks.ts).
 import type { EmbeddedBroker } from "../broker/embedded-broker";
 import type { Clock } from "../clock";
-import { CommitBatcher } from "./commit-batcher";
+import { CommitBatcher, type CommitObserver } from "./commit-batcher";
 import { ingestFromBroker, ingestFromEmbeddedBroker, type ExternalIngest } from "./ingest";
 import type { DurableSink } from "./sinks";
 import type { HistoryStore } from "./types";
@@ -26,6 +26,9 @@ export interface HistorySinkOptions {
   external: { url: string; clientId: string; auth: { username?: string; password?: string; tls?: { cert: string; key: string; ca: string } } };
   rawMs: number;
   rollupMs: number;
+  /** Who watches the commits (the runtime's metrics: `services.metrics.historyCommits(...)`); `closed` once the sink
+   * is closed. */
+  observer?: CommitObserver & { closed?(): void };
 }
 
 export class HistorySink implements DurableSink {
@@ -41,7 +44,7 @@ export class HistorySink implements DurableSink {
   constructor(private readonly o: HistorySinkOptions) {
     this.key = o.key;
     this.store = o.store;
-    this.batcher = new CommitBatcher(o.store, { maxBatch: 2000, maxDelayMs: 2, clock: o.clock });
+    this.batcher = new CommitBatcher(o.store, { maxBatch: 2000, maxDelayMs: 2, clock: o.clock, ...(o.observer ? { observer: o.observer } : {}) });
     const deps = {
       filters: o.filters,
       batcher: this.batcher,
@@ -73,6 +76,7 @@ export class HistorySink implements DurableSink {
       await this.externalIngest?.close();
       await this.batcher.close();
       await this.store.close();
+      this.o.observer?.closed?.();
     })();
     return this.closing;
   }

@@ -22,9 +22,12 @@ import { IdentityError } from "./errors";
 import { identityPaths, isDeviceRole, isUserRoleName } from "./paths";
 import { USER_ROLES, type DeviceRecord, type DeviceRole, type UserRecord, type UserRole } from "./types";
 import { ConfigError, readConfig, ROLES } from "../runtime/config";
+import { ApiTokens } from "../security/api-tokens";
 
 const DEVICE_ROLES = ROLES.filter((r) => r !== "all");
 export const DEFAULT_MQTTS_PORT = 8883;
+/** How long `pifog user token` makes a token last unless told, days. */
+export const DEFAULT_TOKEN_DAYS = 365;
 
 export const USAGE = `Usage: pifog <command>   (in a checkout: npm run pifog -- <command>)
 
@@ -42,6 +45,10 @@ export const USAGE = `Usage: pifog <command>   (in a checkout: npm run pifog -- 
   user list [--json]
   user remove <name>
   user passwd <name>           a new password for a user (or a password device)
+  user token <name> [--days <n>]
+                               prints a bearer token of a viewer for PiFog's HTTP API (default 365 days):
+                               what Prometheus scrapes /metrics with; it holds until it expires or
+                               <data dir>/api-token-secret is replaced (which ends every such token)
   broker mosquitto-conf [--out <dir>]
                                a Mosquitto configuration with the same policy (TLS with the CA and its
                                revocation list, users, the ACL from the same table, persistence);
@@ -249,6 +256,23 @@ function plan(p: Parsed, env: NodeJS.ProcessEnv): Action {
         const password = await newPassword(io, name);
         await setPassword(dataDir, name, password);
         io.out(`password of ${name} changed`);
+      };
+    }
+    case "user token": {
+      allowOnly(p, command, ["days"]);
+      const name = oneName(p, command, "name");
+      const rawDays = p.options.get("days");
+      const days = rawDays === undefined ? DEFAULT_TOKEN_DAYS : Number(rawDays);
+      if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError(`--days must be a whole number 1..3650, not "${rawDays}"`);
+      return (dataDir, io, now) => {
+        const user = listUsers(dataDir).find((u) => u.name === name);
+        if (!user) throw new IdentityError(`no user "${name}" (pifog user add ${name} --role viewer)`);
+        // a long-lived token cannot be withdrawn on its own: only a viewer's (it reads; it changes nothing)
+        if (user.role !== "viewer") throw new IdentityError(`${name} is an ${user.role}: a long-lived token is only made for a viewer (an ${user.role} signs in with POST /api/auth for an hour's token)`);
+        const tokens = ApiTokens.forDataDir(dataDir, { now: () => now.getTime() });
+        const { token, expiresAt } = tokens.issue({ name: user.name, role: user.role }, days * 86_400_000);
+        io.out(token);
+        io.err(`a bearer token of viewer ${name}, valid until ${expiresAt}: send it as "Authorization: Bearer <token>" (Prometheus: authorization.credentials_file)`);
       };
     }
     case "broker mosquitto-conf": {

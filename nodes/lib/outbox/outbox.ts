@@ -11,6 +11,7 @@ import type Database from "better-sqlite3";
 import { EventEmitter } from "node:events";
 import type { Clock } from "../clock";
 import { dataDatabase, type DatabaseHandle, type SqliteDatabase, type SqlitePool } from "../store/sqlite";
+import type { OutboxRegistry } from "./registry";
 
 export interface OutboxItem<T> {
   /** Increasing in the order of `put`, across restarts. */
@@ -70,6 +71,9 @@ export interface OutboxOptions<T> {
   /** Least time between the end of one attempt and the start of the next (default 0). */
   minIntervalMs?: number;
   backoff?: BackoffOptions;
+  /** The runtime's open outboxes (the services' `outboxes`): this one is in it until it closes, so the metrics and
+   * /health see its queue. */
+  registry?: OutboxRegistry;
 }
 
 export interface OutboxSnapshot {
@@ -152,6 +156,7 @@ export class Outbox<T> extends EventEmitter<OutboxEvents<T>> {
   private parked = false;
   private lastError: string | null = null;
   private lastDeliveredAt: number | null = null;
+  private unregister: () => void = () => undefined;
 
   constructor(private readonly options: OutboxOptions<T>) {
     super();
@@ -186,6 +191,7 @@ export class Outbox<T> extends EventEmitter<OutboxEvents<T>> {
         ),
       };
       this.size_ = (this.statements.count.get(this.queue) as { n: number }).n;
+      if (options.registry) this.unregister = options.registry.add(this);
     } catch (err) {
       this.handle.unclaim(this.queue);
       this.handle.release();
@@ -307,6 +313,7 @@ export class Outbox<T> extends EventEmitter<OutboxEvents<T>> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unregister();
     this.cancelTimer();
     this.abort?.abort(new Error("outbox closed"));
     await this.settled();

@@ -25,6 +25,7 @@ import { CYAN } from "../matrix-glyphs";
 import { scrollText } from "../matrix-text";
 import type { DeviceRole, IdentityDirectory } from "../identity/types";
 import { signInRoute } from "../security/api-auth";
+import { observabilityRoutes } from "../metrics/http";
 import { dashboardHttpGuard } from "../security/dashboard-http";
 import { editorLoginGuard } from "../security/editor-login";
 import { OidcSignIn } from "../security/oidc";
@@ -223,6 +224,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
         tlsPort: identities ? config.mqttsPort : undefined,
         anonymous: config.brokerAnonymous,
         throttle: settings.pifogServices.signIn.mqtt,
+        observer: settings.pifogServices.metrics.brokerObserver,
       });
     } catch (err) {
       closeIdentities();
@@ -290,6 +292,9 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
     deviceHttps: deviceHttps ? { url: deviceHttps.url, port: deviceHttps.port } : null,
   });
   settings.pifogServices = services;
+  // what /metrics and /health read: this broker (or the one named), the process, the flows (below)
+  services.metrics.watchBroker(broker ?? { url: mqttUrl });
+  services.metrics.collectProcessMetrics();
   // the people who sign in: the store just opened, or (a Pi whose broker is elsewhere) the data dir's users file
   const people = livePeople(() => settings.pifogServices);
   services.webSessions.useRoles((name) => people.roleOf(name));
@@ -320,6 +325,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const RED = require("node-red") as typeof import("node-red");
   RED.init(server, settings as never);
+  const stopWatchingFlows = services.metrics.flows.attach(RED.events);
   if (broker) {
     // nothing is acknowledged before the flows (and their history logger) have started
     broker.hold();
@@ -343,6 +349,9 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
       },
     }),
   );
+  // the runtime's metrics (Prometheus) for a signed-in person or a token; its health: up/down for anyone (containers,
+  // systemd), the whole judgement for someone signed in (nodes/lib/metrics/http.ts)
+  app.use(observabilityRoutes({ tokens: () => services.apiTokens, audit: services.audit, sessions: () => services.webSessions, metrics: () => services.metrics }));
   // OpenID Connect sign-in (GET /signin/oidc, its callback): a page saying it is not set up when it is not
   app.use(oidcRoutes({ signIn: config.oidc ? new OidcSignIn(config.oidc, clock) : null, sessions: services.webSessions, audit: services.audit }));
   // pairing a Pi (anyone may ask, an admin approves) and the Devices tab's list and revocation
@@ -370,6 +379,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   const stop = () =>
     (stopping ??= (async () => {
       await RED.stop();
+      stopWatchingFlows();
       await services.close();
       stopFollowing();
       pairing?.close();
