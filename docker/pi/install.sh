@@ -62,6 +62,12 @@ is_role "$role" || die "\"$role\" is not a role: one of $ROLES"
 
 # What goes into the environment file is checked here (one line each, nothing a shell or systemd would read
 # differently); the runtime checks the rest when it starts.
+nl='
+'
+cr=$(printf '\r')
+for value in "$hub_url" "$mqtt_url" "$device_id" "$http_port" "$hardware" "$source_dir"; do
+  case "$value" in *"$nl"* | *"$cr"*) die "an option's value has a line break in it: refused" ;; esac
+done
 case "$hardware" in auto | pi | sim) ;; *) die "--hardware must be auto, pi or sim, not \"$hardware\"" ;; esac
 if [ -n "$device_id" ]; then
   printf '%s' "$device_id" | grep -Eq '^[A-Za-z0-9_.-]{1,64}$' || die "--device-id must be one topic level (letters, digits, _ . -), not \"$device_id\""
