@@ -172,7 +172,7 @@ describe("docker/Dockerfile's steps, replayed in a clean directory", function ()
       console.log("      skipped: this runtime has no /health route yet (issue 14's metrics and health part adds it)");
       this.skip();
     }
-    const health = stages[1]!.steps.find((s) => s.keyword === "HEALTHCHECK")!.json!.slice(1);
+    const health = stages[1]!.steps.find((s) => s.keyword === "HEALTHCHECK")!.json!;
     const r = await new Promise<number>((resolve) =>
       execFile(health[0]!, health.slice(1), { env: { ...process.env, PIFOG_HTTP_PORT: String(httpPort) }, timeout: 10_000 }, (err) =>
         resolve(err ? Number((err as { code?: number }).code ?? 1) : 0),
