@@ -103,7 +103,7 @@ describe("docker/Dockerfile's steps, replayed in a clean directory", function ()
           } else if (/^npm prune --omit=dev\b/.test(command)) {
             const pkg = JSON.parse(fs.readFileSync(path.join(build, "package.json"), "utf8")) as { dependencies: Record<string, string> };
             for (const dep of Object.keys(pkg.dependencies)) {
-              assert.doesNotThrow(() => require.resolve(`${dep}/package.json`, { paths: [build] }), `${dep} resolves from the build directory`);
+              assert.ok(fs.existsSync(path.join(build, "node_modules", dep, "package.json")), `${dep} is in the build directory's node_modules`);
             }
             notRun.push("npm prune (production dependencies checked to resolve)");
           } else {
