@@ -208,11 +208,11 @@ describe("the Raspberry Pi installer (docker/pi/install.sh) on a fake root", fun
 
   it("gives each role the devices and groups its hardware needs, and nothing to the roles without hardware", async () => {
     const source = checkout();
-    const cases: Array<{ role: string; groups?: string; devicePolicy?: string; deviceAllow?: string[]; privateDevices?: string; tunables?: string; clock?: string }> = [
+    const cases: Array<{ role: string; groups?: string; devicePolicy?: string; deviceAllow?: string[]; privateDevices?: string; tunables?: string }> = [
       { role: "doorpi", groups: "gpio", devicePolicy: "closed", deviceAllow: ["char-gpiochip rw", "/dev/gpiomem rw"] },
       { role: "buttonpi", groups: "gpio", devicePolicy: "closed", deviceAllow: ["char-gpiochip rw", "/dev/gpiomem rw"] },
       { role: "powerpi", groups: "i2c", devicePolicy: "closed", deviceAllow: ["char-i2c rw"], tunables: "yes" },
-      { role: "camerapi", groups: "video", tunables: "yes", clock: undefined },
+      { role: "camerapi", groups: "video", tunables: "yes" },
       { role: "hub", privateDevices: "yes", tunables: "yes" },
       { role: "sensorhub", privateDevices: "yes", tunables: "yes" },
     ];
