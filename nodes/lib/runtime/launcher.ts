@@ -221,6 +221,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
         tlsPort: identities ? config.mqttsPort : undefined,
         anonymous: config.brokerAnonymous,
         throttle: settings.pifogServices.signIn.mqtt,
+        // the devices announce their Home Assistant entities under the prefix this runtime names (or HA's default)
+        ...(config.haDiscovery ? { discoveryPrefix: config.haDiscovery } : {}),
       });
     } catch (err) {
       closeIdentities();
