@@ -19,7 +19,7 @@ import type { PifogDevice } from "../lib/node-red/device";
 import { given } from "../lib/node-red/config-value";
 import type { DeviceBundle } from "../lib/identity/paths";
 import { identityOf, isRuntimeBroker, missingServices, runtimeAuthFor, servicesOf } from "../lib/services";
-import { isHaNodeId, type HaEntity } from "../lib/homeassistant/discovery";
+import { isHaNodeId, onlineEntity, type HaEntity } from "../lib/homeassistant/discovery";
 import { DiscoveryPublisher } from "../lib/homeassistant/publisher";
 
 export interface PifogDeviceDef extends NodeDef {
@@ -154,6 +154,8 @@ function definePifogDevice(RED: NodeAPI) {
           enabled: config.haDiscovery !== false,
           warn: (m) => this.warn(RED._("pifog-device.errors.ha-publish", { error: m })),
         });
+        // the device's own entity: whether it is online
+        this.discovery.announce(this.id, [onlineEntity(this.deviceId)]);
       }
 
       const presence = () => {

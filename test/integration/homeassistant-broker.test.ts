@@ -9,6 +9,8 @@ import { Audit } from "../../nodes/lib/audit/audit";
 import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
 import { haTopics } from "../../nodes/lib/contract";
 import { IdentityStore } from "../../nodes/lib/identity/store";
+import { mosquittoAcl } from "../../nodes/lib/broker/mosquitto-conf";
+import type { DeviceRecord } from "../../nodes/lib/identity/types";
 import { attempt, closed, enrol, subscribeGranted, tlsAs, type Enrolled } from "../support/security";
 import { until } from "../support/until";
 
@@ -119,6 +121,20 @@ describe("Home Assistant discovery on the embedded broker: a device announces on
     assert.ok(anon.ok);
     assert.deepEqual(await subscribeGranted(anon.client, { "homeassistant/#": { qos: 1 } }), [128]);
     anon.client.end(true);
+  });
+
+  it("Mosquitto's generated ACL gives each device its own node id under the prefix, and nobody else", () => {
+    const devices: DeviceRecord[] = [
+      { id: "doorpi", role: "doorpi", serial: "1", notBefore: "", notAfter: "" },
+      { id: "buttonpi", role: "buttonpi", serial: "2", notBefore: "", notAfter: "" },
+    ];
+    const acl = mosquittoAcl(devices, [], "loopback", { discoveryPrefix: "ha" });
+    const blocks = acl.split(/\n(?=# )/);
+    const block = (who: string) => blocks.find((b) => b.includes(`\nuser ${who}\n`)) ?? "";
+    assert.match(block("doorpi"), /^topic readwrite ha\/\+\/doorpi\/\+\/config$/m);
+    assert.match(block("buttonpi"), /^topic readwrite ha\/\+\/buttonpi\/\+\/config$/m);
+    assert.doesNotMatch(block("buttonpi"), /doorpi\/\+\/config/);
+    assert.doesNotMatch(blocks[0] ?? "", /config/, "nothing for anonymous clients");
   });
 
   it("a broker given another prefix (PIFOG_HA_DISCOVERY) allows that one only", async () => {

@@ -42,6 +42,8 @@ const EXPECTED = [
   "sensor/bp1/battery_time_left",
   "image/bp1/still",
   "binary_sensor/bp1/motion",
+  "binary_sensor/dp1/online",
+  "binary_sensor/bp1/online",
 ].map((t) => `homeassistant/${t}/config`);
 
 function fogFlow(url: string, o: { withDoors?: boolean; discovery?: boolean } = {}) {
@@ -118,7 +120,8 @@ describe("Home Assistant discovery from a running flow (real broker, simulated P
       const component = topic.split("/")[1] as HaDocComponent;
       assert.deepEqual(haConfigProblems(component, config), [], topic);
       const device = topic.split("/")[2]!;
-      assert.equal(config.availability[0]!.topic, `pifog/${device}/status`);
+      // every entity is available by the device's status, but the device's online state, which reads it
+      assert.equal(config.availability?.[0]?.topic ?? config.state_topic, `pifog/${device}/status`);
       assert.deepEqual(config.device.identifiers, [`pifog_${device}`]);
     }
   });
@@ -137,10 +140,12 @@ describe("Home Assistant discovery from a running flow (real broker, simulated P
     const checks: Array<{ topic: string; template: string; payload: string; accept: (s: string) => boolean; what: string }> = [];
     for (const topic of EXPECTED) {
       const config = JSON.parse(latest(h, topic)!.payload.toString()) as HaConfig & Record<string, unknown>;
-      const availability = config.availability[0]!;
-      const status = latest(h, availability.topic);
-      assert.ok(status, `a status on ${availability.topic}`);
-      checks.push({ topic, template: availability.value_template!, payload: status.payload.toString(), accept: (s) => s === availability.payload_available, what: "available" });
+      const availability = config.availability?.[0];
+      if (availability) {
+        const status = latest(h, availability.topic);
+        assert.ok(status, `a status on ${availability.topic}`);
+        checks.push({ topic, template: availability.value_template!, payload: status.payload.toString(), accept: (s) => s === availability.payload_available, what: "available" });
+      }
       const stateTopic = config.state_topic as string | undefined;
       if (!stateTopic || typeof config.value_template !== "string") continue;
       const state = latest(h, stateTopic);
@@ -168,6 +173,7 @@ describe("Home Assistant discovery from a running flow (real broker, simulated P
     assert.equal(rendered("homeassistant/binary_sensor/dp1/door_door1/config"), "closed");
     assert.equal(rendered("homeassistant/sensor/dp1/occupancy/config"), "stop");
     assert.equal(rendered("homeassistant/binary_sensor/bp1/mains/config"), "on");
+    assert.equal(rendered("homeassistant/binary_sensor/bp1/online/config"), "online");
     for (const value of ["dp1/temperature", "dp1/humidity", "dp1/pressure", "bp1/battery", "bp1/battery_voltage"]) {
       const r = rendered(`homeassistant/sensor/${value}/config`);
       assert.ok(Number.isFinite(Number(r)), `${value} is a number, not ${String(r)}`);
@@ -210,6 +216,27 @@ describe("Home Assistant discovery from a running flow (real broker, simulated P
     const dp1 = EXPECTED.filter((t) => t.split("/")[2] === "dp1" && !doors.includes(t));
     retained = await retainedUnder(h, "homeassistant/#", dp1.length);
     assert.deepEqual([...retained.keys()].sort(), dp1.sort(), "dp1's stay");
+  });
+
+  it("clears a config it finds under its device that no node announces, and what a restarted node no longer has", async () => {
+    h.useServices({ env: { PIFOG_HA_DISCOVERY: "homeassistant" } });
+    // left by a node removed while the runtime was down
+    const stale = "homeassistant/sensor/dp1/old_value/config";
+    await h.client.publish(stale, JSON.stringify({ name: "old", state_topic: "pifog/dp1/old", unique_id: "pifog_dp1_old_value" }), { qos: 1, retain: true });
+    await helper.load(nodes, fogFlow(h.url));
+    await h.client.waitFor(stale, (m) => m.payload.length === 0, 10_000);
+    await until(() => EXPECTED.every((t) => latest(h, t)?.payload.length), "every config", 20_000);
+
+    // the door sensor restarted by a deploy with one door only: the other door goes, the kept one stays
+    const flow = fogFlow(h.url).map((n) =>
+      (n as { id: string }).id === "doors" ? { ...n, doors: [{ id: "door1", label: "F", pin: 17, ledPin: 27 }] } : n,
+    );
+    await redeploy(flow);
+    await h.client.waitFor("homeassistant/binary_sensor/dp1/door_door2/config", (m) => m.payload.length === 0, 10_000);
+    const retained = await retainedUnder(h, "homeassistant/+/dp1/#", EXPECTED.filter((t) => t.split("/")[2] === "dp1").length - 1);
+    assert.ok(retained.has("homeassistant/binary_sensor/dp1/door_door1/config"));
+    assert.ok(!retained.has("homeassistant/binary_sensor/dp1/door_door2/config"));
+    assert.ok(!retained.has(stale));
   });
 
   it("publishes nothing for Home Assistant without PIFOG_HA_DISCOVERY", async () => {

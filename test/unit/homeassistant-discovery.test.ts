@@ -13,6 +13,7 @@ import {
   isHaNodeId,
   motionEntity,
   occupancyEntity,
+  onlineEntity,
   powerEntities,
   type HaConfig,
   type HaDeviceDescription,
@@ -35,6 +36,7 @@ import {
   type PowerState,
 } from "../../nodes/lib/contract";
 import type { MotionEvent } from "../../nodes/lib/camera/types";
+import { ConfigError, readConfig } from "../../nodes/lib/runtime/config";
 import { haConfigProblems, type HaDocComponent } from "../support/homeassistant-schema";
 import { jinjaMissing, renderAll } from "../support/jinja";
 
@@ -56,6 +58,7 @@ function allEntities(): HaEntity[] {
     doorOpenerEntity("ButtonPi")!,
     cameraStillEntity("doorpi"),
     motionEntity("doorpi"),
+    onlineEntity("doorpi"),
   ];
 }
 
@@ -92,6 +95,12 @@ describe("Home Assistant discovery configs", () => {
 
   it("share one device block and origin, and are available while pifog/<device>/status says online", () => {
     for (const m of messages) {
+      if (m.entity.objectId === "online") {
+        // the online state itself is never unavailable: it says offline
+        assert.equal(m.payload.availability, undefined);
+        assert.equal((m.payload as unknown as Record<string, unknown>).state_topic, topics.status("doorpi"));
+        continue;
+      }
       assert.deepEqual(m.payload.device.identifiers, ["pifog_doorpi"]);
       assert.equal(m.payload.device.name, "doorpi");
       assert.equal(m.payload.device.sw_version, "1.2.3");
@@ -132,6 +141,15 @@ describe("Home Assistant discovery configs", () => {
     assert.equal(haObjectId("door", "Front.Door"), "door_front_door");
     assert.equal(isDiscoveryPrefix("homeassistant"), true);
     for (const bad of ["pifog", "home/assistant", "+", "#", "", "$SYS"]) assert.equal(isDiscoveryPrefix(bad), false, bad);
+  });
+
+  it("are on when PIFOG_HA_DISCOVERY names the prefix, off when it is unset; a prefix that is not one level is refused", () => {
+    assert.equal(readConfig({ PIFOG_HA_DISCOVERY: "homeassistant" }, "/tmp").haDiscovery, "homeassistant");
+    assert.equal(readConfig({ PIFOG_HA_DISCOVERY: " " }, "/tmp").haDiscovery, undefined);
+    assert.equal(readConfig({}, "/tmp").haDiscovery, undefined);
+    for (const bad of ["pifog", "home/assistant", "ha#"]) {
+      assert.throws(() => readConfig({ PIFOG_HA_DISCOVERY: bad }, "/tmp"), (err: unknown) => err instanceof ConfigError && /PIFOG_HA_DISCOVERY/.test(err.message));
+    }
   });
 
   describe("the checker itself", () => {
@@ -175,10 +193,13 @@ describe("Home Assistant discovery templates, rendered by Jinja2 against PiFog's
   it("availability: online and offline, as the device's status and its last will say", () => {
     const online: DeviceStatus = { state: "online", device: "doorpi", role: "doorpi", addresses: [], bootTime: at, startedAt: at, version: "1", hardware: "sim", timestamp: at };
     const offline: DeviceStatus = { state: "offline", device: "doorpi" };
-    const a = config(doorEntity("doorpi", "door1", "F")).availability[0]!;
+    const a = config(doorEntity("doorpi", "door1", "F")).availability![0]!;
+    const o = config(onlineEntity("doorpi"));
     check([
       { template: a.value_template, payload: online, expect: a.payload_available! },
       { template: a.value_template, payload: offline, expect: a.payload_not_available! },
+      { template: o.value_template, payload: online, expect: String(o.payload_on) },
+      { template: o.value_template, payload: offline, expect: String(o.payload_off) },
     ]);
   });
 

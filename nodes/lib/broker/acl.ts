@@ -58,12 +58,12 @@ export const DEFAULT_ACL_POLICY: Readonly<AclPolicy> = { discoveryPrefix: DEFAUL
  * node id level is its id: it can neither add nor remove another device's entities). */
 const DEVICE_OWN: readonly AclRule[] = [
   { pattern: `${N}/{device}/#`, publish: true, read: true, retain: true },
-  { pattern: haTopics.nodeConfigs("{ha}", "{device}"), publish: true, read: true, retain: true },
   { pattern: `${C}/{pi}/Event`, publish: true, retain: true },
   { pattern: `${C}/{pi}/Connection`, publish: true, retain: true },
   { pattern: `${C}/{pi}/Command`, read: true },
   { pattern: `${C}/{pi}/Notify`, read: true },
   REVOCATIONS,
+  { pattern: haTopics.nodeConfigs("{ha}", "{device}"), publish: true, read: true, retain: true },
 ];
 
 /** What each role reads (and, for the hubs, writes) besides its own topics: the subscriptions of its flow's nodes. */

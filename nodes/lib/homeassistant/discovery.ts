@@ -55,7 +55,7 @@ interface HaShared {
   default_entity_id: string;
   device: HaDevice;
   origin: HaOrigin;
-  availability: HaAvailability[];
+  availability?: HaAvailability[];
 }
 
 /** The fields an entity of any component may carry besides its component's own. */
@@ -117,8 +117,9 @@ export interface HaFieldsOf {
   event: HaEventFields;
 }
 
-/** One entity as a node describes it. */
-export type HaEntity = { [C in HaComponent]: { component: C; objectId: string; fields: HaFieldsOf[C] } }[HaComponent];
+/** One entity as a node describes it. `always`: it has no availability (the device's online state itself, which must
+ * say offline rather than be unavailable). */
+export type HaEntity = { [C in HaComponent]: { component: C; objectId: string; fields: HaFieldsOf[C]; always?: true } }[HaComponent];
 
 /** A config payload as it goes on the wire. */
 export type HaConfig = { [C in HaComponent]: HaFieldsOf[C] & HaShared }[HaComponent];
@@ -179,12 +180,37 @@ export function discoveryMessage(prefix: string, device: HaDeviceDescription, en
     default_entity_id: `${entity.component}.${haObjectId(uniqueId)}`,
     device: deviceBlock(device),
     origin: { name: "PiFog", sw_version: device.version },
-    availability: availabilityOf(device.id),
+    ...(entity.always ? {} : { availability: availabilityOf(device.id) }),
   } as HaConfig;
   return { topic: haTopics.config(prefix, entity.component, device.id, objectId), payload };
 }
 
 // ---- PiFog's entities ----------------------------------------------------------------------------------
+
+/** The device's online state as an entity of its own (connectivity: on while `pifog/<device>/status` says online, off
+ * once it says offline or its last will does), for automations; every other entity is unavailable meanwhile. */
+export function onlineEntity(device: string): HaEntity {
+  const topic = topics.status(device);
+  return {
+    component: "binary_sensor",
+    objectId: "online",
+    always: true,
+    fields: {
+      name: "Online",
+      device_class: "connectivity",
+      entity_category: "diagnostic",
+      state_topic: topic,
+      value_template: "{{ value_json.state }}",
+      payload_on: "online",
+      payload_off: "offline",
+      qos: 1,
+      json_attributes_topic: topic,
+      json_attributes_template:
+        "{{ {'role': value_json.role, 'version': value_json.version, 'hardware': value_json.hardware, 'addresses': value_json.addresses, " +
+        "'boot_time': value_json.bootTime, 'started_at': value_json.startedAt} | tojson }}",
+    },
+  };
+}
 
 /** A DoorPi's door: open/closed from `pifog/<device>/door/<door>`. */
 export function doorEntity(device: string, door: string, label: string): HaEntity {
