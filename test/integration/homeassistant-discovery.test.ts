@@ -219,7 +219,8 @@ describe("Home Assistant discovery from a running flow (real broker, simulated P
   });
 
   it("clears a config it finds under its device that no node announces, and what a restarted node no longer has", async () => {
-    h.useServices({ env: { PIFOG_HA_DISCOVERY: "homeassistant" } });
+    // the broker in this process, as the runtime's own: the device finds the retained configs before it is connected
+    h.useServices({ embedded: true, env: { PIFOG_HA_DISCOVERY: "homeassistant" } });
     // left by a node removed while the runtime was down
     const stale = "homeassistant/sensor/dp1/old_value/config";
     await h.client.publish(stale, JSON.stringify({ name: "old", state_topic: "pifog/dp1/old", unique_id: "pifog_dp1_old_value" }), { qos: 1, retain: true });

@@ -112,6 +112,14 @@ describe("Home Assistant discovery publisher", () => {
     assert.deepEqual([...link.handlers.keys()], ["homeassistant/+/dp/+/config"]);
   });
 
+  it("clears what it found before its link was up (an in-process broker) once it is", () => {
+    link.deliver(haTopics.config("homeassistant", "sensor", "dp", "old_sensor"), "{}");
+    publisher.started();
+    assert.deepEqual(link.take(), []);
+    link.connect();
+    assert.deepEqual(link.take(), ["sensor/dp/old_sensor=cleared"]);
+  });
+
   it("switched off in the device: announces nothing and clears what it finds", () => {
     const off = new DiscoveryPublisher(link, { prefix: "homeassistant", device, enabled: false });
     link.connect();

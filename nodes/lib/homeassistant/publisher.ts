@@ -38,7 +38,10 @@ export class DiscoveryPublisher {
   private flowsStarted = false;
   private readonly unsubscribe: () => void;
   private readonly onConnection = (connected: boolean) => {
-    if (connected) this.publishAll();
+    if (!connected) return;
+    this.publishAll();
+    // what was found while the link could not publish (an in-process broker delivers the retained configs at once)
+    if (this.flowsStarted) for (const topic of [...this.found]) this.clearUnowned(topic);
   };
 
   constructor(
