@@ -30,6 +30,7 @@ import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { dataDatabase, type DatabaseHandle } from "../lib/store/sqlite";
 import { expectedNumeric, readValue, valueError, type ValueResult } from "../lib/telemetry-value";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
+import { alertEntities } from "../lib/homeassistant/discovery";
 
 export interface AlertDef extends NodeDef {
   device: string;
@@ -79,6 +80,7 @@ function defineAlert(RED: NodeAPI) {
       }
       this.device = device;
       this.compat = config.compat !== false;
+      user.announce(alertEntities(device.deviceId, rules));
       const nodeId = this.id;
       const engine = new AlertEngine({
         device: device.deviceId,

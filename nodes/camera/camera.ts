@@ -16,6 +16,7 @@ import {
 } from "../lib/contract";
 import { CAMERA_PRESETS, type Camera, type CameraPreset, type Picture } from "../lib/drivers/types";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
+import { cameraStillEntity } from "../lib/homeassistant/discovery";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
@@ -98,6 +99,7 @@ function defineCamera(RED: NodeAPI) {
       try {
         this.camera = user.drivers.camera({ rotation: s.rotation, timeoutMs: s.timeoutMs });
         this.show("ok", RED._("camera.status.ready"));
+        if (s.publish) user.announce([cameraStillEntity(device.deviceId)]);
       } catch (err) {
         this.show("off", RED._("camera.status.unavailable"));
         this.warn(RED._("camera.errors.unavailable", { error: (err as Error).message }));
@@ -172,6 +174,12 @@ function defineCamera(RED: NodeAPI) {
           image: picture.jpeg.toString("base64"),
         };
         this.publish(device, cameraTopics.picture(device.deviceId), native);
+        // Home Assistant's image entity takes the JPEG as it is, and keeps the latest (retained)
+        if (this.user?.homeAssistant) {
+          device.link.publish(cameraTopics.still(device.deviceId), picture.jpeg, { qos: 0, retain: true }).catch((err: Error) => {
+            if (!this.closed) this.warn(RED._("camera.errors.publish", { topic: cameraTopics.still(device.deviceId), error: err.message }));
+          });
+        }
       }
       return { picture, at };
     }

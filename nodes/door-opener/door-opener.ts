@@ -31,6 +31,7 @@ import { mayCommandDoor, type Trust } from "../lib/identity/trust";
 import type { Verifier } from "../lib/identity/signing";
 import type { GpioOutput } from "../lib/drivers/types";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
+import { doorOpenerEntity } from "../lib/homeassistant/discovery";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
@@ -133,6 +134,10 @@ function defineDoorOpener(RED: NodeAPI) {
           this.warn(RED._("door-opener.errors.unavailable", { error: (err as Error).message }));
         }
       }
+
+      // Home Assistant's button sends PiFog's command (it cannot sign a native one): a device with no PiFog name has none
+      const button = doorOpenerEntity(device.compat);
+      user.announce(button ? [button] : []);
 
       const trust = servicesOf(RED).trust;
       const verifier = trust.verifier(mayCommandDoor, this.id);

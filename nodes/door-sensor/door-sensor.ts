@@ -19,6 +19,7 @@ import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
+import { doorEntity } from "../lib/homeassistant/discovery";
 
 export interface DoorConfig {
   id: string;
@@ -126,6 +127,7 @@ function defineDoorSensor(RED: NodeAPI) {
         this.warn(RED._("door-sensor.errors.unavailable", { error: (err as Error).message }));
         return;
       }
+      user.announce(settings.doors.map((d) => doorEntity(device.deviceId, d.id, d.label)));
 
       if (this.leds.size > 0) {
         const deregister = servicesOf(RED).safeState.register(`door-sensor ${this.id} LEDs`, () => this.goDark());

@@ -1,6 +1,7 @@
 // The wire, in one place: every topic PiFog publishes or subscribes to, and the type of every payload.
 // No other module builds a topic string. The README's "Topic tree" section documents this file.
 import type { CameraSettings, ClipRecord, HealthReport, HealthState, LiveControl, MotionEvent, SettingsApplied } from "./camera/types";
+import type { HaComponent, HaConfig } from "./homeassistant/discovery";
 
 export const NATIVE_ROOT = "pifog";
 /** The original PiFog scheme, leading slash included. */
@@ -111,6 +112,24 @@ export const healthTopics = {
   /** Retained QoS 1, from the hub: healthy / unhealthy. */
   state: (device: string) => topic<HealthState>(`${NATIVE_ROOT}/${device}/health/state`),
   anyState: () => `${NATIVE_ROOT}/+/health/state`,
+} as const;
+
+/** Home Assistant's default MQTT discovery prefix (PIFOG_HA_DISCOVERY names the one in use). */
+export const DEFAULT_DISCOVERY_PREFIX = "homeassistant";
+
+/** A discovery prefix PiFog takes: one plain topic level, never PiFog's own root (a device's discovery topics must not
+ * reach into another device's `pifog/<device>/…`). */
+export function isDiscoveryPrefix(prefix: string): boolean {
+  return isTopicLevel(prefix) && prefix !== NATIVE_ROOT;
+}
+
+/** Home Assistant MQTT discovery: `<prefix>/<component>/<node id>/<object id>/config`, retained, from the device whose
+ * id is the node id (nodes/lib/homeassistant/discovery.ts makes the payloads). An empty payload removes the entity. */
+export const haTopics = {
+  config: (prefix: string, component: HaComponent, node: string, object: string) =>
+    topic<HaConfig | "">(`${prefix}/${component}/${node}/${object}/config`),
+  /** Every discovery config of one node id (what its device finds again on the broker, and clears if nobody owns it). */
+  nodeConfigs: (prefix: string, node: string) => `${prefix}/+/${node}/+/config`,
 } as const;
 
 /** What each Pi says on its PiFog `Event` topic: its own events, and a pong for every Pi. */
@@ -523,6 +542,7 @@ export interface WindowStats {
 
 export type AlertCondition = "above" | "below";
 export type AlertEventKind = "raised" | "repeated" | "acknowledged" | "cleared";
+export const alertEventKinds: readonly AlertEventKind[] = ["raised", "repeated", "acknowledged", "cleared"];
 
 /** One alert that is raised and not yet cleared. */
 export interface ActiveAlert {
@@ -758,6 +778,9 @@ export const cameraTopics = {
   forwardedFaces: (device: string) => topic<Buffer>(`${NATIVE_ROOT}/forwarded/${device}/faces`),
   /** What flows/facewriter.json stores. */
   allForwardedFaces: `${NATIVE_ROOT}/forwarded/+/faces`,
+  /** Retained, QoS 0: the latest still as raw JPEG bytes, for Home Assistant's image entity; published only while the
+   * device's Home Assistant discovery is on. */
+  still: (device: string) => topic<Buffer>(`${NATIVE_ROOT}/${device}/camera/still`),
   /** Retained, QoS 0: the latest still and where its faces are (face-detect's FrameFaces), for the dashboard. */
   frame: (device: string) => `${NATIVE_ROOT}/${device}/camera/frame`,
   allFrames: `${NATIVE_ROOT}/+/camera/frame`,

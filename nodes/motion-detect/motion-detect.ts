@@ -16,6 +16,7 @@ import {
 import type { FrameMessage, MotionEvent, SettingsMessage } from "../lib/camera/types";
 import { PayloadError, skycamTopics } from "../lib/contract";
 import { useDevice, type DeviceUser } from "../lib/node-red/device";
+import { motionEntity } from "../lib/homeassistant/discovery";
 import { failMessage } from "../lib/node-red/fail";
 
 export interface MotionDetectDef extends NodeDef {
@@ -74,6 +75,7 @@ function defineMotionDetect(RED: NodeAPI) {
       const options = user.settings(() => normaliseMotionDetect(config));
       if (!options) return;
       const detector = new MotionDetector(device.deviceId, options);
+      user.announce([motionEntity(device.deviceId)]);
       const decoder: GrayDecoder = fastGrayDecoder();
       /** The last frame decoded, and its image. */
       let decoded: { jpeg: Buffer; gray: Awaited<ReturnType<GrayDecoder["decode"]>> } | null = null;

@@ -19,6 +19,8 @@ import type { PifogDevice } from "../lib/node-red/device";
 import { given } from "../lib/node-red/config-value";
 import type { DeviceBundle } from "../lib/identity/paths";
 import { identityOf, isRuntimeBroker, missingServices, runtimeAuthFor, servicesOf } from "../lib/services";
+import { isHaNodeId, onlineEntity, type HaEntity } from "../lib/homeassistant/discovery";
+import { DiscoveryPublisher } from "../lib/homeassistant/publisher";
 
 export interface PifogDeviceDef extends NodeDef {
   deviceId: string;
@@ -26,6 +28,8 @@ export interface PifogDeviceDef extends NodeDef {
   compat: string;
   broker: string;
   hardware: string;
+  /** Home Assistant discovery (when PIFOG_HA_DISCOVERY names the prefix); default on. */
+  haDiscovery?: boolean;
 }
 
 export interface PifogDeviceCredentials {
@@ -46,6 +50,7 @@ function definePifogDevice(RED: NodeAPI) {
     readonly embedded: EmbeddedBroker | null;
     private readonly users = new Map<string, LinkUser>();
     private readonly hardware: DeviceHardware;
+    private readonly discovery: DiscoveryPublisher | null = null;
     private closing = false;
 
     constructor(config: PifogDeviceDef) {
@@ -137,16 +142,38 @@ function definePifogDevice(RED: NodeAPI) {
         for (const user of this.users.values()) user.linkChanged(view);
       });
 
+      // Home Assistant discovery: on when the runtime names the prefix; the device's switch may turn it off (its
+      // entities are then taken away), and a device id Home Assistant cannot take as a node id (a `.`) says so
+      const prefix = services.config.haDiscovery;
+      if (prefix && !isHaNodeId(this.deviceId)) {
+        this.warn(RED._("pifog-device.errors.ha-node-id", { id: this.deviceId }));
+      } else if (prefix) {
+        this.discovery = new DiscoveryPublisher(this.link, {
+          prefix,
+          device: { id: this.deviceId, role: this.role, version: pifogVersion(), hardware, ...(this.compat ? { compat: this.compat } : {}) },
+          enabled: config.haDiscovery !== false,
+          warn: (m) => this.warn(RED._("pifog-device.errors.ha-publish", { error: m })),
+        });
+        // the device's own entity: whether it is online
+        this.discovery.announce(this.id, [onlineEntity(this.deviceId)]);
+      }
+
       const presence = () => {
+        this.discovery?.started();
         if (this.users.size === 0 && !this.closing) this.link.start();
       };
       RED.events.on("flows:started", presence);
 
-      this.on("close", (done: () => void) => {
+      this.on("close", (removed: boolean, done: () => void) => {
         this.closing = true;
         RED.events.off("flows:started", presence);
-        this.users.clear();
-        this.link.dispose().then(done, done);
+        // after the users' own deregistrations (they run on the next turn): a removed device takes its entities away
+        // from Home Assistant before its link says goodbye
+        setImmediate(() => {
+          const discovery = this.discovery?.close(removed === true) ?? Promise.resolve();
+          this.users.clear();
+          discovery.then(() => this.link.dispose()).then(done, done);
+        });
       });
     }
 
@@ -161,8 +188,17 @@ function definePifogDevice(RED: NodeAPI) {
       user.linkChanged(this.linkView);
     }
 
+    get homeAssistant(): boolean {
+      return this.discovery?.enabled === true;
+    }
+
+    announce(owner: string, entities: readonly HaEntity[]): void {
+      this.discovery?.announce(owner, entities);
+    }
+
     async deregister(user: LinkUser, removed: boolean): Promise<void> {
       this.users.delete(user.id);
+      this.discovery?.release(user.id, removed);
       // a node restarted by a deploy comes back at once: the link stays up for it (and says no offline meanwhile);
       // the node's close need not wait for the broker's goodbye (the device's own close does)
       if (removed && this.users.size === 0 && !this.closing) void this.link.close();

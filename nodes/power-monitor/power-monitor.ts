@@ -13,6 +13,7 @@ import type { Clock } from "../lib/clock";
 import { powerTopics, type BatteryReading, type MainsState, type PowerState } from "../lib/contract";
 import { FUEL_GAUGE_MODELS, type FuelGauge, type FuelGaugeModel, type GpioInput, type Level, type Pull } from "../lib/drivers/types";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
+import { powerEntities } from "../lib/homeassistant/discovery";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
@@ -174,6 +175,7 @@ function definePowerMonitor(RED: NodeAPI) {
           this.gaugeWarned = true;
         }
       }
+      user.announce(powerEntities(device.deviceId, s.ups !== null));
       const outbox = openOutbox(this, RED._("power-monitor.errors.busy", { device: device.deviceId }), () =>
         new Outbox<PowerState>({
           dataDir: servicesOf(RED).dataDir,

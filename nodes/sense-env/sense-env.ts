@@ -17,6 +17,7 @@ import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
+import { environmentEntities } from "../lib/homeassistant/discovery";
 
 export interface SenseEnvDef extends NodeDef {
   device: string;
@@ -96,6 +97,7 @@ function defineSenseEnv(RED: NodeAPI) {
         this.warn(RED._("sense-env.errors.unavailable", { error: (err as Error).message }));
         return;
       }
+      user.announce(environmentEntities(device.deviceId));
       try {
         this.cpu = user.drivers.cpuTemperature();
       } catch (err) {

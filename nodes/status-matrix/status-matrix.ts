@@ -25,6 +25,7 @@ import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
 import { showStatus, type StatusKind } from "../lib/node-red/status";
 import { useDevice, type DeviceUser, type PifogDevice } from "../lib/node-red/device";
+import { occupancyEntity } from "../lib/homeassistant/discovery";
 
 export interface StatusMatrixDef extends NodeDef {
   device: string;
@@ -96,6 +97,7 @@ function defineStatusMatrix(RED: NodeAPI) {
         this.showOwn("off", RED._("status-matrix.status.unavailable"));
         this.warn(RED._("status-matrix.errors.unavailable", { error: (err as Error).message }));
       }
+      user.announce([occupancyEntity(device.deviceId)]);
       this.show(device, source, true);
 
       const link = device.link;

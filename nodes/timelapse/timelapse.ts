@@ -8,7 +8,8 @@ import type { RecordingWindow } from "../lib/camera/recording-window";
 import { Spool, spoolDir } from "../lib/camera/spool";
 import { putStill, TimelapseSchedule } from "../lib/camera/timelapse";
 import { DEFAULT_CAMERA_SETTINGS } from "../lib/camera/types";
-import { PayloadError } from "../lib/contract";
+import { PayloadError, cameraTopics } from "../lib/contract";
+import { cameraStillEntity } from "../lib/homeassistant/discovery";
 import { useDevice } from "../lib/node-red/device";
 import { failMessage } from "../lib/node-red/fail";
 import { servicesOf } from "../lib/services";
@@ -42,6 +43,8 @@ function defineTimelapse(RED: NodeAPI) {
         schedule.minutes > 0 ? user.show("ok", RED._("timelapse.status.every", { minutes: schedule.minutes })) : user.show("off", RED._("timelapse.status.off"));
       schedule.setMinutes(DEFAULT_CAMERA_SETTINGS.timelapseMinutes);
       idle();
+      // each still is also Home Assistant's image of the camera (the camera node's, where one runs, shares it)
+      user.announce([cameraStillEntity(device)]);
 
       this.on("input", (msg: NodeMessageInFlow, send, done) => {
         try {
@@ -68,6 +71,7 @@ function defineTimelapse(RED: NodeAPI) {
             return;
           }
           stills++;
+          if (user.homeAssistant) user.device.link.publish(cameraTopics.still(device), frame.jpeg, { qos: 0, retain: true }).catch(() => undefined);
           user.show("ok", RED._("timelapse.status.stills", { minutes: schedule.minutes, count: stills, time: clockTime(frame.at) }));
           send({ payload: item });
           done();

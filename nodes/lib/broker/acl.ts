@@ -2,10 +2,11 @@
 // below), read by the embedded broker (canPublish / canSubscribe / canRead) and by the Mosquitto configuration
 // generator (mosquitto-conf.ts), so the two brokers enforce one policy.
 //
-// A pattern is an MQTT filter whose levels may be `{device}` (the device's own id) or `{pi}` (its PiFog compat name,
-// from its role); a rule whose placeholder has no value for an identity (a role without a compat Pi) does not apply.
+// A pattern is an MQTT filter whose levels may be `{device}` (the device's own id), `{pi}` (its PiFog compat name,
+// from its role) or `{ha}` (the broker's Home Assistant discovery prefix, AclPolicy); a rule whose placeholder has no
+// value for an identity (a role without a compat Pi) does not apply.
 // A filter is granted only when every topic it can match is allowed by one rule (so `#` is refused to a device).
-import { COMPAT_ROOT, healthTopics, NATIVE_ROOT, skycamTopics, trustTopics, type PiName } from "../contract";
+import { COMPAT_ROOT, DEFAULT_DISCOVERY_PREFIX, haTopics, healthTopics, NATIVE_ROOT, skycamTopics, trustTopics, type PiName } from "../contract";
 import type { DeviceRole, Identity, UserRole } from "../identity/types";
 
 export interface AclRule {
@@ -45,7 +46,16 @@ const READ_ALL: AclRule = { pattern: "#", read: true };
 /** The hub's revocation list (CA-signed, published by the broker itself): every device and every reader follows it. */
 const REVOCATIONS: AclRule = { pattern: trustTopics.crl(), read: true };
 
-/** What every device may do: its own tree and its own PiFog topics. */
+/** What the broker's policy leaves to its configuration: the Home Assistant discovery prefix a device may announce its
+ * own entities under (the hub's PIFOG_HA_DISCOVERY; Home Assistant's default when it is unset). */
+export interface AclPolicy {
+  discoveryPrefix: string;
+}
+
+export const DEFAULT_ACL_POLICY: Readonly<AclPolicy> = { discoveryPrefix: DEFAULT_DISCOVERY_PREFIX };
+
+/** What every device may do: its own tree, its own PiFog topics, and its own Home Assistant discovery configs (the
+ * node id level is its id: it can neither add nor remove another device's entities). */
 const DEVICE_OWN: readonly AclRule[] = [
   { pattern: `${N}/{device}/#`, publish: true, read: true, retain: true },
   { pattern: `${C}/{pi}/Event`, publish: true, retain: true },
@@ -53,6 +63,7 @@ const DEVICE_OWN: readonly AclRule[] = [
   { pattern: `${C}/{pi}/Command`, read: true },
   { pattern: `${C}/{pi}/Notify`, read: true },
   REVOCATIONS,
+  { pattern: haTopics.nodeConfigs("{ha}", "{device}"), publish: true, read: true, retain: true },
 ];
 
 /** What each role reads (and, for the hubs, writes) besides its own topics: the subscriptions of its flow's nodes. */
@@ -130,10 +141,13 @@ export const ANONYMOUS_RULES: readonly AclRule[] = [
 ];
 
 /** The rules an identity is held to, with its placeholders' values. */
-export function rulesFor(identity: Identity): { rules: readonly AclRule[]; values: Placeholders } {
+export function rulesFor(identity: Identity, policy: AclPolicy = DEFAULT_ACL_POLICY): { rules: readonly AclRule[]; values: Placeholders } {
   switch (identity.kind) {
     case "device":
-      return { rules: [...DEVICE_OWN, ...DEVICE_ROLE_RULES[identity.role]], values: { device: identity.id, pi: COMPAT_PI[identity.role] } };
+      return {
+        rules: [...DEVICE_OWN, ...DEVICE_ROLE_RULES[identity.role]],
+        values: { device: identity.id, pi: COMPAT_PI[identity.role], ha: policy.discoveryPrefix },
+      };
     case "user":
       return { rules: USER_ROLE_RULES[identity.role], values: {} };
     case "anonymous":
@@ -144,7 +158,10 @@ export function rulesFor(identity: Identity): { rules: readonly AclRule[]; value
 export interface Placeholders {
   device?: string;
   pi?: string;
+  ha?: string;
 }
+
+const PLACEHOLDERS = { "{device}": "device", "{pi}": "pi", "{ha}": "ha" } as const;
 
 /** A rule's pattern with its placeholders filled in, or null when one has no value for this identity. */
 export function expandPattern(pattern: string, values: Placeholders): string | null {
@@ -152,8 +169,8 @@ export function expandPattern(pattern: string, values: Placeholders): string | n
   const out = pattern
     .split("/")
     .map((level) => {
-      if (level === "{device}" || level === "{pi}") {
-        const value = level === "{device}" ? values.device : values.pi;
+      if (Object.hasOwn(PLACEHOLDERS, level)) {
+        const value = values[PLACEHOLDERS[level as keyof typeof PLACEHOLDERS]];
         if (value === undefined) missing = true;
         return value ?? "";
       }
@@ -204,8 +221,8 @@ export function describeIdentity(identity: Identity): string {
   }
 }
 
-function firstRule(identity: Identity, test: (rule: AclRule, pattern: string) => boolean): AclRule | undefined {
-  const { rules, values } = rulesFor(identity);
+function firstRule(identity: Identity, test: (rule: AclRule, pattern: string) => boolean, policy?: AclPolicy): AclRule | undefined {
+  const { rules, values } = rulesFor(identity, policy);
   for (const rule of rules) {
     const pattern = expandPattern(rule.pattern, values);
     if (pattern !== null && test(rule, pattern)) return rule;
@@ -214,11 +231,11 @@ function firstRule(identity: Identity, test: (rule: AclRule, pattern: string) =>
 }
 
 /** Whether `identity` may publish on `topic`; `retain` asks for the retained flag too (set, or clear when empty). */
-export function canPublish(identity: Identity, topic: string, retain = false): AclDecision {
+export function canPublish(identity: Identity, topic: string, retain = false, policy?: AclPolicy): AclDecision {
   if (topic.includes("+") || topic.includes("#")) return { allowed: false, reason: `"${topic}" is a filter, not a topic` };
-  const rule = firstRule(identity, (r, p) => r.publish === true && (!retain || r.retain === true) && within(topic, p));
+  const rule = firstRule(identity, (r, p) => r.publish === true && (!retain || r.retain === true) && within(topic, p), policy);
   if (rule) return { allowed: true };
-  const plain = retain ? firstRule(identity, (r, p) => r.publish === true && within(topic, p)) : undefined;
+  const plain = retain ? firstRule(identity, (r, p) => r.publish === true && within(topic, p), policy) : undefined;
   return {
     allowed: false,
     reason: plain
@@ -228,15 +245,15 @@ export function canPublish(identity: Identity, topic: string, retain = false): A
 }
 
 /** Whether a message on `topic` may be delivered to `identity` (the broker checks each delivery, `$SYS` included). */
-export function canRead(identity: Identity, topic: string): boolean {
-  return firstRule(identity, (r, p) => r.read === true && within(topic, p)) !== undefined;
+export function canRead(identity: Identity, topic: string, policy?: AclPolicy): boolean {
+  return firstRule(identity, (r, p) => r.read === true && within(topic, p), policy) !== undefined;
 }
 
 export type SubscribeDecision = { granted: 0 | 1 | 2 } | { granted: null; reason: string };
 
 /** The QoS granted for a subscription to `filter` (at most `qos`), or a refusal with its reason. */
-export function canSubscribe(identity: Identity, filter: string, qos: 0 | 1 | 2 = 1): SubscribeDecision {
-  const rule = firstRule(identity, (r, p) => r.read === true && within(filter, p));
+export function canSubscribe(identity: Identity, filter: string, qos: 0 | 1 | 2 = 1, policy?: AclPolicy): SubscribeDecision {
+  const rule = firstRule(identity, (r, p) => r.read === true && within(filter, p), policy);
   if (rule) return { granted: qos };
   return { granted: null, reason: `${describeIdentity(identity)} may not subscribe to ${filter}: it reaches topics it may not read` };
 }

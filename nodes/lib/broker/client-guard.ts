@@ -20,7 +20,7 @@ import type { Audit, AuditEvent } from "../audit/audit";
 import { isCommandTopic, mqttSender, stampCommand, type CommandSender } from "../contract";
 import type { DeviceRecord, Identity, IdentityDirectory } from "../identity/types";
 import { clientAddress, type LoginThrottle } from "../security/throttle";
-import { canPublish, canRead, canSubscribe, describeIdentity } from "./acl";
+import { canPublish, canRead, canSubscribe, describeIdentity, type AclPolicy } from "./acl";
 import { anonymousAllowed, describeAnonymous, type AnonymousSetting } from "./anonymous";
 
 type AuthenticateCallback = (error: AuthenticateError | null, success: boolean | null) => void;
@@ -100,6 +100,8 @@ export interface ClientGuardOptions {
   throttle?: LoginThrottle | null;
   /** The runtime's own user (RUNTIME_USER and its password of this start). */
   runtime?: Credentials | null;
+  /** What the ACL leaves to the configuration (the Home Assistant discovery prefix); default DEFAULT_ACL_POLICY. */
+  policy?: AclPolicy;
 }
 
 function principal(identity: Identity): string {
@@ -316,7 +318,7 @@ export class ClientGuard {
     if (!client) return null; // the runtime's own publishes, in process
     const identity = this.identities.get(client);
     const decision: { allowed: true } | { allowed: false; reason: string } = identity
-      ? canPublish(identity, packet.topic, packet.retain)
+      ? canPublish(identity, packet.topic, packet.retain, this.o.policy)
       : { allowed: false, reason: "the client has no identity" };
     if (!decision.allowed) {
       const info = this.connectionOf(client);
@@ -345,7 +347,7 @@ export class ClientGuard {
   /** aedes' authorizeSubscribe: a refused filter is granted 0x80, the others of the same SUBSCRIBE as asked. */
   authorizeSubscribe(client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void): void {
     const identity = this.identities.get(client);
-    const decision = identity ? canSubscribe(identity, sub.topic, sub.qos) : { granted: null, reason: "the client has no identity" };
+    const decision = identity ? canSubscribe(identity, sub.topic, sub.qos, this.o.policy) : { granted: null, reason: "the client has no identity" };
     if (decision.granted === null) {
       const info = this.connectionOf(client);
       this.o.refusals.refuse(`subscribe:${client.id}:${sub.topic}`, {
@@ -365,7 +367,7 @@ export class ClientGuard {
   /** aedes' authorizeForward: a delivery the identity may not read (`$SYS` for all but admins) is not made. */
   authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     const identity = this.identities.get(client);
-    return identity && canRead(identity, packet.topic) ? packet : null;
+    return identity && canRead(identity, packet.topic, this.o.policy) ? packet : null;
   }
 
   /**

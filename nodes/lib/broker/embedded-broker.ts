@@ -46,6 +46,9 @@ export interface EmbeddedBrokerOptions {
   /** The runtime user's password, when it must outlive this broker (a test restarting "the same" hub); default one
    * made at random for this start. */
   runtimePassword?: string;
+  /** Home Assistant's discovery prefix under which each device may publish its own entities' configs
+   * (PIFOG_HA_DISCOVERY; default `homeassistant`). */
+  discoveryPrefix?: string;
   /** How often `$SYS/broker/…` is published, ms (default 10 s; 0: never). */
   sysIntervalMs?: number;
   clock?: Clock;
@@ -142,6 +145,7 @@ export class EmbeddedBroker {
       anonymous: options.anonymous ?? "loopback",
       throttle: options.throttle ?? null,
       runtime: this.runtimeCredentials,
+      ...(options.discoveryPrefix ? { policy: { discoveryPrefix: options.discoveryPrefix } } : {}),
     });
     this.guard = guard;
     this.stats = new SysStats(aedes, clock, options.sysIntervalMs ?? DEFAULT_SYS_INTERVAL_MS, pifogVersion());

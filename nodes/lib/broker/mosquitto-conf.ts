@@ -25,7 +25,7 @@ import { ensureServerTls } from "../identity/admin";
 import { identityPaths } from "../identity/paths";
 import { IdentityStore } from "../identity/store";
 import type { DeviceRecord, IdentityDirectory, UserRecord } from "../identity/types";
-import { ANONYMOUS_RULES, COMPAT_PI, USER_ROLE_RULES, expandPattern, rulesFor, type AclRule, type Placeholders } from "./acl";
+import { ANONYMOUS_RULES, COMPAT_PI, DEFAULT_ACL_POLICY, USER_ROLE_RULES, expandPattern, rulesFor, type AclPolicy, type AclRule, type Placeholders } from "./acl";
 import { describeAnonymous, type AnonymousSetting } from "./anonymous";
 
 export interface MosquittoConfOptions {
@@ -45,6 +45,8 @@ export interface MosquittoConfOptions {
   maxInflightMessages?: number;
   /** The largest packet, as PIFOG_MQTT_MAX_PACKET; default 8 MiB. */
   maxPacketBytes?: number;
+  /** The Home Assistant discovery prefix each device may announce its own entities under (PIFOG_HA_DISCOVERY). */
+  discoveryPrefix?: string;
   /** Passwords to put in the password file, by user (or password device) name. */
   passwords?: Readonly<Record<string, string>>;
   /** `mosquitto_passwd`'s path; null: do not use it (the passwords are then left to be set by hand). */
@@ -91,7 +93,12 @@ function topicLines(rules: readonly AclRule[], values: Placeholders): string[] {
 }
 
 /** The ACL file for `devices` and `users`, from acl.ts' table. */
-export function mosquittoAcl(devices: readonly DeviceRecord[], users: readonly UserRecord[], anonymous: AnonymousSetting): string {
+export function mosquittoAcl(
+  devices: readonly DeviceRecord[],
+  users: readonly UserRecord[],
+  anonymous: AnonymousSetting,
+  policy: AclPolicy = DEFAULT_ACL_POLICY,
+): string {
   const out: string[] = [
     "# PiFog's broker policy for Mosquitto, generated from nodes/lib/broker/acl.ts and the data dir's identities",
     "# (pifog broker mosquitto-conf). Write it again after enrolling, revoking or removing anyone, then reload Mosquitto.",
@@ -107,7 +114,7 @@ export function mosquittoAcl(devices: readonly DeviceRecord[], users: readonly U
       out.push(`# device ${device.id}: revoked ${device.revokedAt}`, "");
       continue;
     }
-    const { rules, values } = rulesFor({ kind: "device", id: device.id, role: device.role, via: "certificate" });
+    const { rules, values } = rulesFor({ kind: "device", id: device.id, role: device.role, via: "certificate" }, policy);
     out.push(`# device ${device.id} (${device.role}${COMPAT_PI[device.role] ? `, PiFog's ${COMPAT_PI[device.role]}` : ""})`);
     out.push(`user ${device.id}`, ...topicLines(rules, values), "");
   }
@@ -212,7 +219,7 @@ export function mosquittoConf(directory: Pick<IdentityDirectory, "devices" | "us
   const devices = directory.devices();
   const users = directory.users();
   const files = { conf: path.join(outDir, "mosquitto.conf"), acl: path.join(outDir, "acl"), passwd: path.join(outDir, "passwd") };
-  fs.writeFileSync(files.acl, mosquittoAcl(devices, users, o.anonymous ?? "loopback"), { mode: 0o600 });
+  fs.writeFileSync(files.acl, mosquittoAcl(devices, users, o.anonymous ?? "loopback", o.discoveryPrefix ? { discoveryPrefix: o.discoveryPrefix } : DEFAULT_ACL_POLICY), { mode: 0o600 });
   fs.writeFileSync(files.conf, mosquittoMainConf(tlsFiles, outDir, o), { mode: 0o600 });
   const names = [...users.map((u) => u.name), ...devices.filter((d) => d.password && !d.revokedAt).map((d) => d.id)];
   const passwordsToSet = writePasswords(files.passwd, names, o);

@@ -287,6 +287,7 @@ function plan(p: Parsed, env: NodeJS.ProcessEnv): Action {
           tlsPort: config.mqttsPort || 8883,
           anonymous: config.brokerAnonymous,
           maxPacketBytes: config.mqttMaxPacket,
+          ...(config.haDiscovery ? { discoveryPrefix: config.haDiscovery } : {}),
         });
         io.out(`wrote ${files.conf}, ${files.acl} and ${files.passwd}`);
         if (files.passwordsToSet.length > 0) {

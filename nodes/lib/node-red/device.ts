@@ -5,6 +5,7 @@ import type { PiName } from "../contract";
 import type { Drivers } from "../drivers/types";
 import { PinInUseError } from "../drivers/shared";
 import type { DeviceLink } from "../mqtt/device-link";
+import type { HaEntity } from "../homeassistant/discovery";
 import { LinkedStatus, showStatus, type LinkView, type StatusKind } from "./status";
 
 /** The pifog-device config node, as the nodes that use it see it. */
@@ -29,6 +30,12 @@ export interface PifogDevice {
   deregister(user: LinkUser, removed: boolean): Promise<void>;
   /** The drivers one node gets: its GPIO claims in its name, the Sense HAT shared. */
   driversFor(owner: string): Drivers;
+  /** Whether the device publishes Home Assistant discovery (PIFOG_HA_DISCOVERY set and its switch on): a node may then
+   * publish what only Home Assistant reads (the camera's raw still). Absent: off. */
+  readonly homeAssistant?: boolean;
+  /** A node's Home Assistant entities, all of them (nodes/lib/homeassistant/discovery.ts): published while discovery is
+   * on, taken away when the node is removed. Absent on a device without discovery (a test's stand-in). */
+  announce?(owner: string, entities: readonly HaEntity[]): void;
 }
 
 /** What the device needs of a node that uses it. */
@@ -50,6 +57,16 @@ export class DeviceUser implements LinkUser {
 
   get id(): string {
     return this.node.id;
+  }
+
+  /** The node's Home Assistant entities (all of them), for its device to announce while discovery is on. */
+  announce(entities: readonly HaEntity[]): void {
+    this.device.announce?.(this.id, entities);
+  }
+
+  /** Whether the device's Home Assistant discovery is on. */
+  get homeAssistant(): boolean {
+    return this.device.homeAssistant === true;
   }
 
   /** The node's own status; shown while the link is up, or whenever it is a problem of the node's own. */

@@ -4,6 +4,7 @@ import { parseAnonymous, type AnonymousSetting } from "../broker/anonymous";
 import { parseByteSize } from "../broker/limits";
 import { DEFAULT_MAX_PACKET_BYTES } from "../broker/packet-guard";
 import { parseOrigins } from "../broker/ws-origin";
+import { isDiscoveryPrefix } from "../contract";
 import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
 import { DEFAULT_SIGN_IN, type SignInLimits } from "../security/sign-in";
 import { parseOidcConfig, type OidcConfig } from "../security/oidc-config";
@@ -60,6 +61,9 @@ export interface PifogConfig {
   hubDeviceUrl?: string;
   /** The address people open PiFog at (PIFOG_PUBLIC_URL), for links in notifications; no trailing slash. */
   publicUrl?: string;
+  /** Home Assistant MQTT discovery's prefix (PIFOG_HA_DISCOVERY, usually `homeassistant`): the devices publish their
+   * entities' configs under it, and the embedded broker lets each device publish its own there. Unset: off. */
+  haDiscovery?: string;
 }
 
 export class ConfigError extends Error {}
@@ -166,6 +170,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (publicUrl && !isBareUrl(publicUrl, /^https?:$/, true)) {
     throw new ConfigError(`PIFOG_PUBLIC_URL must be the http:// or https:// address people open PiFog at, not "${publicUrl}"`);
   }
+  const haDiscovery = (env.PIFOG_HA_DISCOVERY ?? "").trim() || undefined;
+  if (haDiscovery && !isDiscoveryPrefix(haDiscovery)) {
+    throw new ConfigError(`PIFOG_HA_DISCOVERY must be Home Assistant's discovery prefix, one topic level other than pifog (usually homeassistant), not "${haDiscovery}"`);
+  }
   const pairLogin = (env.PIFOG_PAIR_LOGIN ?? "").trim() || "certificate";
   if (pairLogin !== "certificate" && pairLogin !== "password") throw new ConfigError(`PIFOG_PAIR_LOGIN must be certificate or password, not "${pairLogin}"`);
   return {
@@ -180,6 +188,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     deviceHttpsPort: port(env, "PIFOG_DEVICE_HTTPS_PORT", 8443),
     ...(hubDeviceUrl ? { hubDeviceUrl } : {}),
     ...(publicUrl ? { publicUrl } : {}),
+    ...(haDiscovery ? { haDiscovery } : {}),
     mqttPort: port(env, "PIFOG_MQTT_PORT", 1883),
     mqttsPort: port(env, "PIFOG_MQTTS_PORT", 8883),
     identityDir: (env.PIFOG_IDENTITY ?? "").trim() ? path.resolve(cwd, env.PIFOG_IDENTITY!.trim()) : undefined,

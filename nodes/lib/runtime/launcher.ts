@@ -225,6 +225,8 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
         anonymous: config.brokerAnonymous,
         throttle: settings.pifogServices.signIn.mqtt,
         observer: settings.pifogServices.metrics.brokerObserver,
+        // the devices announce their Home Assistant entities under the prefix this runtime names (or HA's default)
+        ...(config.haDiscovery ? { discoveryPrefix: config.haDiscovery } : {}),
       });
     } catch (err) {
       closeIdentities();
