@@ -78,27 +78,9 @@ export interface BrokerState {
 
 export const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
-export class PortInUseError extends Error {
-  constructor(readonly port: number, readonly variable: string) {
-    super(`port ${port} is already in use`);
-  }
-}
-
-export function listen(server: net.Server | HttpServer, port: number, host: string, variable: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off("listening", onListening);
-      reject(err.code === "EADDRINUSE" || err.code === "EACCES" ? new PortInUseError(port, variable) : err);
-    };
-    const onListening = () => {
-      server.off("error", onError);
-      resolve((server.address() as net.AddressInfo).port);
-    };
-    server.once("error", onError);
-    server.once("listening", onListening);
-    server.listen(port, host);
-  });
-}
+// where a server listens, and what a port in use says: ../runtime/listen.ts (kept here for those who import it here)
+import { listen } from "../runtime/listen";
+export { listen, PortInUseError } from "../runtime/listen";
 
 /**
  * Sees every PUBLISH a client sends (wills included) before the broker acknowledges or routes it.

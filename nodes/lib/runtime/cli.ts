@@ -1,7 +1,7 @@
 // `npm start`: launch PiFog, print where it is, stop cleanly on SIGINT/SIGTERM.
 import fs from "node:fs";
 import path from "node:path";
-import { PortInUseError } from "../broker/embedded-broker";
+import { PortInUseError } from "./listen";
 import { ConfigError } from "./config";
 import { launch } from "./launcher";
 import { failSafeExit, SafeState } from "./safe-state";

@@ -7,9 +7,9 @@ import { DeviceHttps } from "../security/device-https";
 import http from "node:http";
 import os from "node:os";
 import type { Socket } from "node:net";
-import { EmbeddedBroker, listen } from "../broker/embedded-broker";
+import type { EmbeddedBroker } from "../broker/embedded-broker";
+import { listen } from "./listen";
 import { dropPacketIdCache } from "../mqtt/packet-id-cache";
-import { SqlitePersistence, brokerStoreFile } from "../broker/sqlite-persistence";
 import { ensureDevice, ensureServerTls } from "../identity/admin";
 import { openRuntimeTrust, publishRevocations } from "../identity/runtime-trust";
 import { IdentityStore } from "../identity/store";
@@ -211,6 +211,11 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   let mqttUrl = config.mqttUrl;
   if (mqttUrl) dropPacketIdCache();
   if (!mqttUrl) {
+    // loaded only here: a Pi on its hub's broker never loads aedes and its store (a Pi Zero's memory is small)
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { EmbeddedBroker } = require("../broker/embedded-broker") as typeof import("../broker/embedded-broker");
+    const { SqlitePersistence, brokerStoreFile } = require("../broker/sqlite-persistence") as typeof import("../broker/sqlite-persistence");
+    /* eslint-enable @typescript-eslint/no-require-imports */
     try {
       broker = await EmbeddedBroker.start({
         port: config.mqttPort,

@@ -7,7 +7,7 @@ import https from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { AuditEvent } from "../audit/audit";
-import { listen } from "../broker/embedded-broker";
+import { listen } from "../runtime/listen";
 import { RefusalRecorder } from "../broker/client-guard";
 import { normalSerial } from "../identity/device-certificate";
 import type { DeviceRecord, IdentityDirectory } from "../identity/types";
