@@ -371,8 +371,8 @@ export async function runBroker(ctx: BenchContext): Promise<void> {
       "   process, its threads included. PiFog's SQLite persistence commits a QoS 1 message before the PUBACK: as shipped\n" +
       "   (synchronous=NORMAL, WAL) on the event loop's thread with no fsync, safe from a SIGKILL, not from a power cut;\n" +
       "   with PIFOG_BROKER_SYNC=full an fsync per transaction, on a writer thread, safe from a power cut too. Mosquitto's\n" +
-      "   persistence writes a snapshot every autosave_interval (30 s in\n" +
-      "   pifog.conf): what it acknowledged since is lost to a crash.)",
+      "   persistence writes a snapshot every autosave_interval (30 s in pifog.conf): what it acknowledged since is lost\n" +
+      "   to a crash.)",
   );
   const ratio = sqlite.rate / memory.rate;
   ctx.target({ target: "SQLite persistence (as shipped) ≥ 80 % of in-memory QoS 1 throughput (persistent session)", measured: `${pct(ratio)} (${rate(sqlite.rate)} vs ${rate(memory.rate)}; Mosquitto ${rate(mosquitto.rate)})`, pass: ratio >= 0.8 });
