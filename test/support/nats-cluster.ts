@@ -7,6 +7,7 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import mqtt from "mqtt";
 import { freePort } from "./ports";
 
 export const NATS_BIN = ["/usr/bin/nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"].find((p) => fs.existsSync(p));
@@ -88,13 +89,40 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Ready: JetStream has a meta leader (healthz with JetStream answers ok) and the MQTT listener accepts. */
-async function waitReady(node: { name: string; monitorPort: number; mqttPort: number; child: ChildProcess; output(): string }, timeoutMs: number): Promise<void> {
+/** Whether an MQTT client gets its CONNACK from `port` within `ms` (the first one on a node makes the account's
+ * MQTT streams, which needs the JetStream meta leader). */
+async function mqttAnswers(port: number, ms: number): Promise<boolean> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: `pifog-ready-${port}`, clean: true, reconnectPeriod: 0, connectTimeout: ms });
+  try {
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      client.once("connect", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      client.once("error", () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+      client.once("close", () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+  } finally {
+    client.end(true);
+  }
+}
+
+/** Ready: JetStream answers healthy with a meta leader the node knows, and its MQTT listener answers a CONNECT. */
+async function waitReady(node: { name: string; monitorPort: number; mqttPort: number; child: ChildProcess; output(): string }, size: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (node.child.exitCode !== null) throw new Error(`nats-server ${node.name} exited with ${node.child.exitCode}:\n${node.output().slice(-2000)}`);
-    const health = await getJson(node.monitorPort, "/healthz?js-enabled-only=true");
-    if (health.status === 200 && (await getJson(node.monitorPort, "/healthz")).status === 200 && (await portOpen(node.mqttPort))) return;
+    const health = await getJson(node.monitorPort, "/healthz");
+    const meta = (await getJson(node.monitorPort, "/jsz")).body as { meta_cluster?: { leader?: string; cluster_size?: number } } | null;
+    const led = !!meta?.meta_cluster?.leader && (meta.meta_cluster.cluster_size ?? 0) >= size;
+    if (health.status === 200 && led && (await portOpen(node.mqttPort)) && (await mqttAnswers(node.mqttPort, 3000))) return;
     if (Date.now() > deadline) throw new Error(`nats-server ${node.name} was not ready in ${timeoutMs} ms:\n${node.output().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -149,7 +177,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     fs.rmSync(root, { recursive: true, force: true });
   };
   try {
-    await Promise.all(started.map((n) => waitReady(n, 30_000)));
+    // one after the other: the first MQTT client makes the account's MQTT streams, the others find them
+    for (const n of started) await waitReady(n, size, 30_000);
   } catch (err) {
     await stop();
     throw err;

@@ -128,7 +128,7 @@ export function ingestFromBroker(url: string, clientId: string, auth: { username
     }
     const acked = packet.qos === 1 && packet.messageId !== undefined;
     const key = acked ? redeliveryKey(packet.topic, payload) : "";
-    if (acked && redeliveries.isRepeat(key, packet.dup)) {
+    if (acked && redeliveries.isRepeat(key)) {
       // stored already: acknowledged after everything that came before it
       held.set(packet.messageId!, { committed: tail, connection });
       redeliveries.received(packet.messageId!, key, tail);

@@ -4,14 +4,17 @@
 //
 // What the history stored but had not acknowledged when the connection ended is certain to come again (QoS 1,
 // persistent session): each such message is expected once and the first arrival with its topic and payload is taken
-// for it, whatever its packet id or DUP flag. What it acknowledged in the last moments may come again too (the dying
-// node may not have passed the PUBACK on); such a message counts as a repeat only when it arrives marked DUP.
+// for it, whatever its packet id or DUP flag. What it acknowledged in the last second may come again too (the dying
+// node may not have passed the PUBACK on; NATS then redelivers it without DUP as often as with it): it is taken
+// for a repeat the same way. The price: a new message with the same topic and payload as one acknowledged in the
+// last second before a lost connection, arriving within the window after it while the broker did have that PUBACK,
+// is taken for its redelivery (once), where a duplicate would otherwise be stored.
 // Nothing is expected when the broker says the session is gone, nor after the window.
 import { createHash } from "node:crypto";
 import { REPEAT_WINDOW_MS } from "./store-shared";
 
 /** PUBACKs sent this long before a connection ended may not have reached the broker. */
-export const ACK_GRACE_MS = 5_000;
+export const ACK_GRACE_MS = 1_000;
 
 /** A message's identity for this purpose: its topic and payload. */
 export function redeliveryKey(topic: string, payload: Buffer): string {
@@ -37,7 +40,7 @@ export class Redeliveries {
   private readonly recentAcks: Array<{ key: string; at: number }> = [];
   /** Stored and never acknowledged: they will come again. */
   private readonly expected = new Map<string, number>();
-  /** Acknowledged just before the connection ended: they may come again, with DUP. */
+  /** Acknowledged just before the connection ended: they may come again. */
   private readonly possible = new Map<string, number>();
   private until = 0;
   /** Counts the sessions the broker lost: what the previous one left is not expected on the next. */
@@ -90,13 +93,13 @@ export class Redeliveries {
   }
 
   /** Whether an arriving QoS 1 message is one already stored, coming again: each expected one is counted off once. */
-  isRepeat(key: string, dup: boolean): boolean {
+  isRepeat(key: string): boolean {
     if (this.expected.size === 0 && this.possible.size === 0) return false;
     if (this.now() > this.until) {
       this.expected.clear();
       this.possible.clear();
       return false;
     }
-    return take(this.expected, key) || (dup && take(this.possible, key));
+    return take(this.expected, key) || take(this.possible, key);
   }
 }
