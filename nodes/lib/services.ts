@@ -2,6 +2,7 @@
 // launcher with its embedded broker), handed to the nodes through the settings' `pifogServices` and read with
 // `servicesOf(RED)`. Everything that lives as long as the process and is shared between nodes lives here, so no
 // module keeps state of its own and a test builds exactly the runtime it needs.
+import { firstBrokerUrl } from "./mqtt/broker-urls";
 import { isTopicLevel as isIdentityName } from "./contract";
 import { deviceBundleDir, readBundle, type DeviceBundle } from "./identity/paths";
 import { ApiTokens } from "./security/api-tokens";
@@ -232,7 +233,8 @@ export function withLauncher(
   };
 }
 
-/** Whether `url` names the runtime's own broker (localhost, 0.0.0.0 and 127.0.0.1 are one host here). */
+/** Whether `url` names the runtime's own broker (localhost, 0.0.0.0 and 127.0.0.1 are one host here): a cluster's
+ * when it names one of its nodes, or is the same list. */
 export function isRuntimeBroker(services: PifogServices, url: string): boolean {
   const norm = (u: string) => {
     try {
@@ -243,8 +245,8 @@ export function isRuntimeBroker(services: PifogServices, url: string): boolean {
       return u;
     }
   };
-  const own = [services.broker.url, ...(services.broker.tlsUrl ? [services.broker.tlsUrl] : [])].map(norm);
-  return own.includes(norm(url));
+  const own = [...services.broker.url.split(","), ...(services.broker.tlsUrl ? [services.broker.tlsUrl] : [])].map((u) => norm(u.trim()));
+  return own.includes(norm(firstBrokerUrl(url)));
 }
 
 /** A device's own identity (certificate, key, CA, hub), when it has one: this runtime's from PIFOG_IDENTITY or the

@@ -75,8 +75,10 @@ function definePifogDevice(RED: NodeAPI) {
         this.error((err as Error).message);
       }
 
-      const givenUrl = given(config.broker) ?? services.broker.url;
-      const onRuntimeBroker = isRuntimeBroker(services, givenUrl);
+      const onRuntimeBroker = isRuntimeBroker(services, given(config.broker) ?? services.broker.url);
+      // the runtime's external broker named by one of its nodes (the flows name a cluster's first): all of them, to
+      // carry on on another node when that one dies
+      const givenUrl = onRuntimeBroker && !services.broker.embedded ? services.broker.url : (given(config.broker) ?? services.broker.url);
       this.embedded = onRuntimeBroker ? services.broker.embedded : null;
       // a device with an identity of its own (its certificate from the local CA) connects as itself over TLS: on the
       // runtime's own broker to its TLS listener, elsewhere when the broker's URL is a TLS one

@@ -1,10 +1,11 @@
-// The door pipeline end to end on the real runtime, driven over MQTT, against the embedded broker and
-// against Mosquitto: flips → PiFog's glyphs, DoorPi offline → "?", PiFog's compat payloads, ping → pong.
+// The door pipeline end to end on the real runtime, driven over MQTT, against the embedded broker, against
+// Mosquitto and against a 3-node NATS cluster (the runtimes given every node, the test's client on another): flips → PiFog's glyphs, DoorPi offline → "?", PiFog's compat payloads, ping → pong.
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import type { CompatConnected, CompatDoorEvent, DeviceStatus, PongEvent } from "../../nodes/lib/contract";
 import { glyphs, type Frame } from "../../nodes/lib/matrix-glyphs";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
+import { startNatsCluster, type NatsCluster } from "../support/nats-cluster";
 import { TestClient, type Received } from "../support/mqtt";
 import { addDevice } from "../../nodes/lib/identity/admin";
 import { MQTT_ADMIN, startRuntime, type TestRuntime } from "../support/runtime";
@@ -28,10 +29,13 @@ interface BrokerCase {
   name: string;
   /** Returns the URL the runtimes should use (undefined: the all-in-one's embedded broker). */
   setUp(): Promise<string | undefined>;
+  /** Where the test's own clients connect, given the runtimes' URL (default: the same). */
+  clientUrl?(runtimeUrl: string): string;
   tearDown(): Promise<void>;
 }
 
 let mosquitto: Mosquitto | null = null;
+let nats: NatsCluster | null = null;
 const brokers: BrokerCase[] = [
   { name: "the embedded broker", setUp: async () => undefined, tearDown: async () => undefined },
   {
@@ -43,6 +47,19 @@ const brokers: BrokerCase[] = [
     tearDown: async () => {
       await mosquitto?.stop();
       mosquitto = null;
+    },
+  },
+  {
+    name: "a NATS cluster",
+    setUp: async () => {
+      nats = await startNatsCluster();
+      return nats.urls;
+    },
+    // the runtimes are on the first node; the test's client on the second, so every message crosses the cluster
+    clientUrl: () => nats!.nodes[1].mqttUrl,
+    tearDown: async () => {
+      await nats?.stop();
+      nats = null;
     },
   },
 ];
@@ -59,6 +76,7 @@ for (const broker of brokers) {
       fog = await startRuntime({ role: "all", env: external ? { PIFOG_MQTT_URL: external } : {} });
       url = fog.info.mqtt;
       if (external) assert.equal(url, external, "the runtime uses the external broker");
+      url = broker.clientUrl?.(url) ?? url;
       client = await TestClient.connect(url, MQTT_ADMIN);
       await client.subscribe("pifog/#", "/World/Fog/1/#");
       for (const device of ["hub", "doorpi", "statuspi"]) {
@@ -164,11 +182,13 @@ for (const broker of brokers) {
           piEnv[pi] = { PIFOG_MQTT_URL: hub.info.mqtts!, PIFOG_IDENTITY: bundle.dir };
         }
       } else {
-        // on Mosquitto the Pis log in as its MQTT admin
-        const login = new URL(url);
+        // on Mosquitto (or a cluster) the Pis log in as its MQTT admin (a list's first URL carries the login for all)
+        const [first, ...rest] = url.split(",");
+        const login = new URL(first);
         login.username = MQTT_ADMIN.username;
         login.password = MQTT_ADMIN.password;
-        for (const pi of ["statuspi", "doorpi"]) piEnv[pi] = { PIFOG_MQTT_URL: login.toString().replace(/\/$/, "") };
+        for (const pi of ["statuspi", "doorpi"]) piEnv[pi] = { PIFOG_MQTT_URL: [login.toString().replace(/\/$/, ""), ...rest].join(",") };
+        url = broker.clientUrl?.(url) ?? url;
       }
       client = await TestClient.connect(url, MQTT_ADMIN);
       await client.subscribe("pifog/#");

@@ -2,44 +2,17 @@
 // SIGKILL and started again; every message the publisher had acknowledged is stored exactly once. Once on the
 // embedded broker (stored before PUBACK), once on Mosquitto with the broker config PiFog ships.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
 import { TestClient } from "../support/mqtt";
 import { freePort } from "../support/ports";
+import { assertExactlyOnce, startPublisher as startPublisherOf, storedCounts, storedRows } from "../support/zero-loss";
 import { MQTT_ADMIN, ROOT, startRuntime, type TestRuntime } from "../support/runtime";
 
 const COUNT = 20_000;
-const PUBLISHER = path.join(ROOT, "dist", "test", "support", "publisher.js");
-
-interface Publisher {
-  child: ChildProcess;
-  progress(): number;
-  done: Promise<number[]>;
-}
-
-function startPublisher(url: string, prefix: string): Publisher {
-  const child = spawn(process.execPath, [PUBLISHER, url, String(COUNT), prefix, "200"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let progress = 0;
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
-    const m = /progress (\d+)\n(?![\s\S]*progress)/.exec(out);
-    if (m) progress = Number(m[1]);
-  });
-  child.stderr!.on("data", () => undefined);
-  const done = new Promise<number[]>((resolve, reject) => {
-    child.on("exit", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("acked "));
-      if (!line) return reject(new Error(`publisher exited ${code} without a report:\n${out.slice(-500)}`));
-      resolve(JSON.parse(line.slice(6)) as number[]);
-    });
-  });
-  return { child, progress: () => progress, done };
-}
+const startPublisher = (url: string, prefix: string) => startPublisherOf(url, prefix, COUNT);
 
 async function until(what: string, test: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -47,36 +20,6 @@ async function until(what: string, test: () => boolean, timeoutMs: number): Prom
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function storedCounts(dataDir: string, prefix: string): Map<number, number> {
-  const db = new Database(path.join(dataDir, "history.db"), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare("SELECT CAST(payload AS TEXT) AS p, count(*) AS n FROM history_messages WHERE topic LIKE ? GROUP BY p").all(`${prefix}/%`) as Array<{ p: string; n: number }>;
-    return new Map(rows.map((r) => [Number(r.p), r.n]));
-  } finally {
-    db.close();
-  }
-}
-
-/** Rows the history stored for one topic (none before its table exists). */
-function storedRows(dataDir: string, topic: string): number {
-  const db = new Database(path.join(dataDir, "history.db"), { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare("SELECT count(*) AS n FROM history_messages WHERE topic = ?").get(topic) as { n: number }).n;
-  } catch {
-    return 0;
-  } finally {
-    db.close();
-  }
-}
-
-function assertExactlyOnce(acked: number[], counts: Map<number, number>): void {
-  assert.equal(new Set(acked).size, acked.length, "the publisher acknowledged each message once");
-  const missing = acked.filter((seq) => !counts.has(seq));
-  const twice = [...counts].filter(([, n]) => n > 1).map(([seq]) => seq);
-  assert.deepEqual(missing.slice(0, 20), [], `${missing.length} acknowledged messages are missing`);
-  assert.deepEqual(twice.slice(0, 20), [], `${twice.length} messages are stored more than once`);
 }
 
 describe("zero loss across a hub killed with SIGKILL", function () {

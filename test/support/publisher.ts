@@ -13,6 +13,7 @@ if (!url || !prefix || !Number.isInteger(count)) {
 
 const client = mqtt.connect(url, { clientId: `pifog-test-publisher-${process.pid}`, clean: true, reconnectPeriod: 200, connectTimeout: 3000 });
 const acked: number[] = [];
+const inFlight = new Set<number>();
 let next = 0;
 let inflight = 0;
 let lastReport = 0;
@@ -21,8 +22,10 @@ function pump(): void {
   while (inflight < window && next < count) {
     const seq = next++;
     inflight++;
+    inFlight.add(seq);
     client.publish(`${prefix}/${seq % 10}`, String(seq), { qos: 1 }, (err) => {
       inflight--;
+      inFlight.delete(seq);
       if (err) {
         console.error(`error ${seq}: ${err.message}`);
         return;
@@ -43,7 +46,12 @@ function finish(): void {
   client.end(true, () => process.exit(0));
 }
 
-client.on("connect", () => pump());
+let connects = 0;
+client.on("connect", () => {
+  // a second connect means a resend of whatever was in flight: the broker may then hold it twice (QoS 1)
+  if (++connects > 1) console.log(`resent ${JSON.stringify([...inFlight])}`);
+  pump();
+});
 client.on("error", () => undefined);
 process.on("SIGTERM", () => {
   console.log(`acked ${JSON.stringify(acked)}`);

@@ -233,6 +233,14 @@ describe("runtime config", () => {
     }
   });
 
+  it("takes a broker cluster's nodes as a comma list, each one checked", () => {
+    const nodes = "mqtt://nats-1:1883, mqtt://nats-2:1883,mqtt://nats-3:1883";
+    assert.equal(readConfig({ PIFOG_MQTT_URL: nodes }, CWD).mqttUrl, nodes);
+    for (const bad of ["mqtt://nats-1:1883,http://nats-2:1883", "mqtt://nats-1:1883,nats-2:1883"]) {
+      configError({ PIFOG_MQTT_URL: bad }, "PIFOG_MQTT_URL", bad.split(",")[1]);
+    }
+  });
+
   it("a bad hardware setting is a ConfigError naming the variable", () => {
     configError({ PIFOG_HARDWARE: "gpio" }, "PIFOG_HARDWARE", "gpio");
   });

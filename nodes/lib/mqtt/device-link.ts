@@ -1,7 +1,8 @@
 // A device's MQTT presence: one connection with the native last will, and (for a PiFog role) a second one
 // whose last will is PiFog's `disconnected`, since MQTT allows one will per connection. It announces the
 // device, answers `ping`, and dispatches subscriptions to the nodes that share it.
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
+import { connectBrokers } from "./broker-urls";
 import { EventEmitter } from "node:events";
 import type { Clock } from "../clock";
 import {
@@ -140,7 +141,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     }
     const o = this.options;
     const offline: DeviceStatus = { state: "offline", device: o.device };
-    const client = mqtt.connect(o.url, {
+    const client = connectBrokers(o.url, {
       ...this.baseOptions(this.asItself() ? o.device : `pifog-${o.device}`),
       will: { topic: topics.status(o.device), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
     });
@@ -170,7 +171,7 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
 
   private startCompat(pi: PiName): void {
     const will: CompatDisconnected = { disconnected: { device: this.options.device } };
-    const client = mqtt.connect(this.options.url, {
+    const client = connectBrokers(this.options.url, {
       ...this.baseOptions(this.asItself() ? `${this.options.device}:compat` : `pifog-${this.options.device}-compat`),
       will: { topic: compatTopics.connection(pi), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
     });

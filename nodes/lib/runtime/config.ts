@@ -5,6 +5,7 @@ import { parseByteSize } from "../broker/limits";
 import { DEFAULT_MAX_PACKET_BYTES } from "../broker/packet-guard";
 import { parseOrigins } from "../broker/ws-origin";
 import { isDiscoveryPrefix } from "../contract";
+import { brokerUrls } from "../mqtt/broker-urls";
 import { parseHardwareSetting, type HardwareSetting } from "../drivers/factory";
 import { DEFAULT_SIGN_IN, type SignInLimits } from "../security/sign-in";
 import { parseOidcConfig, type OidcConfig } from "../security/oidc-config";
@@ -26,7 +27,7 @@ export interface PifogConfig {
   /** This runtime's own identity bundle (PIFOG_IDENTITY: a folder `pifog device add` made); default
    * `<dataDir>/identity/devices/<device id>/`. */
   identityDir?: string;
-  /** An external broker instead of the embedded one. */
+  /** An external broker instead of the embedded one: one URL, or a cluster's nodes as a comma list (tried in turn). */
   mqttUrl?: string;
   /** Where the CameraPi's forwarder carries faces (PIFOG_FACES_REMOTE_URL); unset: this runtime's own broker. */
   facesRemoteUrl?: string;
@@ -104,8 +105,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError(`PIFOG_DEVICE_ID must be one topic level (letters, digits, _ . -), not "${deviceId}"`);
   }
   const mqttUrl = (env.PIFOG_MQTT_URL ?? "").trim() || undefined;
-  if (mqttUrl && !/^(mqtts?|wss?):\/\//.test(mqttUrl)) {
-    throw new ConfigError(`PIFOG_MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://, not "${mqttUrl}"`);
+  if (mqttUrl) {
+    try {
+      brokerUrls(mqttUrl);
+    } catch (err) {
+      throw new ConfigError(`PIFOG_MQTT_URL must be a broker URL (mqtt://, mqtts://, ws:// or wss://), or a comma list of a cluster's nodes: ${(err as Error).message}`);
+    }
   }
   const facesRemoteUrl = (env.PIFOG_FACES_REMOTE_URL ?? "").trim() || undefined;
   if (facesRemoteUrl && !/^(mqtts?|wss?):\/\//.test(facesRemoteUrl)) {

@@ -4,6 +4,7 @@
 // read the runtime's services, never the environment.
 import path from "node:path";
 import { bundlePaths } from "../identity/paths";
+import { firstBrokerUrl } from "../mqtt/broker-urls";
 import type { PifogConfig } from "./config";
 import { IDENTITY_VARIABLES, deviceVariable } from "./flows";
 
@@ -38,8 +39,9 @@ export function exportFlowEnvironment(
   env: NodeJS.ProcessEnv = process.env,
 ): void {
   const selfHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  env.PIFOG_MQTT_URL = brokers.mqttUrl;
-  env.PIFOG_FACES_REMOTE_URL = config.facesRemoteUrl ?? brokers.facesUrl ?? brokers.mqttUrl;
+  // Node-RED's core MQTT nodes take one broker: a cluster's first node (PiFog's device nodes use them all)
+  env.PIFOG_MQTT_URL = firstBrokerUrl(brokers.mqttUrl);
+  env.PIFOG_FACES_REMOTE_URL = config.facesRemoteUrl ?? brokers.facesUrl ?? firstBrokerUrl(brokers.mqttUrl);
   // `all` sets each tab's own id (nodes/lib/runtime/flows.ts)
   if (config.role !== "all") env.PIFOG_DEVICE_ID = config.deviceId;
   env.PIFOG_HARDWARE = config.hardware;

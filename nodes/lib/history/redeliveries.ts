@@ -1,0 +1,105 @@
+// Messages an external broker may deliver again after the history's connection was lost, told apart without their
+// packet ids: a broker cluster's next node numbers its deliveries itself (NATS starts again at 1) and does not
+// always set DUP, so a redelivery cannot be found by (client, packet id) as a single broker's can.
+//
+// What the history stored but had not acknowledged when the connection ended is certain to come again (QoS 1,
+// persistent session): each such message is expected once and the first arrival with its topic and payload is taken
+// for it, whatever its packet id or DUP flag. What it acknowledged in the last second may come again too (the dying
+// node may not have passed the PUBACK on; NATS then redelivers it without DUP as often as with it): it is taken
+// for a repeat the same way. The price: a new message with the same topic and payload as one acknowledged in the
+// last second before a lost connection, arriving within the window after it while the broker did have that PUBACK,
+// is taken for its redelivery (once), where a duplicate would otherwise be stored.
+// Nothing is expected when the broker says the session is gone, nor after the window.
+import { createHash } from "node:crypto";
+import { REPEAT_WINDOW_MS } from "./store-shared";
+
+/** PUBACKs sent this long before a connection ended may not have reached the broker. */
+export const ACK_GRACE_MS = 1_000;
+
+/** A message's identity for this purpose: its topic and payload. */
+export function redeliveryKey(topic: string, payload: Buffer): string {
+  return createHash("sha1").update(topic).update("\u0000").update(payload).digest("base64");
+}
+
+function add(bag: Map<string, number>, key: string): void {
+  bag.set(key, (bag.get(key) ?? 0) + 1);
+}
+
+function take(bag: Map<string, number>, key: string): boolean {
+  const n = bag.get(key);
+  if (!n) return false;
+  if (n === 1) bag.delete(key);
+  else bag.set(key, n - 1);
+  return true;
+}
+
+export class Redeliveries {
+  /** This connection's QoS 1 messages not yet acknowledged, by packet id. */
+  private readonly unacked = new Map<number, { key: string; committed: Promise<void> }>();
+  /** This connection's last acknowledgements, oldest first. */
+  private readonly recentAcks: Array<{ key: string; at: number }> = [];
+  /** Stored and never acknowledged: they will come again. */
+  private readonly expected = new Map<string, number>();
+  /** Acknowledged just before the connection ended: they may come again. */
+  private readonly possible = new Map<string, number>();
+  private until = 0;
+  /** Counts the sessions the broker lost: what the previous one left is not expected on the next. */
+  private session = 0;
+
+  constructor(private readonly now: () => number) {}
+
+  /** A QoS 1 message handed to the store (or taken for a repeat): `committed` settles when it is on disk. */
+  received(messageId: number, key: string, committed: Promise<void>): void {
+    this.unacked.set(messageId, { key, committed });
+  }
+
+  /** Its PUBACK went out on the connection it came in on. */
+  acknowledged(messageId: number): void {
+    const entry = this.unacked.get(messageId);
+    if (!entry) return;
+    this.unacked.delete(messageId);
+    const now = this.now();
+    this.recentAcks.push({ key: entry.key, at: now });
+    while (this.recentAcks.length > 0 && this.recentAcks[0].at < now - ACK_GRACE_MS) this.recentAcks.shift();
+  }
+
+  /** The connection ended: what it left unacknowledged is expected again (once stored), its last acknowledgements may be. */
+  connectionLost(): void {
+    const now = this.now();
+    const session = this.session;
+    for (const { key, committed } of this.unacked.values()) {
+      // not stored (the commit failed): its redelivery is a message to store
+      committed.then(
+        () => {
+          if (session === this.session) add(this.expected, key);
+        },
+        () => undefined,
+      );
+    }
+    this.unacked.clear();
+    for (const a of this.recentAcks) if (a.at >= now - ACK_GRACE_MS) add(this.possible, a.key);
+    this.recentAcks.length = 0;
+  }
+
+  /** A new connection: the broker kept the session (it redelivers), or it did not (nothing will come again). */
+  connected(sessionPresent: boolean): void {
+    if (!sessionPresent) {
+      this.session++;
+      this.expected.clear();
+      this.possible.clear();
+      return;
+    }
+    this.until = this.now() + REPEAT_WINDOW_MS;
+  }
+
+  /** Whether an arriving QoS 1 message is one already stored, coming again: each expected one is counted off once. */
+  isRepeat(key: string): boolean {
+    if (this.expected.size === 0 && this.possible.size === 0) return false;
+    if (this.now() > this.until) {
+      this.expected.clear();
+      this.possible.clear();
+      return false;
+    }
+    return take(this.expected, key) || take(this.possible, key);
+  }
+}

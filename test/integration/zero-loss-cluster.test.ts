@@ -1,0 +1,181 @@
+// When one hub is not enough: the broker is a 3-node NATS cluster (MQTT on JetStream, every stream on three
+// replicas), the hub is given all three nodes (PIFOG_MQTT_URL as a comma list). A publisher on another node sends
+// numbered QoS 1 messages; the node the hub's history is connected to is killed with SIGKILL mid-burst. The history
+// carries on on another node, and every message the publisher had acknowledged is stored exactly once, although
+// the next node redelivers what was in flight under packet ids of its own. Once with the hub's runtime (history on
+// SQLite), once with the history's sink on PostgreSQL (the scale-out store) in this process. When the dying node
+// led the messages' stream, NATS may drop the publisher too; what it then resends the cluster may hold twice (QoS 1
+// is at least once from a publisher): only those may be stored twice, and at most twice.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { systemClock } from "../../nodes/lib/clock";
+import { HistorySink } from "../../nodes/lib/history/history-sink";
+import { PgHistoryStore } from "../../nodes/lib/history/pg-store";
+import { numericValue } from "../../nodes/lib/telemetry-value";
+import { startNatsCluster, type NatsCluster } from "../support/nats-cluster";
+import { TestClient } from "../support/mqtt";
+import { startRuntime, type TestRuntime } from "../support/runtime";
+import { until } from "../support/until";
+import { assertExactlyOnce, startPublisher, type Publisher, storedCounts, storedRows } from "../support/zero-loss";
+
+const COUNT = 2000;
+const PG_ADMIN = process.env.PIFOG_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** What the publisher had acknowledged when it ended; a publisher still stuck after a minute fails the test. */
+async function finished(publisher: Publisher): Promise<number[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      publisher.child.kill("SIGTERM");
+      reject(new Error(`the publisher was still sending after a minute (${publisher.progress()} acknowledged)`));
+    }, 60_000);
+  });
+  try {
+    return await Promise.race([publisher.done, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A database of the test's own on the local PostgreSQL, and how to drop it. */
+async function pgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `pifog_test_nats_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect().catch((err: Error) => {
+    throw new Error(`PostgreSQL at ${PG_ADMIN} is needed for this test (${err.message})`);
+  });
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const a = new pg.Client({ connectionString: PG_ADMIN });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+describe("zero loss on a NATS cluster when the hub's node dies", function () {
+  this.timeout(120_000);
+  let cluster: NatsCluster | null = null;
+  let hub: TestRuntime | null = null;
+  let dataDir = "";
+
+  afterEach(async () => {
+    await hub?.stop();
+    hub = null;
+    await cluster?.stop();
+    cluster = null;
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    dataDir = "";
+  });
+
+  it("moves to another node and stores every acknowledged message exactly once", async () => {
+    cluster = await startNatsCluster();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-zeroloss-nats-"));
+    hub = await startRuntime({ role: "sensorhub", dataDir, env: { PIFOG_MQTT_URL: cluster.urls } });
+    const c = cluster;
+    // the history's persistent session is subscribed once a probe message is stored (before: NATS keeps nothing for it)
+    await until(() => fs.existsSync(path.join(dataDir, "history.db")), "the history's store", 15_000);
+    const probe = await TestClient.connect(c.nodes[1].mqttUrl);
+    try {
+      await until(
+        async () => {
+          if (storedRows(dataDir, "reliability/ready") > 0) return true;
+          await probe.publish("reliability/ready", "1", { qos: 1 });
+          return false;
+        },
+        "the history's subscription",
+        20_000,
+      );
+    } finally {
+      await probe.end();
+    }
+    const historyNode = await c.nodeOfClient((id) => id.startsWith("pifog-history-"));
+    assert.ok(historyNode, "the history is connected to a node of the cluster");
+    const other = c.nodes.find((n) => n !== historyNode)!;
+    const prefix = "reliability/nats";
+    const publisher = startPublisher(other.mqttUrl, prefix, COUNT, 100);
+    await until(() => publisher.progress() >= 1000, "1,000 acknowledgements (of 2,000)", 30_000);
+    await historyNode.kill();
+    const acked = await finished(publisher);
+    assert.equal(acked.length, COUNT, "the publisher got every message acknowledged in the end");
+    await until(() => storedCounts(dataDir, prefix).size >= COUNT, "the history to store every message", 60_000, () => storedCounts(dataDir, prefix).size);
+    const now = await c.nodeOfClient((id) => id.startsWith("pifog-history-"));
+    assert.ok(now && now !== historyNode, "the history carries on on another node");
+    await hub.stop();
+    hub = null;
+    assertExactlyOnce(acked, storedCounts(dataDir, prefix), publisher.resent());
+  });
+
+  it("with the history on PostgreSQL: every acknowledged message is stored exactly once", async () => {
+    cluster = await startNatsCluster();
+    const c = cluster;
+    const db = await pgDatabase();
+    const reader = new pg.Client({ connectionString: db.url });
+    const clientId = "pifog-history-pg-nats-test";
+    const sink = new HistorySink({
+      key: "nats-pg",
+      store: new PgHistoryStore({ connectionString: db.url }),
+      filters: ["reliability/#"],
+      clock: systemClock,
+      numeric: (p) => numericValue(p),
+      maxPayloadBytes: 256 * 1024,
+      embedded: null,
+      external: { url: c.urls, clientId, auth: {} },
+      rawMs: 86_400_000,
+      rollupMs: 86_400_000,
+    });
+    let sinkOpen = true;
+    try {
+      await reader.connect();
+      const counts = async (prefix: string) => {
+        const { rows } = await reader
+          .query<{ p: string; n: string }>("SELECT convert_from(payload, 'UTF8') AS p, count(*) AS n FROM pifog_history_messages WHERE topic LIKE $1 GROUP BY p", [`${prefix}/%`])
+          .catch(() => ({ rows: [] as Array<{ p: string; n: string }> }));
+        return new Map(rows.map((r) => [Number(r.p), Number(r.n)]));
+      };
+      const probe = await TestClient.connect(c.nodes[1].mqttUrl);
+      try {
+        await until(
+          async () => {
+            if ((await counts("reliability/ready")).size > 0) return true;
+            await probe.publish("reliability/ready/1", "1", { qos: 1 });
+            return false;
+          },
+          "the history's subscription",
+          20_000,
+        );
+      } finally {
+        await probe.end();
+      }
+      const historyNode = await c.nodeOfClient((id) => id === clientId);
+      assert.ok(historyNode, "the history is connected to a node of the cluster");
+      const other = c.nodes.find((n) => n !== historyNode)!;
+      const prefix = "reliability/nats-pg";
+      const publisher = startPublisher(other.mqttUrl, prefix, COUNT, 100);
+      await until(() => publisher.progress() >= 1000, "1,000 acknowledgements (of 2,000)", 30_000);
+      await historyNode.kill();
+      const acked = await finished(publisher);
+      assert.equal(acked.length, COUNT, "the publisher got every message acknowledged in the end");
+      await until(async () => (await counts(prefix)).size >= COUNT, "the history to store every message", 60_000);
+      const now = await c.nodeOfClient((id) => id === clientId);
+      assert.ok(now && now !== historyNode, "the history carries on on another node");
+      await sink.close();
+      sinkOpen = false;
+      const stored = await counts(prefix);
+      assertExactlyOnce(acked, stored, publisher.resent());
+    } finally {
+      if (sinkOpen) await sink.close();
+      await reader.end().catch(() => undefined);
+      await db.drop();
+    }
+  });
+});
