@@ -332,6 +332,9 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const RED = require("node-red") as typeof import("node-red");
   RED.init(server, settings as never);
+  // every device config node listens for flows:started (its presence), and the all-in-one fog has more than ten:
+  // many listeners here are the design, not a leak
+  RED.events.setMaxListeners(Math.max(RED.events.getMaxListeners(), 100));
   const stopWatchingFlows = services.metrics.flows.attach(RED.events);
   if (broker) {
     // nothing is acknowledged before the flows (and their history logger) have started
