@@ -3,7 +3,10 @@
 // a message each way, and on a two-core Pi the thread switch) than the commit itself. Same contract as GroupCommit:
 // every write asked for in one turn of the event loop goes into one transaction at the end of that turn, each
 // write's promise settles when it has committed, and a row inserted and deleted again before its turn ended costs
-// no statement (PendingWrites).
+// no statement (PendingWrites). The WAL's checkpoints (a copy into broker.db and two fsyncs) run on a thread of
+// their own (broker-store-checkpointer.ts), never inside a commit here.
+import path from "node:path";
+import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import type { Statement } from "better-sqlite3";
 import { PendingWrites, WRITES, openBrokerStore, type WriteName, type WriteOp } from "./broker-store";
@@ -14,6 +17,7 @@ export class InlineCommit implements Committer {
   private readonly statements = new Map<WriteName, Statement>();
   private readonly deleteDelivered: Statement;
   private readonly transaction: (ops: PendingWrites) => void;
+  private readonly checkpointer: Worker;
   private next: { ops: PendingWrites; promise: Promise<void>; resolve(): void; reject(err: Error): void } | null = null;
   private closed = false;
   /** The last transaction's failure; null once one commits again. */
@@ -23,6 +27,11 @@ export class InlineCommit implements Committer {
 
   constructor(file: string) {
     this.db = openBrokerStore(file, "normal");
+    this.db.pragma("wal_autocheckpoint = 0");
+    this.checkpointer = new Worker(path.join(__dirname, "broker-store-checkpointer.js"), { workerData: { file } });
+    // it keeps nothing alive, and a failure of its own only lets the WAL grow: said, not thrown
+    this.checkpointer.unref();
+    this.checkpointer.on("error", (err) => console.warn(`PiFog broker: the store's checkpoints stopped (${err.message}); broker.db-wal grows until a restart`));
     for (const [name, sql] of Object.entries(WRITES)) this.statements.set(name as WriteName, this.db.prepare(sql));
     this.deleteDelivered = this.db.prepare("DELETE FROM outgoing WHERE seq IN (SELECT value FROM json_each(?))");
     this.transaction = this.db.transaction((ops: PendingWrites) => {
@@ -78,12 +87,19 @@ export class InlineCommit implements Committer {
     return { ok: this.lastError === null, error: this.lastError };
   }
 
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.flush();
-      this.db.close();
-    }
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    // the last checkpoint, then the file closed by both
+    await new Promise<void>((resolve) => {
+      const done = () => resolve();
+      this.checkpointer.once("message", done);
+      this.checkpointer.once("exit", done);
+      this.checkpointer.once("error", done);
+      this.checkpointer.postMessage({ close: true });
+    });
+    await this.checkpointer.terminate();
+    this.db.close();
   }
 }
