@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "../support/ports";
+import { freePorts } from "../support/ports";
 import { ROOT } from "../support/runtime";
 import { until } from "../support/until";
 
@@ -14,13 +14,14 @@ describe("a plain node-red -s dist/settings.js", function () {
 
   it("loads every node, starts the flows and says that the embedded broker is only started by npm start", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-plain-"));
+    const [httpPort, deadMqttPort] = await freePorts(2);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PIFOG_ROLE: "all",
       PIFOG_DATA_DIR: dataDir,
-      PIFOG_HTTP_PORT: String(await freePort()),
+      PIFOG_HTTP_PORT: String(httpPort),
       // nobody listens there: the devices keep trying, the runtime keeps going
-      PIFOG_MQTT_PORT: String(await freePort()),
+      PIFOG_MQTT_PORT: String(deadMqttPort),
       PIFOG_HOST: "127.0.0.1",
       PIFOG_HARDWARE: "sim",
       PIFOG_ADMIN_PASSWORD: "test-admin-password",

@@ -9,7 +9,7 @@ import { writeMosquittoConf } from "../../nodes/lib/broker/mosquitto-conf";
 import { compatTopics, powerTopics, topics } from "../../nodes/lib/contract";
 import { revokeDevice } from "../../nodes/lib/identity/admin";
 import { runMosquitto } from "../support/mosquitto";
-import { freePort } from "../support/ports";
+import { freePorts } from "../support/ports";
 import { attempt, enrol, subscribeGranted, tlsAs, type Enrolled } from "../support/security";
 import { until } from "../support/until";
 
@@ -28,7 +28,7 @@ describe("security suite: Mosquitto with the generated configuration", function 
     fx = await enrol({ doorpi: "doorpi", statuspi: "statuspi", buttonpi: "buttonpi", powerpi: "powerpi", revokee: "doorpi" });
     // Mosquitto reads the CRL at start: this one is revoked before
     await revokeDevice(fx.dataDir, "revokee", new Date());
-    const [port, tlsPort, anonymousPort] = [await freePort(), await freePort(), await freePort()];
+    const [port, tlsPort, anonymousPort] = await freePorts(3);
     const out = path.join(fx.dataDir, "mosquitto");
     const files = await writeMosquittoConf(fx.dataDir, out, {
       port,

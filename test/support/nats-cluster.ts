@@ -8,7 +8,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import mqtt from "mqtt";
-import { freePort } from "./ports";
+import { freePorts } from "./ports";
 
 export const NATS_BIN = ["/usr/bin/nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"].find((p) => fs.existsSync(p));
 
@@ -133,7 +133,11 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const bin = NATS_BIN;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "pifog-nats-"));
   const ports: Ports[] = [];
-  for (let i = 0; i < size; i++) ports.push({ client: await freePort(), cluster: await freePort(), mqtt: await freePort(), monitor: await freePort() });
+  const picked = await freePorts(4 * size);
+  for (let i = 0; i < size; i++) {
+    const [client, cluster, mqttPort, monitor] = picked.slice(4 * i, 4 * i + 4);
+    ports.push({ client, cluster, mqtt: mqttPort, monitor });
+  }
   const started: Array<NatsNode & { child: ChildProcess }> = [];
   for (let i = 0; i < size; i++) {
     const name = `n${i + 1}`;
