@@ -55,7 +55,7 @@ describe("the hub's device listener (uploads from camera Pis)", function () {
       audit,
       throttle: null,
       now: () => clock.now(),
-      routes: uploadRoutes({ store: () => store, incomingDir: path.join(e.dataDir, "clips-incoming"), audit }),
+      routes: uploadRoutes({ store: () => store, incomingDir: path.join(e.dataDir, "clips-incoming"), audit, now: () => clock.now() }),
     });
   });
   after(async () => {
@@ -215,6 +215,27 @@ describe("the hub's device listener (uploads from camera Pis)", function () {
     const uploads = refusals("device.upload.refused").map((r) => `${r.status} ${r.reason}`);
     assert.ok(uploads.some((r) => /^403 device "cam1" may only upload its own/.test(r)), JSON.stringify(uploads));
     assert.ok(uploads.some((r) => /^400 the body's sha256/.test(r)), JSON.stringify(uploads));
+  });
+
+  it("leaves nothing of an upload behind: a refused body at once, a thumbnail whose media never came once a day old", async () => {
+    const spool = newSpool("cam2");
+    const item = spoolItem(spool, "cam2", Date.UTC(2026, 5, 1, 11, 40));
+    const thumbnail = fs.readFileSync(spool.file(item.thumbnail));
+    assert.equal((await put(`/device/v1/items/${item.id}/thumbnail`, { tls: e.devices.cam2!, item, body: thumbnail })).status, 202);
+    const wrong = await put(`/device/v1/items/${item.id}`, { tls: e.devices.cam2!, item, body: Buffer.alloc(item.bytes, 7) });
+    assert.equal(wrong.status, 400);
+    const folder = path.join(e.dataDir, "clips-incoming", "cam2");
+    const pieces = (id: string) => fs.readdirSync(folder).filter((f) => f.startsWith(id));
+    assert.deepEqual(pieces(item.id), [`${item.id}.thumb.jpg`], "the refused body is gone; the thumbnail waits for its media");
+
+    // the Pi lost its spool and never sends the media: when the cam2 uploads again a day later, the piece goes
+    const dayAndAnHourAgo = (clock.now() - 25 * 3_600_000) / 1000;
+    fs.utimesSync(path.join(folder, `${item.id}.thumb.jpg`), dayAndAnHourAgo, dayAndAnHourAgo);
+    const next = spoolItem(spool, "cam2", Date.UTC(2026, 5, 1, 11, 41));
+    const answer = await put(`/device/v1/items/${next.id}/thumbnail`, { tls: e.devices.cam2!, item: next, body: fs.readFileSync(spool.file(next.thumbnail)) });
+    assert.equal(answer.status, 202);
+    assert.deepEqual(pieces(item.id), []);
+    assert.deepEqual(pieces(next.id), [`${next.id}.thumb.jpg`]);
   });
 
   it("refuses a revoked device at once", async () => {

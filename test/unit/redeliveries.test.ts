@@ -1,7 +1,7 @@
 // After a lost connection the history stores what comes again once, whatever packet id it carries: a cluster's next
 // node numbers its deliveries itself. And it never takes a new message for a repeat the broker did not owe it.
 import assert from "node:assert/strict";
-import { ACK_GRACE_MS, Redeliveries, redeliveryKey } from "../../nodes/lib/history/redeliveries";
+import { ACK_GRACE_MS, ACK_STALE_MS, POSSIBLE_WINDOW_MS, Redeliveries, redeliveryKey } from "../../nodes/lib/history/redeliveries";
 import { REPEAT_WINDOW_MS } from "../../nodes/lib/history/store-shared";
 import { FakeClock } from "../support/fake-clock";
 
@@ -60,6 +60,42 @@ describe("redeliveries after a lost connection", () => {
     assert.equal(r.isRepeat(key("a")), false, "then a new message");
     assert.equal(r.isRepeat(key("b")), true);
     assert.equal(r.isRepeat(key("old")), false, "acknowledged long before: the broker had it");
+  });
+
+  it("measures that second back from the last PUBACK when the loss is noticed late (a loaded machine)", async () => {
+    r.received(1, key("early"), Promise.resolve());
+    r.acknowledged(1);
+    clock.tick(ACK_GRACE_MS + 1);
+    r.received(2, key("last"), Promise.resolve());
+    r.acknowledged(2);
+    clock.tick(ACK_STALE_MS - 1); // the dying node's close comes in seconds later
+    r.connectionLost();
+    await settle();
+    r.connected(true);
+    assert.equal(r.isRepeat(key("last")), true, "the last PUBACK before the loss may not have reached the broker");
+    assert.equal(r.isRepeat(key("early")), false, "a second before it: the broker had it");
+  });
+
+  it("takes nothing acknowledged for a repeat when the last PUBACK went long before the loss (a quiet stream)", async () => {
+    r.received(1, key("closed", "doors/front"), Promise.resolve());
+    r.acknowledged(1);
+    clock.tick(ACK_STALE_MS + 1);
+    r.connectionLost();
+    await settle();
+    r.connected(true);
+    assert.equal(r.isRepeat(key("closed", "doors/front")), false, "the door closing again is a new message");
+  });
+
+  it("looks for a possible repeat a minute after the reconnect, for a certain one ten minutes", async () => {
+    r.received(1, key("acked"), Promise.resolve());
+    r.acknowledged(1);
+    r.received(2, key("stored, not acked"), Promise.resolve());
+    r.connectionLost();
+    await settle();
+    r.connected(true);
+    clock.tick(POSSIBLE_WINDOW_MS + 1);
+    assert.equal(r.isRepeat(key("acked")), false, "a minute later the same payload is a new message");
+    assert.equal(r.isRepeat(key("stored, not acked")), true, "the broker owes this one until it comes");
   });
 
   it("tells topics apart, and forgets after the window", async () => {

@@ -16,6 +16,7 @@ import type { AuditEvent } from "../audit/audit";
 import type { Identity } from "../identity/types";
 import { PRIVATE_DIR, PRIVATE_FILE } from "../runtime/file-modes";
 import { ClipConflict, type ClipStore } from "./clip-store";
+import { sweepIncoming } from "./incoming-sweep";
 import { decodeItemHeader, ItemError, MAX_THUMBNAIL_BYTES } from "./spool-item";
 import type { SpoolItem } from "./types";
 
@@ -27,6 +28,8 @@ export interface UploadRouteParts {
   /** Where uploads are written before they are checked: `<data dir>/clips-incoming`. */
   incomingDir: string;
   audit: { record(event: AuditEvent): void };
+  /** The clock's time: what a Pi left unfinished goes when it is a day old (incoming-sweep.ts). */
+  now: () => number;
 }
 
 /** The device a request came from, as the listener's authentication put it. */
@@ -45,6 +48,8 @@ class Refusal extends Error {
 
 export function uploadRoutes(parts: UploadRouteParts): express.Router {
   const router = express.Router();
+  // what was left before this start; from now on, each device's own leftovers when it begins a new upload
+  sweepIncoming(parts.incomingDir, parts.now());
   const refuse = (req: Request, res: Response, status: number, reason: string) => {
     const device = deviceOf(res);
     if (status !== 503) {
@@ -95,6 +100,7 @@ export function uploadRoutes(parts: UploadRouteParts): express.Router {
       }
       const body = await readBounded(req, MAX_THUMBNAIL_BYTES);
       if (body.length < 3 || body[0] !== 0xff || body[1] !== 0xd8) throw new Refusal(400, "the thumbnail is not a JPEG");
+      sweepIncoming(parts.incomingDir, parts.now(), { device: item.device });
       const target = path.join(dirOf(item.device), `${item.id}.thumb.jpg`);
       writeDurably(target, body);
       res.status(202).json({ stored: false });
@@ -125,8 +131,14 @@ export function uploadRoutes(parts: UploadRouteParts): express.Router {
           done(null, chunk);
         },
       });
-      await pipeline(req, counter, fs.createWriteStream(temp, { mode: PRIVATE_FILE }));
-      if (length !== item.bytes) throw new Refusal(400, `the body has ${length} bytes, the item ${item.bytes}`);
+      try {
+        await pipeline(req, counter, fs.createWriteStream(temp, { mode: PRIVATE_FILE }));
+        if (length !== item.bytes) throw new Refusal(400, `the body has ${length} bytes, the item ${item.bytes}`);
+      } catch (err) {
+        // a refused or cut transfer leaves nothing behind (the Pi sends the whole item again)
+        fs.rmSync(temp, { force: true });
+        throw err;
+      }
       const sha = hash.digest("hex");
       if (sha !== item.sha256) {
         fs.rmSync(temp, { force: true });

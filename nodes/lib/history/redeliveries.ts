@@ -4,17 +4,25 @@
 //
 // What the history stored but had not acknowledged when the connection ended is certain to come again (QoS 1,
 // persistent session): each such message is expected once and the first arrival with its topic and payload is taken
-// for it, whatever its packet id or DUP flag. What it acknowledged in the last second may come again too (the dying
-// node may not have passed the PUBACK on; NATS then redelivers it without DUP as often as with it): it is taken
-// for a repeat the same way. The price: a new message with the same topic and payload as one acknowledged in the
-// last second before a lost connection, arriving within the window after it while the broker did have that PUBACK,
-// is taken for its redelivery (once), where a duplicate would otherwise be stored.
-// Nothing is expected when the broker says the session is gone, nor after the window.
+// for it, whatever its packet id or DUP flag, for REPEAT_WINDOW_MS after the reconnect. What it acknowledged in the
+// second before its last acknowledgement may come again too (the dying node may not have passed the PUBACK on;
+// NATS then redelivers it without DUP as often as with it): that second is measured back from the last PUBACK, not
+// from when the loss was noticed (a loaded machine notices late), and only when that PUBACK went out at most
+// ACK_STALE_MS before the loss was noticed (a broker that had that long has them). Such a possible repeat is taken
+// for one only for POSSIBLE_WINDOW_MS after the reconnect (the next node redelivers at once, or when its ack wait
+// ends). The price: a new message with the same topic and payload as one acknowledged in that second, arriving in
+// that minute while the broker did have its PUBACK, is taken for its redelivery (once), where a duplicate would
+// otherwise be stored.
+// Nothing is expected when the broker says the session is gone, nor after the windows.
 import { createHash } from "node:crypto";
 import { REPEAT_WINDOW_MS } from "./store-shared";
 
-/** PUBACKs sent this long before a connection ended may not have reached the broker. */
+/** PUBACKs sent this long before the last one before a lost connection may not have reached the broker. */
 export const ACK_GRACE_MS = 1_000;
+/** A last PUBACK this long before the loss was noticed: the broker had time to take it and those before it. */
+export const ACK_STALE_MS = 5_000;
+/** How long after the reconnect a possible repeat (acknowledged before the loss) is looked for. */
+export const POSSIBLE_WINDOW_MS = 60_000;
 
 /** A message's identity for this purpose: its topic and payload. */
 export function redeliveryKey(topic: string, payload: Buffer): string {
@@ -43,6 +51,7 @@ export class Redeliveries {
   /** Acknowledged just before the connection ended: they may come again. */
   private readonly possible = new Map<string, number>();
   private until = 0;
+  private possibleUntil = 0;
   /** Counts the sessions the broker lost: what the previous one left is not expected on the next. */
   private session = 0;
 
@@ -77,7 +86,9 @@ export class Redeliveries {
       );
     }
     this.unacked.clear();
-    for (const a of this.recentAcks) if (a.at >= now - ACK_GRACE_MS) add(this.possible, a.key);
+    // recentAcks holds the last second of acknowledgements, measured back from the newest
+    const last = this.recentAcks.at(-1);
+    if (last && last.at >= now - ACK_STALE_MS) for (const a of this.recentAcks) add(this.possible, a.key);
     this.recentAcks.length = 0;
   }
 
@@ -89,15 +100,18 @@ export class Redeliveries {
       this.possible.clear();
       return;
     }
-    this.until = this.now() + REPEAT_WINDOW_MS;
+    const now = this.now();
+    this.until = now + REPEAT_WINDOW_MS;
+    this.possibleUntil = now + POSSIBLE_WINDOW_MS;
   }
 
   /** Whether an arriving QoS 1 message is one already stored, coming again: each expected one is counted off once. */
   isRepeat(key: string): boolean {
     if (this.expected.size === 0 && this.possible.size === 0) return false;
-    if (this.now() > this.until) {
+    const now = this.now();
+    if (now > this.possibleUntil) this.possible.clear();
+    if (now > this.until) {
       this.expected.clear();
-      this.possible.clear();
       return false;
     }
     return take(this.expected, key) || take(this.possible, key);

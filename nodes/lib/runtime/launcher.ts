@@ -39,6 +39,9 @@ import { keepNewFilesPrivate } from "./file-modes";
 import { ALL_IN_ONE } from "./flows";
 import { SafeState } from "./safe-state";
 
+/** How long launch() waits for Node-RED's flows to start before it goes on without them (a node type missing). */
+const FLOWS_START_WAIT_MS = 60_000;
+
 export interface RunningPifog {
   config: PifogConfig;
   httpPort: number;
@@ -277,6 +280,7 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
           store: () => settings.pifogServices.clips.first(),
           incomingDir: path.join(config.dataDir, "clips-incoming"),
           audit: settings.pifogServices.audit,
+          now: () => clock.now(),
         }),
       });
     } catch (err) {
@@ -383,7 +387,22 @@ export async function launch(safeState = new SafeState()): Promise<RunningPifog>
   exportFlowEnvironment(config, { mqttUrl: tlsUrl ?? mqttUrl, facesUrl: mqttUrl }, httpPort, flowIdentities(services));
   // what a person pairing a Pi compares with what the Pi prints
   if (pairing) console.log(`PiFog: a new Pi pairs with PIFOG_HUB_URL=http://<this host>:${httpPort}; the CA's fingerprint it shows must be ${pairing.caFingerprint()}`);
+  // RED.start() resolves when the flows are loaded, before they run: "ready" (and /health's 200) only once they do
+  const flowsStarted = new Promise<boolean>((resolve) => {
+    const started = () => {
+      clock.clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = clock.setTimeout(() => {
+      RED.events.off("flows:started", started);
+      resolve(false);
+    }, FLOWS_START_WAIT_MS);
+    RED.events.once("flows:started", started);
+  });
   await RED.start();
+  if (!(await flowsStarted)) {
+    console.warn(`PiFog: the flows have not started within ${FLOWS_START_WAIT_MS / 1000} s (see Node-RED's log above); /health says down until they do`);
+  }
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
