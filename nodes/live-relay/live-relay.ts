@@ -8,6 +8,7 @@ import { Node } from "node-red-contrib-typescript-node";
 import { skycamTopics } from "../lib/contract";
 import { enrolledCamera, enrolledCameras, livePath, liveRoutes } from "../lib/camera/live-http";
 import { LIVE_DEFAULTS, LiveRelay } from "../lib/camera/live-relay";
+import { parseLiveControl } from "../lib/camera/live-push";
 import { answerTo, browserEvent, mayAct, senderOf } from "../lib/dashboard/dashboard-person";
 import { useDevice } from "../lib/node-red/device";
 import { servicesOf } from "../lib/services";
@@ -69,6 +70,18 @@ function defineLiveRelay(RED: NodeAPI) {
       );
       services.liveRelays.set(this.id, relay);
       showViewers();
+      // the cameras' retained controls, as a new subscription gets them (retained): what a crashed hub left asking
+      const stopStale = link.subscribe(skycamTopics.liveControl("+"), (topic, payload, meta) => {
+        if (!meta.retain) return;
+        const device = topic.split("/")[1];
+        let control;
+        try {
+          control = parseLiveControl(payload);
+        } catch {
+          return; // not a control a camera would follow either
+        }
+        if (device && relay.stale(device, control)) this.log(RED._("live-relay.log.stale", { device }));
+      });
 
       this.on("input", (msg: NodeMessageInFlow, send, done) => {
         const event = browserEvent(msg as { topic?: unknown; payload?: unknown });
@@ -81,6 +94,7 @@ function defineLiveRelay(RED: NodeAPI) {
       });
 
       this.on("close", (done: () => void) => {
+        stopStale();
         services.liveRelays.delete(this.id);
         relay.close().then(done, done);
       });

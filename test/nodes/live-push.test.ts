@@ -1,7 +1,8 @@
 // The live-push node (CameraPi) and the live-relay node (hub) in Node-RED against a real broker, with a fake clock:
 // live-push sends nothing until the hub asks on its retained control, then frames as QoS 0 at most at its fps, and
 // stops when told or when the lease runs out; bad input is failed and recorded. live-relay answers a browser's
-// connect with the cameras it may watch, to that browser only, and serves its route from the services.
+// connect with the cameras it may watch, to that browser only, and serves its route from the services; on start it
+// tells a camera left streaming by a crashed hub to stop.
 import assert from "node:assert/strict";
 import livePush, { normaliseLivePush } from "../../nodes/live-push/live-push";
 import liveRelay, { normaliseLiveRelay } from "../../nodes/live-relay/live-relay";
@@ -139,5 +140,19 @@ describe("live-relay node", () => {
     assert.deepEqual(msg.payload, { cameras: [] });
     await helper.unload();
     assert.equal(h.services.liveRelays.size, 0, "gone with its node");
+  });
+
+  it("on start, tells a camera a crashed hub left streaming to stop, at once", async () => {
+    const left = skycamTopics.liveControl("cp9");
+    await h.client.publish(left, JSON.stringify({ stream: true, at: Date.UTC(2026, 5, 1, 11, 59, 30), leaseMs: 60_000 }), { retain: true });
+    await h.client.subscribe(left);
+    await loadUntilOnline(h, [pifogDevice, liveRelay], [
+      deviceNode("hub", h.url, { role: "hub" }),
+      { id: "relay", type: "live-relay", z: "tab", device: "cfg-hub", wires: [] },
+      { id: "tab", type: "tab" },
+    ]);
+    const stop = await h.client.waitFor(left, (m) => (JSON.parse(m.payload.toString()) as { stream: boolean }).stream === false, 5_000);
+    assert.equal(stop.retain, false, "delivered live to this subscriber; the broker keeps it retained for the camera");
+    assert.deepEqual(JSON.parse(stop.payload.toString()), { stream: false, at: Date.UTC(2026, 5, 1, 12) });
   });
 });

@@ -104,6 +104,15 @@ describe("live relay (hub)", () => {
     assert.ok(up.controls.every((x) => x.stream), "never stopped");
   });
 
+  it("answers a {stream: true} left from before it started with {stream: false}, unless it streams that camera now", () => {
+    assert.equal(relay.stale("cam1", { stream: true, at: clock.now() - 30_000, leaseMs: 60_000 }), true);
+    assert.deepEqual(up.controls, [{ device: "cam1", stream: false, at: clock.now() }], "the camera stops at once, not when the old lease ends");
+    assert.equal(relay.stale("cam2", { stream: false, at: 0 }), false, "a stop needs no answer");
+    assert.ok(relay.watch("cam3", new CountingViewer()).ok);
+    assert.equal(relay.stale("cam3", { stream: true, at: clock.now(), leaseMs: 60_000 }), false, "someone watches cam3 now");
+    assert.deepEqual(up.controls.map((c) => `${c.device} ${c.stream}`), ["cam1 false", "cam3 true"]);
+  });
+
   it("serves at most maxViewersPerCamera, saying why; another camera is not affected", () => {
     for (let i = 0; i < 3; i++) assert.ok(relay.watch("cam1", new CountingViewer()).ok);
     const refused = relay.watch("cam1", new CountingViewer());

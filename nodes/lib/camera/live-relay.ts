@@ -118,6 +118,17 @@ export class LiveRelay {
     return { frames: cam?.frames ?? 0, dropped: cam?.dropped ?? 0 };
   }
 
+  /**
+   * A camera's retained control as the broker kept it from before this relay started (a hub that crashed while
+   * someone watched leaves {stream: true}): unless this relay streams that camera now, it says {stream: false}, so
+   * the Pi stops at once instead of when the old lease runs out. Returns whether it did.
+   */
+  stale(device: string, control: LiveControl): boolean {
+    if (this.closed || !control.stream || this.cameras.has(device)) return false;
+    void this.control(device, { stream: false, at: this.o.clock.now() });
+    return true;
+  }
+
   /** Ends every viewer and says {stream: false} to every camera it streams. */
   async close(): Promise<void> {
     this.closed = true;
