@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type { MqttClient } from "mqtt";
 import { Audit } from "../../nodes/lib/audit/audit";
 import { EmbeddedBroker } from "../../nodes/lib/broker/embedded-broker";
-import { haTopics } from "../../nodes/lib/contract";
+import { compatTopics, haTopics } from "../../nodes/lib/contract";
 import { IdentityStore } from "../../nodes/lib/identity/store";
 import { mosquittoAcl } from "../../nodes/lib/broker/mosquitto-conf";
 import type { DeviceRecord } from "../../nodes/lib/identity/types";
@@ -58,11 +58,11 @@ describe("Home Assistant discovery on the embedded broker: a device announces on
     return { tcp, tls: `mqtts://127.0.0.1:${broker.tlsPort}`, seen, admin: a.client };
   }
 
-  async function refused(url: string, options: Parameters<typeof attempt>[1], topic: string, clientId: string): Promise<void> {
+  async function refused(url: string, options: Parameters<typeof attempt>[1], topic: string, clientId: string, payload = config): Promise<void> {
     const c = await attempt(url, options);
     assert.ok(c.ok, `${clientId} connects`);
     const gone = closed(c.client);
-    c.client.publish(topic, config, { qos: 1, retain: true });
+    c.client.publish(topic, payload, { qos: 1, retain: true });
     assert.equal(await gone, true, `${clientId} publishing on ${topic} is disconnected`);
     await until(
       () => audit.read().some((r) => r.event === "mqtt.publish.refused" && r.topic === topic && r.clientId === clientId),
@@ -121,6 +121,41 @@ describe("Home Assistant discovery on the embedded broker: a device announces on
     assert.ok(anon.ok);
     assert.deepEqual(await subscribeGranted(anon.client, { "homeassistant/#": { qos: 1 } }), [128]);
     anon.client.end(true);
+  });
+
+  it("a device's own config may name only topics the device itself may use: not another device's button or states", async () => {
+    const b = await start();
+    const doorpi = tlsAs("doorpi", fx.devices.doorpi!, fx.ca);
+    // Home Assistant would press this with its own (operator's) login: the door opener's command, under the doorpi's name
+    const button = haTopics.config("homeassistant", "button", "doorpi", "open_door");
+    const opener = JSON.stringify({ name: "Lights", command_topic: compatTopics.command("ButtonPi"), payload_press: '{"command":"open-door"}', unique_id: "x1" });
+    await refused(b.tls, doorpi, button, "doorpi", opener);
+    // the same in abbreviations, with a base topic
+    const abbreviated = JSON.stringify({ "~": "pifog/buttonpi", name: "Lights", cmd_t: "~/command", uniq_id: "x2" });
+    const button2 = haTopics.config("homeassistant", "button", "doorpi", "lights");
+    await refused(b.tls, doorpi, button2, "doorpi", abbreviated);
+    // another device's state, or availability, shown as the doorpi's
+    const sensor = haTopics.config("homeassistant", "binary_sensor", "doorpi", "door_door2");
+    await refused(b.tls, doorpi, sensor, "doorpi", JSON.stringify({ name: "Door", stat_t: "pifog/doorpi/door/door2", avty: [{ t: "pifog/buttonpi/status" }], uniq_id: "x3" }));
+    const sensor2 = haTopics.config("homeassistant", "binary_sensor", "doorpi", "door_door3");
+    await refused(b.tls, doorpi, sensor2, "doorpi", "not json");
+    assert.equal(await retained(b.tcp, button), null, "nothing was retained");
+    assert.equal(await retained(b.tcp, button2), null);
+    assert.equal(await retained(b.tcp, sensor2), null);
+    assert.equal(await retained(b.tcp, sensor), null);
+    const reasons = audit.read().filter((r) => r.event === "mqtt.publish.refused" && r.clientId === "doorpi").map((r) => String(r.reason));
+    assert.ok(reasons.some((r) => r.includes(`names "${compatTopics.command("ButtonPi")}", a topic the device may neither publish nor read`)), reasons.join("\n"));
+    assert.ok(reasons.some((r) => r.includes('names "pifog/buttonpi/command"')), reasons.join("\n"));
+    assert.ok(reasons.some((r) => r.includes('names "pifog/buttonpi/status"')), reasons.join("\n"));
+    assert.ok(reasons.some((r) => r.includes("must be JSON")), reasons.join("\n"));
+    // its own states, availability and commands are fine, abbreviated too
+    const door = await attempt(b.tls, doorpi);
+    assert.ok(door.ok);
+    clients.push(door.client);
+    const own = JSON.stringify({ "~": "pifog/doorpi", name: "Door", stat_t: "~/door/door2", avty: [{ t: "~/status" }], cmd_t: "~/command", uniq_id: "x4" });
+    await door.client.publishAsync(sensor, own, { qos: 1, retain: true });
+    assert.equal(await retained(b.tcp, sensor), own);
+    assert.equal(door.client.connected, true);
   });
 
   it("Mosquitto's generated ACL gives each device its own node id under the prefix, and nobody else", () => {

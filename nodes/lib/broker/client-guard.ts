@@ -17,10 +17,12 @@ import { CertificateRefused, deviceOfCertificate, normalSerial } from "../identi
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from "aedes";
 import { timingSafeEqual } from "node:crypto";
 import type { Audit, AuditEvent } from "../audit/audit";
-import { isCommandTopic, mqttSender, stampCommand, type CommandSender } from "../contract";
+import { haTopics, isCommandTopic, mqttSender, stampCommand, type CommandSender } from "../contract";
+import { haConfigTopics } from "../homeassistant/config-topics";
+import { topicMatches } from "../mqtt/topic-filter";
 import type { DeviceRecord, Identity, IdentityDirectory } from "../identity/types";
 import { clientAddress, type LoginThrottle } from "../security/throttle";
-import { canPublish, canRead, canSubscribe, describeIdentity, type AclPolicy } from "./acl";
+import { canPublish, canRead, canSubscribe, DEFAULT_ACL_POLICY, describeIdentity, type AclPolicy } from "./acl";
 import { anonymousAllowed, describeAnonymous, type AnonymousSetting } from "./anonymous";
 
 type AuthenticateCallback = (error: AuthenticateError | null, success: boolean | null) => void;
@@ -336,10 +338,48 @@ export class ClientGuard {
       });
       return new Error(decision.reason);
     }
+    if (identity?.kind === "device") {
+      const foreign = this.foreignConfigTopic(identity, packet);
+      if (foreign) {
+        const info = this.connectionOf(client);
+        this.o.refusals.refuse(`ha-config:${client.id}:${packet.topic}`, {
+          event: "mqtt.publish.refused",
+          via: info.via,
+          who: this.who(client, identity),
+          clientId: client.id,
+          address: info.address,
+          topic: packet.topic,
+          retain: packet.retain,
+          reason: `${foreign}; the connection is closed (MQTT 3.1.1 has no negative PUBACK)`,
+        });
+        return new Error(foreign);
+      }
+    }
     if (isCommandTopic(packet.topic) && identity) {
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
       const stamped = stampCommand(payload, client.id, senderOf(identity));
       if (stamped) packet.payload = stamped;
+    }
+    return null;
+  }
+
+  /**
+   * Why a device's Home Assistant discovery config may not go out (null: it may): it must be JSON, and every topic it
+   * names must be one the device itself may publish or read (its own states, its own commands). Otherwise Home
+   * Assistant would show another device's data as this one's, or press another device's button with its own login.
+   */
+  private foreignConfigTopic(identity: Identity & { kind: "device" }, packet: PublishPacket): string | null {
+    const policy = this.o.policy ?? DEFAULT_ACL_POLICY;
+    if (!topicMatches(haTopics.nodeConfigs(policy.discoveryPrefix, identity.id), packet.topic)) return null;
+    let named: string[];
+    try {
+      named = haConfigTopics(packet.payload ?? "");
+    } catch (err) {
+      return (err as Error).message;
+    }
+    for (const topic of named) {
+      if (canPublish(identity, topic, false, policy).allowed || canRead(identity, topic, policy)) continue;
+      return `a Home Assistant discovery config of device "${identity.id}" names "${topic}", a topic the device may neither publish nor read`;
     }
     return null;
   }
