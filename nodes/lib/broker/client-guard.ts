@@ -370,6 +370,8 @@ export class ClientGuard {
    */
   private foreignConfigTopic(identity: Identity & { kind: "device" }, packet: PublishPacket): string | null {
     const policy = this.o.policy ?? DEFAULT_ACL_POLICY;
+    // every publish of a device passes here: most are not under the prefix at all
+    if (!packet.topic.startsWith(`${policy.discoveryPrefix}/`)) return null;
     if (!topicMatches(haTopics.nodeConfigs(policy.discoveryPrefix, identity.id), packet.topic)) return null;
     let named: string[];
     try {
