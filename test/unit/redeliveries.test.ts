@@ -26,6 +26,25 @@ describe("redeliveries after a lost connection", () => {
     assert.equal(r.isRepeat(key("21.5")), false, "a new message with the same payload is stored");
   });
 
+  it("decides on a redelivery that comes before its first copy's commit settled (a slow store) once it settles", async () => {
+    let commitA!: () => void;
+    let failB!: (err: Error) => void;
+    r.received(1, key("a"), new Promise<void>((resolve) => (commitA = resolve)));
+    r.received(2, key("b"), new Promise<void>((_, reject) => (failB = reject)));
+    r.connectionLost();
+    r.connected(true);
+    const a = r.isRepeat(key("a"));
+    const b = r.isRepeat(key("b"));
+    assert.ok(a instanceof Promise && b instanceof Promise, "undecided while the first copies are being committed");
+    commitA();
+    failB(new Error("disk full"));
+    assert.equal(await a, true, "stored by its first copy: a repeat");
+    assert.equal(await b, false, "its first copy was not stored: this one is");
+    await settle();
+    assert.equal(r.isRepeat(key("a")), false, "counted off once");
+    assert.equal(r.isRepeat(key("b")), false);
+  });
+
   it("stores a message again when its first copy could not be committed", async () => {
     const failed = Promise.reject(new Error("disk full"));
     failed.catch(() => undefined);

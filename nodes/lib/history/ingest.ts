@@ -128,10 +128,21 @@ export function ingestFromBroker(url: string, clientId: string, auth: { username
     }
     const acked = packet.qos === 1 && packet.messageId !== undefined;
     const key = acked ? redeliveryKey(packet.topic, payload) : "";
-    if (acked && redeliveries.isRepeat(key)) {
+    const repeat = acked ? redeliveries.isRepeat(key) : false;
+    if (repeat === true) {
       // stored already: acknowledged after everything that came before it
       held.set(packet.messageId!, { committed: tail, connection });
       redeliveries.received(packet.messageId!, key, tail);
+      return callback();
+    }
+    if (repeat !== false) {
+      // its first copy is still being committed: this one is stored only if that fails
+      const entry = record(deps, packet.topic, payload, packet.qos, packet.retain, clientId, packet.messageId, packet.dup);
+      const before = tail;
+      const committed = repeat.then((stored) => (stored ? before : deps.batcher.add(entry)));
+      tail = committed.catch(() => undefined);
+      held.set(packet.messageId!, { committed, connection });
+      redeliveries.received(packet.messageId!, key, committed);
       return callback();
     }
     const committed = deps.batcher.add(record(deps, packet.topic, payload, packet.qos, packet.retain, clientId, packet.messageId, packet.dup));

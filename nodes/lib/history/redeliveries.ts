@@ -10,9 +10,11 @@
 // from when the loss was noticed (a loaded machine notices late), and only when that PUBACK went out at most
 // ACK_STALE_MS before the loss was noticed (a broker that had that long has them). Such a possible repeat is taken
 // for one only for POSSIBLE_WINDOW_MS after the reconnect (the next node redelivers at once, or when its ack wait
-// ends). The price: a new message with the same topic and payload as one acknowledged in that second, arriving in
-// that minute while the broker did have its PUBACK, is taken for its redelivery (once), where a duplicate would
-// otherwise be stored.
+// ends). The price: a new message with the same topic and payload as one of those, arriving in that minute, is taken
+// for a redelivery (once), where a duplicate would otherwise be stored.
+// What this cannot tell apart: a NATS node sometimes sends a message that was in flight twice on the new connection
+// (once at the reconnect, once again in order, neither with DUP). Each copy looks like a new message; QoS 1 is at
+// least once, and the history stores both rather than risk taking a new message for a copy.
 // Nothing is expected when the broker says the session is gone, nor after the windows.
 import { createHash } from "node:crypto";
 import { REPEAT_WINDOW_MS } from "./store-shared";
@@ -48,6 +50,8 @@ export class Redeliveries {
   private readonly recentAcks: Array<{ key: string; at: number }> = [];
   /** Stored and never acknowledged: they will come again. */
   private readonly expected = new Map<string, number>();
+  /** Never acknowledged, their commit not settled yet when the connection ended: expected once it succeeds. */
+  private readonly pending = new Map<string, Array<{ committed: Promise<void>; taken: boolean }>>();
   /** Acknowledged just before the connection ended: they may come again. */
   private readonly possible = new Map<string, number>();
   private until = 0;
@@ -77,12 +81,23 @@ export class Redeliveries {
     const now = this.now();
     const session = this.session;
     for (const { key, committed } of this.unacked.values()) {
-      // not stored (the commit failed): its redelivery is a message to store
+      // pending until its commit settles (a redelivery may come first: isRepeat then waits for it); not stored (the
+      // commit failed): its redelivery is a message to store
+      const entry = { committed, taken: false };
+      const list = this.pending.get(key) ?? [];
+      list.push(entry);
+      this.pending.set(key, list);
+      const settle = (stored: boolean) => {
+        if (entry.taken || session !== this.session) return;
+        const now = this.pending.get(key);
+        const i = now ? now.indexOf(entry) : -1;
+        if (i >= 0) now!.splice(i, 1);
+        if (now && now.length === 0) this.pending.delete(key);
+        if (stored) add(this.expected, key);
+      };
       committed.then(
-        () => {
-          if (session === this.session) add(this.expected, key);
-        },
-        () => undefined,
+        () => settle(true),
+        () => settle(false),
       );
     }
     this.unacked.clear();
@@ -97,6 +112,7 @@ export class Redeliveries {
     if (!sessionPresent) {
       this.session++;
       this.expected.clear();
+      this.pending.clear();
       this.possible.clear();
       return;
     }
@@ -105,15 +121,30 @@ export class Redeliveries {
     this.possibleUntil = now + POSSIBLE_WINDOW_MS;
   }
 
-  /** Whether an arriving QoS 1 message is one already stored, coming again: each expected one is counted off once. */
-  isRepeat(key: string): boolean {
-    if (this.expected.size === 0 && this.possible.size === 0) return false;
+  /**
+   * Whether an arriving QoS 1 message is one already stored, coming again: each expected one is counted off once.
+   * A promise when it is the redelivery of a message whose commit has not settled yet (a slow store): true once that
+   * commit succeeded, false when it failed (this copy is then the one to store).
+   */
+  isRepeat(key: string): boolean | Promise<boolean> {
+    if (this.expected.size === 0 && this.pending.size === 0 && this.possible.size === 0) return false;
     const now = this.now();
     if (now > this.possibleUntil) this.possible.clear();
     if (now > this.until) {
       this.expected.clear();
+      this.pending.clear();
       return false;
     }
-    return take(this.expected, key) || take(this.possible, key);
+    if (take(this.expected, key)) return true;
+    const waiting = this.pending.get(key)?.shift();
+    if (waiting) {
+      waiting.taken = true;
+      if (this.pending.get(key)!.length === 0) this.pending.delete(key);
+      return waiting.committed.then(
+        () => true,
+        () => false,
+      );
+    }
+    return take(this.possible, key);
   }
 }
