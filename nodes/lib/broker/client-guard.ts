@@ -322,45 +322,33 @@ export class ClientGuard {
     const decision: { allowed: true } | { allowed: false; reason: string } = identity
       ? canPublish(identity, packet.topic, packet.retain, this.o.policy)
       : { allowed: false, reason: "the client has no identity" };
-    if (!decision.allowed) {
-      const info = this.connectionOf(client);
-      const empty = packet.payload === undefined || packet.payload.length === 0;
-      this.o.refusals.refuse(`publish:${client.id}:${packet.topic}`, {
-        event: "mqtt.publish.refused",
-        via: info.via,
-        who: this.who(client, identity),
-        clientId: client.id,
-        address: info.address,
-        topic: packet.topic,
-        retain: packet.retain,
-        ...(packet.retain && empty ? { clearsRetained: true } : {}),
-        reason: `${decision.reason}; the connection is closed (MQTT 3.1.1 has no negative PUBACK)`,
-      });
-      return new Error(decision.reason);
-    }
-    if (identity?.kind === "device") {
-      const foreign = this.foreignConfigTopic(identity, packet);
-      if (foreign) {
-        const info = this.connectionOf(client);
-        this.o.refusals.refuse(`ha-config:${client.id}:${packet.topic}`, {
-          event: "mqtt.publish.refused",
-          via: info.via,
-          who: this.who(client, identity),
-          clientId: client.id,
-          address: info.address,
-          topic: packet.topic,
-          retain: packet.retain,
-          reason: `${foreign}; the connection is closed (MQTT 3.1.1 has no negative PUBACK)`,
-        });
-        return new Error(foreign);
-      }
-    }
+    if (!decision.allowed) return this.refusePublish(client, identity, packet, `publish:${client.id}:${packet.topic}`, decision.reason);
+    const foreign = identity?.kind === "device" ? this.foreignConfigTopic(identity, packet) : null;
+    if (foreign) return this.refusePublish(client, identity, packet, `ha-config:${client.id}:${packet.topic}`, foreign);
     if (isCommandTopic(packet.topic) && identity) {
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
       const stamped = stampCommand(payload, client.id, senderOf(identity));
       if (stamped) packet.payload = stamped;
     }
     return null;
+  }
+
+  /** Records a refused PUBLISH (once per `key` in the refusals' window) and returns the error that refuses it. */
+  private refusePublish(client: Client, identity: Identity | undefined, packet: PublishPacket, key: string, reason: string): Error {
+    const info = this.connectionOf(client);
+    const empty = packet.payload === undefined || packet.payload.length === 0;
+    this.o.refusals.refuse(key, {
+      event: "mqtt.publish.refused",
+      via: info.via,
+      who: this.who(client, identity),
+      clientId: client.id,
+      address: info.address,
+      topic: packet.topic,
+      retain: packet.retain,
+      ...(packet.retain && empty ? { clearsRetained: true } : {}),
+      reason: `${reason}; the connection is closed (MQTT 3.1.1 has no negative PUBACK)`,
+    });
+    return new Error(reason);
   }
 
   /**
