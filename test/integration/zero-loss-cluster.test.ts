@@ -20,6 +20,7 @@ import { systemClock } from "../../nodes/lib/clock";
 import { HistorySink } from "../../nodes/lib/history/history-sink";
 import { PgHistoryStore } from "../../nodes/lib/history/pg-store";
 import { numericValue } from "../../nodes/lib/telemetry-value";
+import { pgDatabase } from "../support/pg";
 import { startNatsCluster, type NatsCluster } from "../support/nats-cluster";
 import { TestClient } from "../support/mqtt";
 import { startRuntime, type TestRuntime } from "../support/runtime";
@@ -27,7 +28,6 @@ import { until } from "../support/until";
 import { assertExactlyOnce, startPublisher, type Publisher, storedCounts, storedRows } from "../support/zero-loss";
 
 const COUNT = 2000;
-const PG_ADMIN = process.env.PIFOG_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** What the publisher had acknowledged when it ended; a publisher still stuck after a minute fails the test. */
 async function finished(publisher: Publisher): Promise<number[]> {
@@ -43,28 +43,6 @@ async function finished(publisher: Publisher): Promise<number[]> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A database of the test's own on the local PostgreSQL, and how to drop it. */
-async function pgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `pifog_test_nats_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect().catch((err: Error) => {
-    throw new Error(`PostgreSQL at ${PG_ADMIN} is needed for this test (${err.message})`);
-  });
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const a = new pg.Client({ connectionString: PG_ADMIN });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
 }
 
 describe("zero loss on a NATS cluster when the hub's node dies", function () {
@@ -127,7 +105,7 @@ describe("zero loss on a NATS cluster when the hub's node dies", function () {
   it("with the history on PostgreSQL: every acknowledged message is stored exactly once", async () => {
     cluster = await startNatsCluster();
     const c = cluster;
-    const db = await pgDatabase();
+    const db = await pgDatabase("pifog_test_nats");
     const reader = new pg.Client({ connectionString: db.url });
     const clientId = "pifog-history-pg-nats-test";
     // a slow store at the failover: what was in flight when the node died is committed only after the next node has

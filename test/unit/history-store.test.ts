@@ -4,12 +4,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { PgHistoryStore } from "../../nodes/lib/history/pg-store";
 import { SqliteHistoryStore } from "../../nodes/lib/history/sqlite-store";
 import { HOUR_MS, type HistoryRecord, type HistoryStore } from "../../nodes/lib/history/types";
+import { pgDatabase } from "../support/pg";
 
-const PG_ADMIN = process.env.PIFOG_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 function rec(topic: string, at: number, payload: string, extra: Partial<HistoryRecord> = {}): HistoryRecord {
   const n = Number(payload);
@@ -44,25 +43,9 @@ const backends: Backend[] = [
   {
     name: "PostgreSQL",
     open: async () => {
-      const name = `pifog_test_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-      const admin = new pg.Client({ connectionString: PG_ADMIN });
-      await admin.connect().catch((err: Error) => {
-        throw new Error(`PostgreSQL at ${PG_ADMIN} is needed for this test (${err.message})`);
-      });
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      const url = new URL(PG_ADMIN);
-      url.pathname = `/${name}`;
-      const store = new PgHistoryStore({ connectionString: url.toString() });
-      return {
-        store,
-        drop: async () => {
-          const a = new pg.Client({ connectionString: PG_ADMIN });
-          await a.connect();
-          await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-          await a.end();
-        },
-      };
+      const db = await pgDatabase();
+      const store = new PgHistoryStore({ connectionString: db.url });
+      return { store, drop: db.drop };
     },
   },
 ];
